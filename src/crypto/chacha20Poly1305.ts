@@ -1,0 +1,122 @@
+/**
+ * chacha20-poly1305@openssh.com (OpenSSH PROTOCOL.chacha20poly1305). The 64-byte key is K_2 (first 32
+ * bytes, payload) || K_1 (last 32 bytes, length). The nonce is the 64-bit big-endian sequence number.
+ * K_1 at block counter 0 encrypts packet_length; ChaCha20(K_2, nonce, counter 0) gives the Poly1305 key
+ * in its first 32 bytes; K_2 from block counter 1 encrypts the rest; the tag is Poly1305 over the
+ * encrypted length || encrypted rest.
+ *
+ * ChaCha20 is OpenSSL's (Node's "chacha20"), whose 16-byte IV is the four state words 12..15 in
+ * little-endian order: with DJB's original layout that is a 64-bit counter (words 12, 13) then the
+ * 64-bit nonce (words 14, 15). Node has no raw Poly1305, so it comes from @noble/ciphers.
+ */
+import { createCipheriv, createSecretKey, timingSafeEqual } from "node:crypto";
+import type { Cipher, KeyObject } from "node:crypto";
+import { poly1305 } from "@noble/ciphers/_poly1305.js";
+import {
+  AEAD_TAG_LENGTH,
+  checkPacketLength,
+  checkPadding,
+  checkSealInput,
+  checkWireLength,
+  macError,
+  readLengthField,
+} from "./cipherModes/common.js";
+import type { PacketOpener, PacketSealer } from "./types.js";
+
+const BLOCK_SIZE = 8; // padding unit (PROTOCOL.chacha20poly1305: "block size of 8 bytes")
+/** One whole ChaCha20 block: consuming it moves the K_2 stream to counter 1 for the payload. */
+const ZERO_BLOCK = Buffer.alloc(64);
+
+class ChaChaKeys {
+  private readonly main: KeyObject;
+  private readonly header: KeyObject;
+  /** counter (8 bytes LE, always 0 here) || nonce (uint64 BE sequence number). */
+  private readonly iv = Buffer.alloc(16);
+
+  constructor(key: Buffer) {
+    this.main = createSecretKey(key.subarray(0, 32)); // K_2
+    this.header = createSecretKey(key.subarray(32, 64)); // K_1
+  }
+
+  private nonce(seq: number): Buffer {
+    // The sequence number is a uint32 (RFC 4253 §6.4), so the upper half of the 64-bit nonce is 0.
+    this.iv.writeUInt32BE(seq >>> 0, 12);
+    return this.iv;
+  }
+
+  /** packet_length XOR ChaCha20(K_1, seq, counter 0): the same operation both ways. */
+  cryptLength(seq: number, lengthField: Buffer): Buffer {
+    return createCipheriv("chacha20", this.header, this.nonce(seq)).update(lengthField);
+  }
+
+  /** A K_2 stream for `seq`, already moved past block 0, and the Poly1305 key from that block. */
+  mainStream(seq: number): { stream: Cipher; polyKey: Buffer } {
+    const stream = createCipheriv("chacha20", this.main, this.nonce(seq));
+    const polyKey = stream.update(ZERO_BLOCK).subarray(0, 32);
+    return { stream, polyKey };
+  }
+}
+
+export class ChaCha20Poly1305Sealer implements PacketSealer {
+  readonly macLength = AEAD_TAG_LENGTH;
+  readonly blockSize = BLOCK_SIZE;
+  readonly lengthExcludedFromPadding = true;
+  private readonly keys: ChaChaKeys;
+
+  constructor(key: Buffer) {
+    this.keys = new ChaChaKeys(key);
+  }
+
+  seal(seq: number, packet: Buffer): Buffer {
+    checkSealInput(packet, BLOCK_SIZE, true);
+    const end = packet.length;
+    const out = Buffer.allocUnsafe(end + AEAD_TAG_LENGTH);
+    out.set(this.keys.cryptLength(seq, packet.subarray(0, 4)), 0);
+    const { stream, polyKey } = this.keys.mainStream(seq);
+    out.set(stream.update(packet.subarray(4)), 4);
+    out.set(poly1305(out.subarray(0, end), polyKey), end);
+    return out;
+  }
+}
+
+export class ChaCha20Poly1305Opener implements PacketOpener {
+  readonly macLength = AEAD_TAG_LENGTH;
+  readonly blockSize = BLOCK_SIZE;
+  readonly lengthFieldBytes = 4;
+  private readonly keys: ChaChaKeys;
+  // The length decrypted by packetLength(), so that open() need not decrypt it again.
+  private cachedSeq = -1;
+  private cachedField = 0;
+  private cachedLength = 0;
+
+  constructor(key: Buffer) {
+    this.keys = new ChaChaKeys(key);
+  }
+
+  packetLength(seq: number, first: Buffer): number {
+    const field = readLengthField(first);
+    if (seq === this.cachedSeq && field === this.cachedField) return this.cachedLength;
+    const length = this.keys.cryptLength(seq, first.subarray(0, 4)).readUInt32BE(0);
+    checkPacketLength(length, BLOCK_SIZE, true);
+    this.cachedSeq = seq;
+    this.cachedField = field;
+    this.cachedLength = length;
+    return length;
+  }
+
+  /** Verifies the tag first, then decrypts in place (PROTOCOL.chacha20poly1305), so `wire` is consumed. */
+  open(seq: number, wire: Buffer): Buffer {
+    const length = this.packetLength(seq, wire);
+    this.cachedSeq = -1;
+    checkWireLength(wire, length, AEAD_TAG_LENGTH);
+    const end = 4 + length;
+    const { stream, polyKey } = this.keys.mainStream(seq);
+    const expected = poly1305(wire.subarray(0, end), polyKey);
+    if (!timingSafeEqual(expected, wire.subarray(end))) throw macError();
+    wire.set(stream.update(wire.subarray(4, end)), 4);
+    wire.writeUInt32BE(length, 0);
+    const plain = wire.subarray(0, end);
+    checkPadding(plain);
+    return plain;
+  }
+}

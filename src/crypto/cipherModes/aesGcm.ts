@@ -1,0 +1,111 @@
+/**
+ * AES-GCM as OpenSSH does it (RFC 5647, OpenSSH PROTOCOL §1.6): packet_length in clear as the AAD, the
+ * rest encrypted, a 16-byte tag, no MAC. The 12-byte nonce is a 4-byte fixed field || an 8-byte
+ * invocation counter that goes up by one per packet (RFC 5647 §7.1), so each packet gets its own
+ * Cipher object; the KeyObject is made once.
+ */
+import { createCipheriv, createDecipheriv, createSecretKey } from "node:crypto";
+import type { CipherGCMTypes, KeyObject } from "node:crypto";
+import { SshError } from "../../wire/index.js";
+import type { CipherSpec } from "../ciphers.js";
+import type { PacketOpener, PacketSealer } from "../types.js";
+import {
+  AEAD_TAG_LENGTH,
+  checkPacketLength,
+  checkPadding,
+  checkSealInput,
+  checkWireLength,
+  macError,
+  readLengthField,
+} from "./common.js";
+
+/** invocation_counter += 1 over the last 8 bytes, big-endian, wrapping (RFC 5647 §7.1). */
+function incrementInvocationCounter(iv: Buffer): void {
+  const low = iv.readUInt32BE(8);
+  if (low === 0xffffffff) {
+    iv.writeUInt32BE(0, 8);
+    iv.writeUInt32BE((iv.readUInt32BE(4) + 1) >>> 0, 4);
+  } else {
+    iv.writeUInt32BE(low + 1, 8);
+  }
+}
+
+class GcmState {
+  readonly algorithm: CipherGCMTypes;
+  readonly key: KeyObject;
+  readonly iv: Buffer;
+
+  constructor(cipher: CipherSpec, key: Buffer, iv: Buffer) {
+    this.algorithm = cipher.openssl as CipherGCMTypes;
+    this.key = createSecretKey(key);
+    this.iv = Buffer.from(iv.subarray(0, 12)); // our own copy: it is incremented per packet
+  }
+}
+
+export class GcmSealer implements PacketSealer {
+  readonly macLength = AEAD_TAG_LENGTH;
+  readonly blockSize: number;
+  readonly lengthExcludedFromPadding = true;
+  private readonly state: GcmState;
+
+  constructor(cipher: CipherSpec, key: Buffer, iv: Buffer) {
+    this.blockSize = cipher.blockSize;
+    this.state = new GcmState(cipher, key, iv);
+  }
+
+  seal(_seq: number, packet: Buffer): Buffer {
+    checkSealInput(packet, this.blockSize, true);
+    const { algorithm, key, iv } = this.state;
+    const end = packet.length;
+    const c = createCipheriv(algorithm, key, iv, { authTagLength: AEAD_TAG_LENGTH });
+    c.setAAD(packet.subarray(0, 4));
+    const out = Buffer.allocUnsafe(end + AEAD_TAG_LENGTH);
+    packet.copy(out, 0, 0, 4);
+    out.set(c.update(packet.subarray(4)), 4);
+    c.final(); // GCM is a stream mode: final() yields no bytes, it computes the tag
+    out.set(c.getAuthTag(), end);
+    incrementInvocationCounter(iv);
+    return out;
+  }
+}
+
+export class GcmOpener implements PacketOpener {
+  readonly macLength = AEAD_TAG_LENGTH;
+  readonly blockSize: number;
+  readonly lengthFieldBytes = 4;
+  private readonly state: GcmState;
+
+  constructor(cipher: CipherSpec, key: Buffer, iv: Buffer) {
+    this.blockSize = cipher.blockSize;
+    this.state = new GcmState(cipher, key, iv);
+  }
+
+  packetLength(_seq: number, first: Buffer): number {
+    const length = readLengthField(first);
+    checkPacketLength(length, this.blockSize, true);
+    return length;
+  }
+
+  /** The plaintext is written over `wire` only once the tag has verified. */
+  open(seq: number, wire: Buffer): Buffer {
+    const length = this.packetLength(seq, wire);
+    checkWireLength(wire, length, AEAD_TAG_LENGTH);
+    const { algorithm, key, iv } = this.state;
+    const end = 4 + length;
+    const d = createDecipheriv(algorithm, key, iv, { authTagLength: AEAD_TAG_LENGTH });
+    d.setAuthTag(wire.subarray(end));
+    d.setAAD(wire.subarray(0, 4));
+    const plain = d.update(wire.subarray(4, end));
+    try {
+      d.final();
+    } catch (cause) {
+      // OpenSSL reports a tag mismatch only as a generic Error from final().
+      throw new SshError("MAC", macError().message, { cause });
+    }
+    incrementInvocationCounter(iv);
+    wire.set(plain, 4);
+    const packet = wire.subarray(0, end);
+    checkPadding(packet);
+    return packet;
+  }
+}

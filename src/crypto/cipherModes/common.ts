@@ -1,0 +1,85 @@
+/**
+ * Checks shared by every packet layout (RFC 4253 §6): the bounds and alignment of packet_length, the
+ * padding length, and the shape of what the transport hands to a sealer.
+ */
+import { SshError } from "../../wire/index.js";
+
+/** The largest packet_length accepted, as OpenSSH's PACKET_MAX_SIZE (RFC 4253 §6.1 asks only 35000). */
+export const MAX_PACKET_LENGTH = 256 * 1024;
+
+/** Poly1305 and GCM tags are 16 bytes (PROTOCOL.chacha20poly1305, RFC 5647 §7.3). */
+export const AEAD_TAG_LENGTH = 16;
+
+/**
+ * Validates packet_length as read (or decrypted) from the wire. `lengthExcluded`: the length is outside
+ * the encrypted, block-aligned part (AEAD and -etm modes), so packet_length itself is block-aligned;
+ * otherwise 4 + packet_length is (RFC 4253 §6). The minimum of 5 (padding_length byte + 4 bytes of
+ * padding) also refuses an empty encrypted part under GCM/ChaCha (cf. CVE-2021-43565).
+ */
+export function checkPacketLength(length: number, blockSize: number, lengthExcluded: boolean): void {
+  if (length < 5) throw new SshError("MALFORMED", `bad packet length ${length}`);
+  if (length > MAX_PACKET_LENGTH) {
+    throw new SshError("PACKET_TOO_LARGE", `packet length ${length} exceeds ${MAX_PACKET_LENGTH}`);
+  }
+  const aligned = lengthExcluded ? length : length + 4;
+  if (aligned % blockSize !== 0) {
+    throw new SshError(
+      "BAD_PADDING",
+      `packet length ${length} is not a multiple of the block size ${blockSize}`,
+    );
+  }
+}
+
+/** The uint32 at the start of `first`, refusing a buffer too short to hold it. */
+export function readLengthField(first: Buffer): number {
+  if (first.length < 4) {
+    throw new SshError("MALFORMED", `need 4 bytes to read the packet length, got ${first.length}`);
+  }
+  return first.readUInt32BE(0);
+}
+
+/** The wire buffer given to open() must be exactly one packet: 4 + packet_length + MAC. */
+export function checkWireLength(wire: Buffer, length: number, macLength: number): void {
+  const expected = 4 + length + macLength;
+  if (wire.length !== expected) {
+    throw new SshError("MALFORMED", `packet buffer holds ${wire.length} bytes, expected ${expected}`);
+  }
+}
+
+/** After authentication: padding_length must leave a non-negative payload and be at least 4 (RFC 4253 §6). */
+export function checkPadding(plain: Buffer): void {
+  const length = plain.length - 4;
+  const padding = plain[4]!;
+  if (padding < 4 || padding > length - 1) {
+    throw new SshError("BAD_PADDING", `bad padding length ${padding} in a packet of length ${length}`);
+  }
+}
+
+/**
+ * A sealer is given uint32 packet_length || padding_length || payload || padding, already aligned. A
+ * misaligned packet is a bug in the caller that the peer would report as a corrupt packet, so say so here.
+ */
+export function checkSealInput(packet: Buffer, blockSize: number, lengthExcluded: boolean): void {
+  if (packet.length < 9 || packet.readUInt32BE(0) !== packet.length - 4) {
+    throw new SshError("PROTOCOL", "internal error: packet_length does not match the packet to seal");
+  }
+  const aligned = lengthExcluded ? packet.length - 4 : packet.length;
+  if (aligned % blockSize !== 0) {
+    throw new SshError("PROTOCOL", `internal error: packet to seal is not padded to ${blockSize} bytes`);
+  }
+}
+
+export function macError(): SshError {
+  return new SshError("MAC", "message authentication code incorrect");
+}
+
+/** Key material shorter than the algorithm needs is a key-derivation bug (RFC 4253 §7.2). */
+export function keyMaterial(what: string, name: string, material: Buffer | null, length: number): Buffer {
+  if (material === null || material.length < length) {
+    throw new SshError(
+      "KEX_FAILED",
+      `${name} needs a ${length}-byte ${what}, got ${material === null ? "none" : material.length}`,
+    );
+  }
+  return material.subarray(0, length);
+}
