@@ -5,3 +5,23 @@
 export * from "./keyTypes.js";
 export * from "./publicKey.js";
 export * from "./privateKey.js";
+export * from "./keyFile.js";
+export {
+  DEFAULT_KDF_ROUNDS,
+  DEFAULT_KEY_CIPHER,
+  OPENSSH_KEY_CIPHERS,
+  parseOpenSshPrivateKey,
+  readOpenSshPrivateKeyInfo,
+  serializeOpenSshPrivateKey,
+  type OpenSshPrivateKeyInfo,
+  type OpenSshWriteOptions,
+} from "./openSshPrivateKey.js";
+export {
+  parseDerPrivateKey,
+  parsePemPrivateKey,
+  privateKeyFromKeyObject,
+  serializePemPrivateKey,
+  type PemWriteOptions,
+} from "./pem.js";
+export * from "./publicKeyLine.js";
+export * from "./fingerprint.js";

@@ -5,11 +5,7 @@
 import type { HashName } from "../crypto/types.js";
 
 export type KeyType =
-  | "ssh-ed25519"
-  | "ecdsa-sha2-nistp256"
-  | "ecdsa-sha2-nistp384"
-  | "ecdsa-sha2-nistp521"
-  | "ssh-rsa";
+  "ssh-ed25519" | "ecdsa-sha2-nistp256" | "ecdsa-sha2-nistp384" | "ecdsa-sha2-nistp521" | "ssh-rsa";
 
 export const KEY_TYPES: readonly KeyType[] = [
   "ssh-ed25519",

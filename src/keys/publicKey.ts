@@ -143,7 +143,8 @@ export class PublicKey {
         // Some signers drop leading zero bytes (RFC 8332 §3 says pad; OpenSSH accepts the short form).
         const modBytes = Math.ceil(this.bits / 8);
         if (sig.length > modBytes) return false;
-        const padded = sig.length < modBytes ? Buffer.concat([Buffer.alloc(modBytes - sig.length), sig]) : sig;
+        const padded =
+          sig.length < modBytes ? Buffer.concat([Buffer.alloc(modBytes - sig.length), sig]) : sig;
         return cryptoVerify(alg.hash!, data, this.keyObject, padded);
       }
       // ECDSA: the signature is string(mpint r || mpint s), RFC 5656 §3.1.2.
