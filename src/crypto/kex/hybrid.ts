@@ -1,0 +1,119 @@
+/**
+ * Post-quantum hybrid key exchanges: a KEM combined with X25519, K = HASH(kem_secret || x25519_secret)
+ * encoded as a string. mlkem768x25519-sha256 (draft-ietf-sshm-mlkem-hybrid-kex) and
+ * sntrup761x25519-sha512 (draft-josefsson-ntruprime-ssh; OpenSSH's sntrup761x25519-sha512@openssh.com).
+ * Q_C = kem_public_key || x25519_public; Q_S = kem_ciphertext || x25519_public.
+ */
+import { createHash, randomBytes } from "node:crypto";
+import { ml_kem768 } from "@noble/post-quantum/ml-kem.js";
+import { SshError } from "../../wire/index.js";
+import type { HashName, KexAlgorithm, KexClientSide, KexServerSide } from "../types.js";
+import {
+  sntrup761Decapsulate,
+  sntrup761Encapsulate,
+  sntrup761KeyPair,
+  SNTRUP761_CIPHERTEXT_BYTES,
+  SNTRUP761_PUBLIC_KEY_BYTES,
+} from "../sntrup761.js";
+import { secretAsString } from "./encodeSecret.js";
+import { X25519KeyPair } from "./x25519.js";
+
+/** The KEM half of a hybrid. */
+export interface Kem {
+  readonly publicKeyBytes: number;
+  readonly ciphertextBytes: number;
+  keyPair(): { publicKey: Uint8Array; secretKey: Uint8Array };
+  encapsulate(publicKey: Uint8Array): { ciphertext: Uint8Array; sharedSecret: Uint8Array };
+  decapsulate(ciphertext: Uint8Array, secretKey: Uint8Array): Uint8Array;
+}
+
+export const MLKEM768: Kem = {
+  publicKeyBytes: 1184,
+  ciphertextBytes: 1088,
+  keyPair: () => ml_kem768.keygen(randomBytes(64)),
+  encapsulate: (pk) => {
+    const { cipherText, sharedSecret } = ml_kem768.encapsulate(pk, randomBytes(32));
+    return { ciphertext: cipherText, sharedSecret };
+  },
+  decapsulate: (ct, sk) => ml_kem768.decapsulate(ct, sk),
+};
+
+export const SNTRUP761: Kem = {
+  publicKeyBytes: SNTRUP761_PUBLIC_KEY_BYTES,
+  ciphertextBytes: SNTRUP761_CIPHERTEXT_BYTES,
+  keyPair: () => sntrup761KeyPair(),
+  encapsulate: (pk) => sntrup761Encapsulate(pk),
+  decapsulate: (ct, sk) => sntrup761Decapsulate(ct, sk),
+};
+
+function combine(hash: HashName, kemSecret: Uint8Array, ecdhSecret: Buffer): Buffer {
+  return secretAsString(createHash(hash).update(kemSecret).update(ecdhSecret).digest());
+}
+
+class HybridClient implements KexClientSide {
+  private readonly kemKeys;
+  private readonly ecdh = new X25519KeyPair();
+  readonly publicValue: Buffer;
+  constructor(
+    private readonly kem: Kem,
+    private readonly hash: HashName,
+  ) {
+    this.kemKeys = kem.keyPair();
+    this.publicValue = Buffer.concat([this.kemKeys.publicKey, this.ecdh.publicValue]);
+  }
+  computeSecret(serverPublic: Buffer): Buffer {
+    if (serverPublic.length !== this.kem.ciphertextBytes + 32) {
+      throw new SshError(
+        "KEX_FAILED",
+        `hybrid KEX reply is ${serverPublic.length} bytes, not ${this.kem.ciphertextBytes + 32}`,
+      );
+    }
+    const kemSecret = this.kem.decapsulate(
+      serverPublic.subarray(0, this.kem.ciphertextBytes),
+      this.kemKeys.secretKey,
+    );
+    const ecdhSecret = this.ecdh.sharedSecret(serverPublic.subarray(this.kem.ciphertextBytes));
+    return combine(this.hash, kemSecret, ecdhSecret);
+  }
+}
+
+class HybridServer implements KexServerSide {
+  constructor(
+    private readonly kem: Kem,
+    private readonly hash: HashName,
+  ) {}
+  respond(clientPublic: Buffer): { publicValue: Buffer; secret: Buffer } {
+    if (clientPublic.length !== this.kem.publicKeyBytes + 32) {
+      throw new SshError(
+        "KEX_FAILED",
+        `hybrid KEX init is ${clientPublic.length} bytes, not ${this.kem.publicKeyBytes + 32}`,
+      );
+    }
+    let encapsulated;
+    try {
+      encapsulated = this.kem.encapsulate(clientPublic.subarray(0, this.kem.publicKeyBytes));
+    } catch (err) {
+      // ML-KEM's encapsulation key check (FIPS 203 §7.2) fails on a malformed key.
+      throw new SshError("KEX_FAILED", "the client's KEM public key is invalid", { cause: err });
+    }
+    const ecdh = new X25519KeyPair();
+    const ecdhSecret = ecdh.sharedSecret(clientPublic.subarray(this.kem.publicKeyBytes));
+    return {
+      publicValue: Buffer.concat([encapsulated.ciphertext, ecdh.publicValue]),
+      secret: combine(this.hash, encapsulated.sharedSecret, ecdhSecret),
+    };
+  }
+}
+
+export function hybridKex(name: string, kem: Kem, hash: HashName): KexAlgorithm {
+  return {
+    name,
+    hash,
+    weak: false,
+    kind: "single",
+    publicEncoding: "string",
+    secretEncoding: "string",
+    createClient: () => new HybridClient(kem, hash),
+    createServer: () => new HybridServer(kem, hash),
+  };
+}

@@ -1,0 +1,74 @@
+/**
+ * InputBuffer: the bytes received but not yet consumed, as a queue of socket chunks. Taking n bytes
+ * copies only when they straddle chunks, so a stream is never concatenated whole.
+ */
+export class InputBuffer {
+  private chunks: Buffer[] = [];
+  private head = 0; // offset into chunks[0]
+  private total = 0;
+
+  get length(): number {
+    return this.total;
+  }
+
+  push(chunk: Buffer): void {
+    if (chunk.length === 0) return;
+    this.chunks.push(chunk);
+    this.total += chunk.length;
+  }
+
+  /** The first n bytes without consuming them (a view when they sit in one chunk). */
+  peek(n: number): Buffer {
+    if (n > this.total) throw new RangeError("peek past end of input");
+    const first = this.chunks[0]!;
+    if (first.length - this.head >= n) return first.subarray(this.head, this.head + n);
+    const out = Buffer.allocUnsafe(n);
+    let copied = 0;
+    let off = this.head;
+    for (const c of this.chunks) {
+      const take = Math.min(n - copied, c.length - off);
+      c.copy(out, copied, off, off + take);
+      copied += take;
+      off = 0;
+      if (copied === n) break;
+    }
+    return out;
+  }
+
+  /** Take n bytes. */
+  take(n: number): Buffer {
+    const out = this.peek(n);
+    this.skip(n);
+    return out;
+  }
+
+  skip(n: number): void {
+    this.total -= n;
+    while (n > 0) {
+      const first = this.chunks[0]!;
+      const avail = first.length - this.head;
+      if (n < avail) {
+        this.head += n;
+        return;
+      }
+      n -= avail;
+      this.chunks.shift();
+      this.head = 0;
+    }
+  }
+
+  /** Index of byte `b` within the first `limit` bytes, or -1. */
+  indexOf(b: number, limit: number): number {
+    let pos = 0;
+    let off = this.head;
+    for (const c of this.chunks) {
+      const end = Math.min(c.length, off + (limit - pos));
+      const i = c.indexOf(b, off);
+      if (i !== -1 && i < end) return pos + (i - off);
+      pos += end - off;
+      if (pos >= limit) return -1;
+      off = 0;
+    }
+    return -1;
+  }
+}

@@ -1,0 +1,701 @@
+/**
+ * Transport: one SSH connection's transport layer (RFC 4253) over a byte stream. It runs the version
+ * exchange, the binary packet protocol and every key exchange, enforces which messages the peer may send
+ * when, and hands the messages of the layers above (50 and up) to one handler. It knows nothing of users
+ * or channels.
+ */
+import { EventEmitter } from "node:events";
+import {
+  cipherByName,
+  compressionByName,
+  createPacketOpener,
+  createPacketSealer,
+  macByName,
+  type CompressionAlgorithm,
+  type PacketOpener,
+  type PacketSealer,
+} from "../crypto/index.js";
+import { SIGNATURE_ALGORITHMS, type PublicKey } from "../keys/index.js";
+import {
+  DisconnectReason,
+  Msg,
+  SshError,
+  SshReader,
+  SshWriter,
+  type DisconnectReasonCode,
+} from "../wire/index.js";
+import { encodeExtInfo, parseExtInfo } from "./extInfo.js";
+import { InputBuffer } from "./inputBuffer.js";
+import { deriveDirectionKeys } from "./keyDerivation.js";
+import { KeyExchange, type KexOutcome } from "./keyExchange.js";
+import {
+  encodeKexInit,
+  EXT_INFO_C,
+  EXT_INFO_S,
+  STRICT_KEX_C,
+  STRICT_KEX_S,
+  type NegotiatedAlgorithms,
+} from "./kexInit.js";
+import { checkIncoming, type Phase, type Role } from "./messagePolicy.js";
+import {
+  REKEY_PACKET_LIMIT,
+  rekeyByteLimit,
+  resolveLists,
+  type LogLevel,
+  type ResolvedLists,
+  type TransportOptions,
+} from "./options.js";
+import { PacketReader, PacketWriter } from "./packetCodec.js";
+import { formatVersionLine, readVersionLine } from "./versionExchange.js";
+
+/** Outgoing messages held while our key exchange runs: past this, send() asks the caller to wait... */
+const QUEUE_HIGH_WATER = 1024 * 1024;
+/** ...and past this the peer is stalling the exchange on purpose (x/crypto CVE-2025-22869): give up. */
+const QUEUE_HARD_LIMIT = 32 * 1024 * 1024;
+/** Unprocessed input kept while dispatch waits (host key check, signing, a paused consumer). */
+const INPUT_HIGH_WATER = 512 * 1024;
+
+export const DEFAULT_SOFTWARE_VERSION = "nssh_0.1";
+
+export type MessageHandler = (type: number, payload: Buffer) => void;
+
+export interface TransportEvents {
+  /** The first key exchange is complete and the session id is set. */
+  ready: [];
+  /** A re-key completed. */
+  rekeyed: [];
+  /** The transport ended; `error` is null for a local, orderly disconnect. */
+  close: [error: SshError | null];
+  /** Outgoing buffers have drained after send() returned false. */
+  drain: [];
+  /** The peer's EXT_INFO (RFC 8308). */
+  extInfo: [extensions: Map<string, Buffer>];
+  /** Server: a client's service request was accepted. */
+  service: [name: string];
+  pong: [data: Buffer];
+}
+
+export class Transport extends EventEmitter<TransportEvents> {
+  readonly role: Role;
+  private readonly opts: TransportOptions;
+  private readonly lists: ResolvedLists;
+  private readonly socket: TransportOptions["socket"];
+  private readonly input = new InputBuffer();
+  private readonly reader = new PacketReader();
+  private readonly writer = new PacketWriter();
+  readonly localVersion: string;
+  peerVersion: string | null = null;
+  private readonly preamble: string[] = [];
+
+  private phase: Phase | "version" = "version";
+  private kex: KeyExchange | null = null;
+  private ourNewKeysSent = false;
+  private peerNewKeysReceived = false;
+  private pendingIncoming: PacketOpener | null = null;
+  private firstAfterNewKeys = false;
+  private strict = false;
+  private initialKexDone = false;
+  private readonly rekeyWaiters: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
+  private rekeyTimer: NodeJS.Timeout | null = null;
+  private byteLimit = 2 ** 30;
+
+  private queue: Buffer[] = [];
+  private queuedBytes = 0;
+  private needDrain = false;
+  private corked = false;
+
+  private waiting: Promise<void> | null = null;
+  private userPaused = false;
+  private pumping = false;
+  private closed = false;
+  private serviceWaiter: { name: string; resolve: () => void; reject: (e: Error) => void } | null = null;
+  private handler: MessageHandler = () => {};
+  private pendingDelayedCompression = false;
+  private compression: { out: CompressionAlgorithm; in: CompressionAlgorithm } | null = null;
+
+  /** Session identifier: the exchange hash of the first key exchange (RFC 4253 §7.2). */
+  sessionId: Buffer | null = null;
+  negotiated: NegotiatedAlgorithms | null = null;
+  /** The server's host key, as verified in the first exchange. */
+  hostKey: PublicKey | null = null;
+  /** The peer's EXT_INFO extensions, by name. */
+  peerExtensions = new Map<string, Buffer>();
+
+  constructor(options: TransportOptions) {
+    super();
+    this.opts = options;
+    this.role = options.role;
+    this.lists = resolveLists(options);
+    this.socket = options.socket;
+    const sock = this.socket as { setNoDelay?: (v: boolean) => void };
+    // Nagle plus delayed ACKs costs ~100 ms per login round trip; writes are gathered per tick instead.
+    sock.setNoDelay?.(true);
+    this.localVersion = formatVersionLine(options.softwareVersion ?? DEFAULT_SOFTWARE_VERSION).trimEnd();
+    this.socket.on("data", (chunk: Buffer) => this.onData(chunk));
+    this.socket.on("end", () =>
+      this.fail(new SshError("CONNECTION_LOST", "Connection closed by remote host")),
+    );
+    this.socket.on("close", () => this.fail(new SshError("CONNECTION_LOST", "Connection closed")));
+    this.socket.on("error", (err) =>
+      this.fail(new SshError("CONNECTION_LOST", `Connection error: ${err.message}`, { cause: err })),
+    );
+    this.socket.on("drain", () => this.maybeDrain());
+    this.socket.write(this.localVersion + "\r\n");
+    this.startKex();
+  }
+
+  /** Where messages of the layers above (50 and up) go, in order. */
+  setMessageHandler(handler: MessageHandler): void {
+    this.handler = handler;
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  get authenticated(): boolean {
+    return this.phase === "authenticated";
+  }
+
+  get strictKex(): boolean {
+    return this.strict;
+  }
+
+  private log(level: LogLevel, message: string): void {
+    this.opts.log?.(level, message);
+  }
+
+  // ---- sending -------------------------------------------------------------------------------------
+
+  /**
+   * Send one message. Returns false when the caller should wait for 'drain' before sending more: the
+   * socket is full, or a key exchange is holding messages back (RFC 4253 §7.1).
+   */
+  send(payload: Buffer): boolean {
+    if (this.closed) throw new SshError("CONNECTION_LOST", "transport is closed");
+    const type = payload[0]!;
+    if (this.kex && !this.ourNewKeysSent && !isKexMessage(type)) {
+      this.queue.push(Buffer.from(payload));
+      this.queuedBytes += payload.length;
+      if (this.queuedBytes > QUEUE_HARD_LIMIT) {
+        this.fail(new SshError("PROTOCOL", "peer stalls key exchange while outgoing data piles up"));
+        return false;
+      }
+      if (this.queuedBytes > QUEUE_HIGH_WATER) this.needDrain = true;
+      return !this.needDrain;
+    }
+    this.writePacket(payload);
+    if (this.socket.writableNeedDrain) this.needDrain = true;
+    return !this.needDrain;
+  }
+
+  private writePacket(payload: Buffer): void {
+    const wire = this.writer.frame(payload);
+    if (!this.corked) {
+      this.corked = true;
+      this.socket.cork();
+      process.nextTick(() => {
+        this.corked = false;
+        this.socket.uncork();
+      });
+    }
+    this.socket.write(wire);
+    if (payload[0] === Msg.USERAUTH_SUCCESS && this.role === "server") this.enterAuthenticated();
+    this.checkRekey();
+  }
+
+  private maybeDrain(): void {
+    if (this.needDrain && this.queue.length === 0 && !this.socket.writableNeedDrain) {
+      this.needDrain = false;
+      this.emit("drain");
+    }
+  }
+
+  /** Send SSH_MSG_DISCONNECT and close (RFC 4253 §11.1). */
+  disconnect(reason: DisconnectReasonCode = DisconnectReason.BY_APPLICATION, description = ""): void {
+    if (this.closed) return;
+    this.sendDisconnect(reason, description);
+    this.finish(null);
+  }
+
+  private sendDisconnect(reason: number, description: string): void {
+    if (this.phase === "version" && this.peerVersion === null) return;
+    try {
+      const w = new SshWriter()
+        .byte(Msg.DISCONNECT)
+        .uint32(reason)
+        .string(description.slice(0, 512))
+        .string("");
+      this.socket.write(this.writer.frame(Buffer.from(w.toBuffer())));
+    } catch (err) {
+      this.log("debug1", `could not send disconnect: ${(err as Error).message}`);
+    }
+  }
+
+  /** Send ping@openssh.com (OpenSSH PROTOCOL §1.9) if the peer announced it. */
+  ping(data: Buffer = Buffer.alloc(0)): boolean {
+    if (!this.peerExtensions.has("ping@openssh.com")) return false;
+    return this.send(Buffer.from(new SshWriter().byte(Msg.PING).string(data).toBuffer()));
+  }
+
+  /** Client: ask for a service (RFC 4253 §10) and wait for SERVICE_ACCEPT. */
+  requestService(name: string): Promise<void> {
+    if (this.role !== "client") throw new SshError("PROTOCOL", "only a client requests services");
+    return new Promise((resolve, reject) => {
+      if (this.serviceWaiter) return reject(new SshError("PROTOCOL", "a service request is already pending"));
+      this.serviceWaiter = { name, resolve, reject };
+      this.send(Buffer.from(new SshWriter().byte(Msg.SERVICE_REQUEST).string(name).toBuffer()));
+    });
+  }
+
+  /** Start a key re-exchange now (or join the one running); resolves when it completes. */
+  rekey(): Promise<void> {
+    if (this.closed) return Promise.reject(new SshError("CONNECTION_LOST", "transport is closed"));
+    return new Promise((resolve, reject) => {
+      this.rekeyWaiters.push({ resolve, reject });
+      if (!this.kex && this.initialKexDone) this.startKex();
+    });
+  }
+
+  /** Stop handing messages up (back-pressure): input is buffered, then the socket is paused. */
+  pause(): void {
+    this.userPaused = true;
+  }
+
+  resume(): void {
+    this.userPaused = false;
+    this.pump();
+  }
+
+  // ---- receiving -----------------------------------------------------------------------------------
+
+  private onData(chunk: Buffer): void {
+    if (this.closed) return;
+    this.input.push(chunk);
+    this.pump();
+  }
+
+  private pump(): void {
+    if (this.pumping || this.closed) return;
+    this.pumping = true;
+    try {
+      while (!this.closed && !this.waiting && !this.userPaused) {
+        if (this.peerVersion === null) {
+          const v = readVersionLine(this.input, this.role === "client", this.preamble);
+          if (!v) break;
+          this.peerVersion = v.version;
+          const software = v.version.replace(/^SSH-[^-]*-/, "");
+          this.log(
+            "debug1",
+            `Remote protocol version ${v.version.split("-")[1]}, remote software version ${software}`,
+          );
+          continue;
+        }
+        const seq = this.reader.seq;
+        const payload = this.reader.read(this.input);
+        if (!payload) break;
+        this.handlePacket(payload, seq);
+      }
+    } catch (err) {
+      this.fail(toSshError(err));
+    } finally {
+      this.pumping = false;
+    }
+    if (this.closed) return;
+    const holding = this.waiting !== null || this.userPaused;
+    if (holding && this.input.length > INPUT_HIGH_WATER) this.socket.pause();
+    else if (this.socket.isPaused()) this.socket.resume();
+  }
+
+  private handlePacket(payload: Buffer, seq: number): void {
+    const type = payload[0]!;
+    this.log("debug3", `receive packet: type ${type}`);
+    const verdict = checkIncoming(type, {
+      peerRole: this.role === "client" ? "server" : "client",
+      phase: this.phase === "version" ? "kex-initial" : this.phase,
+      peerInKex: this.kex?.peerKexInitReceived === true && !this.peerNewKeysReceived,
+      strict: this.strict,
+      firstAfterNewKeys: this.firstAfterNewKeys,
+    });
+    this.firstAfterNewKeys = false;
+    if (verdict === "refuse") {
+      const where = this.kex ? "during key exchange" : `in phase ${this.phase}`;
+      throw new SshError("PROTOCOL", `protocol error: unexpected message type ${type} ${where}`);
+    }
+    if (verdict === "ignore") return;
+    if (verdict === "unimplemented") {
+      this.send(Buffer.from(new SshWriter().byte(Msg.UNIMPLEMENTED).uint32(seq).toBuffer()));
+      return;
+    }
+    switch (type) {
+      case Msg.DISCONNECT:
+        return this.onDisconnect(payload);
+      case Msg.IGNORE:
+        return;
+      case Msg.DEBUG: {
+        const r = new SshReader(payload, 1);
+        r.boolean();
+        this.log("debug1", `Remote: ${r.utf8(4096, "debug message")}`);
+        return;
+      }
+      case Msg.UNIMPLEMENTED:
+        this.log("debug1", `Received SSH2_MSG_UNIMPLEMENTED for ${new SshReader(payload, 1).uint32()}`);
+        return;
+      case Msg.KEXINIT:
+        return this.onKexInit(payload, seq);
+      case Msg.NEWKEYS:
+        return this.onNewKeys(payload);
+      case Msg.EXT_INFO:
+        this.peerExtensions = parseExtInfo(payload);
+        this.log("debug1", `SSH2_MSG_EXT_INFO received`);
+        for (const [k, v] of this.peerExtensions)
+          this.log("debug1", `kex_input_ext_info: ${k}=<${v.toString("latin1")}>`);
+        this.emit("extInfo", this.peerExtensions);
+        return;
+      case Msg.SERVICE_REQUEST:
+        return this.onServiceRequest(payload);
+      case Msg.SERVICE_ACCEPT:
+        return this.onServiceAccept(payload);
+      case Msg.PING: {
+        const data = new SshReader(payload, 1).string(1024, "ping data");
+        // Never answer during a key exchange: replies would pile up (OpenSSH CVE-2025-26466).
+        if (!this.kex) this.send(Buffer.from(new SshWriter().byte(Msg.PONG).string(data).toBuffer()));
+        return;
+      }
+      case Msg.PONG:
+        this.emit("pong", Buffer.from(new SshReader(payload, 1).string(1024, "pong data")));
+        return;
+    }
+    if (type >= 30 && type <= 49) return this.onKexMessage(type, payload);
+    if (type === Msg.USERAUTH_SUCCESS && this.role === "client") this.enterAuthenticated();
+    this.handler(type, payload);
+    this.checkRekey();
+  }
+
+  private onDisconnect(payload: Buffer): void {
+    const r = new SshReader(payload, 1);
+    const reason = r.uint32();
+    const description = r.utf8(4096, "disconnect description");
+    this.log("info", `Received disconnect: ${reason}: ${description}`);
+    this.finish(new SshError("DISCONNECTED", `Received disconnect: ${reason}: ${description}`));
+  }
+
+  private onServiceRequest(payload: Buffer): void {
+    const r = new SshReader(payload, 1);
+    const name = r.ascii(64, "service name");
+    const allowed = this.opts.services ?? ["ssh-userauth"];
+    if (!allowed.includes(name)) {
+      throw new SshError("PROTOCOL", `bad service request ${name}`, {
+        disconnectReason: DisconnectReason.SERVICE_NOT_AVAILABLE,
+      });
+    }
+    this.send(Buffer.from(new SshWriter().byte(Msg.SERVICE_ACCEPT).string(name).toBuffer()));
+    this.phase = "userauth";
+    this.emit("service", name);
+  }
+
+  private onServiceAccept(payload: Buffer): void {
+    const name = new SshReader(payload, 1).ascii(64, "service name");
+    const waiter = this.serviceWaiter;
+    if (!waiter || waiter.name !== name) {
+      throw new SshError("PROTOCOL", `unexpected SERVICE_ACCEPT for ${name}`);
+    }
+    this.serviceWaiter = null;
+    this.phase = "userauth";
+    this.log("debug2", `service_accept: ${name}`);
+    waiter.resolve();
+  }
+
+  private enterAuthenticated(): void {
+    this.phase = "authenticated";
+    // zlib@openssh.com starts after USERAUTH_SUCCESS, in both directions (OpenSSH PROTOCOL §2.3).
+    if (this.pendingDelayedCompression) {
+      this.pendingDelayedCompression = false;
+      this.startCompression(true);
+    }
+  }
+
+  // ---- key exchange --------------------------------------------------------------------------------
+
+  private startKex(): void {
+    const initial = !this.initialKexDone;
+    const markers = !initial
+      ? []
+      : this.role === "client"
+        ? [EXT_INFO_C, STRICT_KEX_C]
+        : [EXT_INFO_S, STRICT_KEX_S];
+    const ourInit = encodeKexInit({
+      kex: [...this.lists.kex, ...markers],
+      hostKey: this.lists.hostKey,
+      cipherC2S: this.lists.cipher,
+      cipherS2C: this.lists.cipher,
+      macC2S: this.lists.mac,
+      macS2C: this.lists.mac,
+      compressionC2S: this.lists.compression,
+      compressionS2C: this.lists.compression,
+    });
+    // The version strings are read when the exchange hash is computed, after the peer's has arrived.
+    const versions = (): [string, string] =>
+      this.role === "client"
+        ? [this.localVersion, this.peerVersion!]
+        : [this.peerVersion!, this.localVersion];
+    this.kex = new KeyExchange(
+      {
+        role: this.role,
+        get clientVersion() {
+          return versions()[0];
+        },
+        get serverVersion() {
+          return versions()[1];
+        },
+        send: (p) => this.writePacket(p),
+        log: (level, message) => this.log(level, message),
+        hostKeys: this.opts.hostKeys ?? [],
+        verifyHostKey: this.opts.verifyHostKey,
+        previousHostKey: initial ? null : this.hostKey,
+      },
+      ourInit,
+      initial,
+    );
+    this.ourNewKeysSent = false;
+    this.peerNewKeysReceived = false;
+    this.writePacket(ourInit);
+    this.log("debug1", "SSH2_MSG_KEXINIT sent");
+  }
+
+  private onKexInit(payload: Buffer, seq: number): void {
+    if (!this.kex) this.startKex();
+    const kex = this.kex!;
+    if (kex.peerKexInitReceived) throw new SshError("PROTOCOL", "duplicate KEXINIT");
+    this.log("debug1", "SSH2_MSG_KEXINIT received");
+    kex.onPeerKexInit(payload);
+    if (kex.initial) {
+      this.strict = kex.strictNegotiated;
+      if (this.strict && seq !== 0) {
+        throw new SshError("PROTOCOL", "strict KEX violation: KEXINIT was not the first packet");
+      }
+      if (this.opts.requireStrictKex && !this.strict) {
+        throw new SshError("KEX_FAILED", "peer does not support strict KEX, which is required");
+      }
+    }
+  }
+
+  private onKexMessage(type: number, payload: Buffer): void {
+    const kex = this.kex;
+    if (!kex) throw new SshError("PROTOCOL", `key exchange message ${type} outside key exchange`);
+    const step = kex.onMessage(type, payload);
+    if (step instanceof Promise) {
+      this.waiting = step.then(
+        () => {
+          this.waiting = null;
+          this.afterKexStep();
+          this.pump();
+        },
+        (err: unknown) => {
+          this.waiting = null;
+          this.fail(toSshError(err));
+        },
+      );
+    } else {
+      this.afterKexStep();
+    }
+  }
+
+  /** Once the method is complete, send NEWKEYS and switch our outgoing keys (RFC 4253 §7.3). */
+  private afterKexStep(): void {
+    const kex = this.kex;
+    if (this.closed || !kex?.outcome || this.ourNewKeysSent) return;
+    const out = kex.outcome;
+    if (kex.initial) {
+      this.sessionId = out.exchangeHash;
+      this.negotiated = out.negotiated;
+      if (this.role === "client") this.hostKey = out.hostKey;
+    }
+    this.negotiated = out.negotiated;
+    this.writePacket(Buffer.from([Msg.NEWKEYS]));
+    this.log("debug1", "SSH2_MSG_NEWKEYS sent");
+    const ours = this.directionKeys(out, this.role === "client");
+    this.writer.sealer = ours.sealer;
+    this.writer.resetCounters();
+    if (this.strict) this.writer.seq = 0;
+    this.ourNewKeysSent = true;
+    this.pendingIncoming = this.directionKeys(out, this.role !== "client").opener;
+    this.configureCompression(out.negotiated);
+    if (kex.initial && this.role === "server" && out.peerWantsExtInfo) {
+      this.writePacket(encodeExtInfo(this.serverExtensions()));
+    }
+    this.log("debug1", "expecting SSH2_MSG_NEWKEYS");
+    const held = this.queue;
+    this.queue = [];
+    this.queuedBytes = 0;
+    for (const p of held) this.writePacket(p);
+    this.completeKexIfDone();
+    this.maybeDrain();
+  }
+
+  private serverExtensions(): Map<string, string> {
+    const sigAlgs = this.opts.serverSigAlgs ?? SIGNATURE_ALGORITHMS.filter((a) => !a.weak).map((a) => a.name);
+    return new Map([
+      ["server-sig-algs", sigAlgs.join(",")],
+      ["publickey-hostbound@openssh.com", "0"],
+      ["ping@openssh.com", "0"],
+    ]);
+  }
+
+  private directionKeys(
+    out: KexOutcome,
+    clientToServer: boolean,
+  ): { sealer: PacketSealer; opener: PacketOpener } {
+    const neg = out.negotiated;
+    const cipher = cipherByName(clientToServer ? neg.cipherC2S : neg.cipherS2C)!;
+    const macName = clientToServer ? neg.macC2S : neg.macS2C;
+    const mac = macName ? macByName(macName)! : null;
+    const keys = deriveDirectionKeys(
+      out.kex.hash,
+      out.encodedSecret,
+      out.exchangeHash,
+      this.sessionId!,
+      clientToServer,
+      {
+        iv: cipher.ivLength,
+        key: cipher.keyLength,
+        mac: mac?.keyLength ?? 0,
+      },
+    );
+    const macKey = mac ? keys.macKey : null;
+    return {
+      sealer: createPacketSealer(cipher, mac, keys.key, keys.iv, macKey),
+      opener: createPacketOpener(cipher, mac, keys.key, keys.iv, macKey),
+    };
+  }
+
+  private onNewKeys(payload: Buffer): void {
+    const kex = this.kex;
+    if (!kex?.outcome || !this.ourNewKeysSent || this.peerNewKeysReceived) {
+      throw new SshError("PROTOCOL", "unexpected NEWKEYS");
+    }
+    if (payload.length !== 1) throw new SshError("MALFORMED", "NEWKEYS carries data");
+    this.log("debug1", "SSH2_MSG_NEWKEYS received");
+    this.reader.opener = this.pendingIncoming!;
+    this.pendingIncoming = null;
+    this.reader.resetCounters();
+    if (this.strict) this.reader.seq = 0;
+    this.peerNewKeysReceived = true;
+    if (kex.initial) this.firstAfterNewKeys = true;
+    this.completeKexIfDone();
+  }
+
+  private completeKexIfDone(): void {
+    const kex = this.kex;
+    if (!kex || !this.ourNewKeysSent || !this.peerNewKeysReceived) return;
+    this.kex = null;
+    const cipher = cipherByName(this.negotiated!.cipherC2S)!;
+    this.byteLimit = rekeyByteLimit(cipher.blockSize, this.opts.rekeyLimit?.bytes);
+    this.armRekeyTimer();
+    const waiters = this.rekeyWaiters.splice(0);
+    if (kex.initial) {
+      this.initialKexDone = true;
+      this.phase = "service";
+      this.emit("ready");
+    } else {
+      this.log("debug1", "rekey completed");
+      this.emit("rekeyed");
+    }
+    for (const w of waiters) w.resolve();
+    // A re-key requested while the first exchange ran starts now.
+    if (waiters.length === 0 && this.rekeyWaiters.length > 0) this.startKex();
+  }
+
+  private armRekeyTimer(): void {
+    if (this.rekeyTimer) clearTimeout(this.rekeyTimer);
+    const seconds = this.opts.rekeyLimit?.seconds;
+    if (!seconds || seconds <= 0) return;
+    this.rekeyTimer = setTimeout(() => {
+      this.rekeyTimer = null;
+      if (!this.closed && !this.kex) {
+        this.log("debug1", "rekeying after time limit");
+        this.startKex();
+      }
+    }, seconds * 1000);
+    this.rekeyTimer.unref();
+  }
+
+  private checkRekey(): void {
+    if (this.kex || !this.initialKexDone || this.closed) return;
+    const w = this.writer;
+    const r = this.reader;
+    if (
+      w.bytes > this.byteLimit ||
+      r.bytes > this.byteLimit ||
+      w.packets > REKEY_PACKET_LIMIT ||
+      r.packets > REKEY_PACKET_LIMIT
+    ) {
+      this.log("debug1", "rekeying after data limit");
+      this.startKex();
+    }
+  }
+
+  // ---- compression ---------------------------------------------------------------------------------
+
+  private configureCompression(neg: NegotiatedAlgorithms): void {
+    const outName = this.role === "client" ? neg.compressionC2S : neg.compressionS2C;
+    const inName = this.role === "client" ? neg.compressionS2C : neg.compressionC2S;
+    const outAlg = compressionByName(outName)!;
+    const inAlg = compressionByName(inName)!;
+    this.compression = { out: outAlg, in: inAlg };
+    if (outAlg.delayed || inAlg.delayed) this.pendingDelayedCompression = this.phase !== "authenticated";
+    this.startCompression(this.phase === "authenticated");
+  }
+
+  /** Start the negotiated compressors; delayed ones only once authenticated. */
+  private startCompression(authenticated: boolean): void {
+    const c = this.compression;
+    if (!c) return;
+    if ((!c.out.delayed || authenticated) && !this.writer.compressor) {
+      this.writer.compressor = c.out.createCompressor();
+    }
+    if ((!c.in.delayed || authenticated) && !this.reader.decompressor) {
+      this.reader.decompressor = c.in.createDecompressor(256 * 1024);
+    }
+  }
+
+  // ---- ending --------------------------------------------------------------------------------------
+
+  private fail(err: SshError): void {
+    if (this.closed) return;
+    if (err.code !== "CONNECTION_LOST" && err.code !== "DISCONNECTED") {
+      this.log("error", `${err.message}`);
+      this.sendDisconnect(err.disconnectReason, err.message);
+    }
+    this.finish(err);
+  }
+
+  private finish(err: SshError | null): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.rekeyTimer) clearTimeout(this.rekeyTimer);
+    const error = err ?? new SshError("CONNECTION_LOST", "transport closed");
+    for (const w of this.rekeyWaiters.splice(0)) w.reject(error);
+    this.serviceWaiter?.reject(error);
+    this.serviceWaiter = null;
+    this.writer.compressor?.close();
+    this.reader.decompressor?.close();
+    this.socket.end();
+    // A peer that never reads must not keep the socket alive forever.
+    setTimeout(() => this.socket.destroy(), 2000).unref();
+    this.emit("close", err);
+  }
+}
+
+function isKexMessage(type: number): boolean {
+  return (
+    (type >= 1 && type <= 4) || type === Msg.KEXINIT || type === Msg.NEWKEYS || (type >= 30 && type <= 49)
+  );
+}
+
+function toSshError(err: unknown): SshError {
+  if (err instanceof SshError) return err;
+  return new SshError("PROTOCOL", `internal error: ${(err as Error)?.message ?? String(err)}`, {
+    cause: err,
+  });
+}
