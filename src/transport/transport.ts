@@ -45,7 +45,7 @@ import {
   type ResolvedLists,
   type TransportOptions,
 } from "./options.js";
-import { PacketReader, PacketWriter } from "./packetCodec.js";
+import { MAX_PAYLOAD_LENGTH, PacketReader, PacketWriter } from "./packetCodec.js";
 import { formatVersionLine, readVersionLine } from "./versionExchange.js";
 
 /** Outgoing messages held while our key exchange runs: past this, send() asks the caller to wait... */
@@ -110,8 +110,8 @@ export class Transport extends EventEmitter<TransportEvents> {
   private closed = false;
   private serviceWaiter: { name: string; resolve: () => void; reject: (e: Error) => void } | null = null;
   private handler: MessageHandler = () => {};
-  private pendingDelayedCompression = false;
-  private compression: { out: CompressionAlgorithm; in: CompressionAlgorithm } | null = null;
+  private outCompression: CompressionAlgorithm | null = null;
+  private inCompression: CompressionAlgorithm | null = null;
 
   /** Session identifier: the exchange hash of the first key exchange (RFC 4253 §7.2). */
   sessionId: Buffer | null = null;
@@ -248,13 +248,21 @@ export class Transport extends EventEmitter<TransportEvents> {
     });
   }
 
-  /** Start a key re-exchange now (or join the one running); resolves when it completes. */
+  /**
+   * Start a key re-exchange now (or join the one running); resolves when it completes. Before user
+   * authentication it waits for it: OpenSSH cannot re-key during authentication (packet.c: "client can't
+   * cope with rekeying pre-auth"), so neither do we start one then.
+   */
   rekey(): Promise<void> {
     if (this.closed) return Promise.reject(new SshError("CONNECTION_LOST", "transport is closed"));
     return new Promise((resolve, reject) => {
       this.rekeyWaiters.push({ resolve, reject });
-      if (!this.kex && this.initialKexDone) this.startKex();
+      if (this.mayStartRekey()) this.startKex();
     });
+  }
+
+  private mayStartRekey(): boolean {
+    return !this.kex && this.initialKexDone && this.phase === "authenticated" && !this.closed;
   }
 
   /** Stop handing messages up (back-pressure): input is buffered, then the socket is paused. */
@@ -408,11 +416,11 @@ export class Transport extends EventEmitter<TransportEvents> {
 
   private enterAuthenticated(): void {
     this.phase = "authenticated";
+    if (this.rekeyWaiters.length > 0 && this.mayStartRekey())
+      process.nextTick(() => this.mayStartRekey() && this.startKex());
     // zlib@openssh.com starts after USERAUTH_SUCCESS, in both directions (OpenSSH PROTOCOL §2.3).
-    if (this.pendingDelayedCompression) {
-      this.pendingDelayedCompression = false;
-      this.startCompression(true);
-    }
+    if (!this.writer.compressor) this.restartOutgoingCompression();
+    if (!this.reader.decompressor) this.restartIncomingCompression();
   }
 
   // ---- key exchange --------------------------------------------------------------------------------
@@ -520,7 +528,10 @@ export class Transport extends EventEmitter<TransportEvents> {
     if (this.strict) this.writer.seq = 0;
     this.ourNewKeysSent = true;
     this.pendingIncoming = this.directionKeys(out, this.role !== "client").opener;
-    this.configureCompression(out.negotiated);
+    const neg = out.negotiated;
+    const client = this.role === "client";
+    this.outCompression = compressionByName(client ? neg.compressionC2S : neg.compressionS2C)!;
+    this.restartOutgoingCompression();
     if (kex.initial && this.role === "server" && out.peerWantsExtInfo) {
       this.writePacket(encodeExtInfo(this.serverExtensions()));
     }
@@ -578,6 +589,9 @@ export class Transport extends EventEmitter<TransportEvents> {
     this.log("debug1", "SSH2_MSG_NEWKEYS received");
     this.reader.opener = this.pendingIncoming!;
     this.pendingIncoming = null;
+    const neg = kex.outcome.negotiated;
+    this.inCompression = compressionByName(this.role === "client" ? neg.compressionS2C : neg.compressionC2S)!;
+    this.restartIncomingCompression();
     this.reader.resetCounters();
     if (this.strict) this.reader.seq = 0;
     this.peerNewKeysReceived = true;
@@ -602,8 +616,8 @@ export class Transport extends EventEmitter<TransportEvents> {
       this.emit("rekeyed");
     }
     for (const w of waiters) w.resolve();
-    // A re-key requested while the first exchange ran starts now.
-    if (waiters.length === 0 && this.rekeyWaiters.length > 0) this.startKex();
+    // A re-key requested while this exchange ran starts now.
+    if (this.rekeyWaiters.length > 0 && this.mayStartRekey()) this.startKex();
   }
 
   private armRekeyTimer(): void {
@@ -612,7 +626,8 @@ export class Transport extends EventEmitter<TransportEvents> {
     if (!seconds || seconds <= 0) return;
     this.rekeyTimer = setTimeout(() => {
       this.rekeyTimer = null;
-      if (!this.closed && !this.kex) {
+      if (this.phase !== "authenticated") return this.armRekeyTimer();
+      if (this.mayStartRekey()) {
         this.log("debug1", "rekeying after time limit");
         this.startKex();
       }
@@ -621,7 +636,7 @@ export class Transport extends EventEmitter<TransportEvents> {
   }
 
   private checkRekey(): void {
-    if (this.kex || !this.initialKexDone || this.closed) return;
+    if (!this.mayStartRekey()) return;
     const w = this.writer;
     const r = this.reader;
     if (
@@ -636,27 +651,25 @@ export class Transport extends EventEmitter<TransportEvents> {
   }
 
   // ---- compression ---------------------------------------------------------------------------------
+  // Each key set starts fresh compression streams, as OpenSSH does (packet.c ssh_set_newkeys); delayed
+  // methods (zlib@openssh.com) wait for USERAUTH_SUCCESS (OpenSSH PROTOCOL §2.3).
 
-  private configureCompression(neg: NegotiatedAlgorithms): void {
-    const outName = this.role === "client" ? neg.compressionC2S : neg.compressionS2C;
-    const inName = this.role === "client" ? neg.compressionS2C : neg.compressionC2S;
-    const outAlg = compressionByName(outName)!;
-    const inAlg = compressionByName(inName)!;
-    this.compression = { out: outAlg, in: inAlg };
-    if (outAlg.delayed || inAlg.delayed) this.pendingDelayedCompression = this.phase !== "authenticated";
-    this.startCompression(this.phase === "authenticated");
+  private compressionActive(alg: CompressionAlgorithm | null): alg is CompressionAlgorithm {
+    return alg !== null && (!alg.delayed || this.phase === "authenticated");
   }
 
-  /** Start the negotiated compressors; delayed ones only once authenticated. */
-  private startCompression(authenticated: boolean): void {
-    const c = this.compression;
-    if (!c) return;
-    if ((!c.out.delayed || authenticated) && !this.writer.compressor) {
-      this.writer.compressor = c.out.createCompressor();
-    }
-    if ((!c.in.delayed || authenticated) && !this.reader.decompressor) {
-      this.reader.decompressor = c.in.createDecompressor(256 * 1024);
-    }
+  private restartOutgoingCompression(): void {
+    this.writer.compressor?.close();
+    this.writer.compressor = this.compressionActive(this.outCompression)
+      ? this.outCompression.createCompressor()
+      : null;
+  }
+
+  private restartIncomingCompression(): void {
+    this.reader.decompressor?.close();
+    this.reader.decompressor = this.compressionActive(this.inCompression)
+      ? this.inCompression.createDecompressor(MAX_PAYLOAD_LENGTH)
+      : null;
   }
 
   // ---- ending --------------------------------------------------------------------------------------
