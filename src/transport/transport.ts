@@ -616,8 +616,9 @@ export class Transport extends EventEmitter<TransportEvents> {
       this.emit("rekeyed");
     }
     for (const w of waiters) w.resolve();
-    // A re-key requested while this exchange ran starts now.
+    // A re-key requested while this exchange ran, or a limit reached by what it held back, starts now.
     if (this.rekeyWaiters.length > 0 && this.mayStartRekey()) this.startKex();
+    else this.checkRekey();
   }
 
   private armRekeyTimer(): void {

@@ -58,7 +58,9 @@ export async function startOpenSshServer(extraConfig: string[] = []): Promise<Op
   const configFile = path.join(dir, "sshd_config");
   fs.writeFileSync(configFile, config.join("\n") + "\n");
   let log = "";
-  const child: ChildProcess = spawn(SSHD, ["-D", "-e", "-f", configFile], { stdio: ["ignore", "ignore", "pipe"] });
+  const child: ChildProcess = spawn(SSHD, ["-D", "-e", "-f", configFile], {
+    stdio: ["ignore", "ignore", "pipe"],
+  });
   child.stderr!.on("data", (d: Buffer) => (log += d.toString()));
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   try {
