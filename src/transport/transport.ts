@@ -87,7 +87,7 @@ export class Transport extends EventEmitter<TransportEvents> {
   peerVersion: string | null = null;
   private readonly preamble: string[] = [];
 
-  private phase: Phase | "version" = "version";
+  private phase: Phase = "kex-initial";
   private kex: KeyExchange | null = null;
   private ourNewKeysSent = false;
   private peerNewKeysReceived = false;
@@ -219,7 +219,8 @@ export class Transport extends EventEmitter<TransportEvents> {
   }
 
   private sendDisconnect(reason: number, description: string): void {
-    if (this.phase === "version" && this.peerVersion === null) return;
+    // Before the peer's version line there is no packet protocol to speak.
+    if (this.peerVersion === null) return;
     try {
       const w = new SshWriter()
         .byte(Msg.DISCONNECT)
@@ -320,7 +321,7 @@ export class Transport extends EventEmitter<TransportEvents> {
     this.log("debug3", `receive packet: type ${type}`);
     const verdict = checkIncoming(type, {
       peerRole: this.role === "client" ? "server" : "client",
-      phase: this.phase === "version" ? "kex-initial" : this.phase,
+      phase: this.phase,
       peerInKex: this.kex?.peerKexInitReceived === true && !this.peerNewKeysReceived,
       strict: this.strict,
       firstAfterNewKeys: this.firstAfterNewKeys,
@@ -692,6 +693,9 @@ export class Transport extends EventEmitter<TransportEvents> {
     for (const w of this.rekeyWaiters.splice(0)) w.reject(error);
     this.serviceWaiter?.reject(error);
     this.serviceWaiter = null;
+    // Messages held for a key exchange that will never finish (up to QUEUE_HARD_LIMIT): let them go.
+    this.queue = [];
+    this.queuedBytes = 0;
     this.writer.compressor?.close();
     this.reader.decompressor?.close();
     this.socket.end();

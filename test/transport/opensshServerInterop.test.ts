@@ -87,7 +87,7 @@ describe("our client transport against OpenSSH sshd", { skip, concurrency: 4 }, 
     "diffie-hellman-group-exchange-sha1",
   ];
   for (const kex of kexes) {
-    test(`kex ${kex}`, async () => {
+    test(`kex ${kex}`, { timeout: 30_000 }, async () => {
       const c = await handshakeCase(server, { kex: [kex] });
       assert.equal(c.transport.negotiated?.kex, kex);
       assert.ok(c.log.includes(`debug1: kex: algorithm: ${kex}`));
@@ -108,7 +108,7 @@ describe("our client transport against OpenSSH sshd", { skip, concurrency: 4 }, 
     "3des-cbc",
   ];
   for (const cipher of ciphers) {
-    test(`cipher ${cipher}`, async () => {
+    test(`cipher ${cipher}`, { timeout: 30_000 }, async () => {
       const c = await handshakeCase(server, { ciphers: [cipher], kex: ["curve25519-sha256"] });
       assert.equal(c.transport.negotiated?.cipherC2S, cipher);
       assert.equal(c.transport.negotiated?.cipherS2C, cipher);
@@ -124,7 +124,7 @@ describe("our client transport against OpenSSH sshd", { skip, concurrency: 4 }, 
     "hmac-sha1",
   ];
   for (const mac of macs) {
-    test(`mac ${mac} under aes128-ctr`, async () => {
+    test(`mac ${mac} under aes128-ctr`, { timeout: 30_000 }, async () => {
       const c = await handshakeCase(server, {
         ciphers: ["aes128-ctr"],
         macs: [mac],
@@ -143,7 +143,7 @@ describe("our client transport against OpenSSH sshd", { skip, concurrency: 4 }, 
     ["ssh-rsa", "rsa"],
   ];
   for (const [alg, file] of hostKeyAlgorithms) {
-    test(`host key ${alg}`, async () => {
+    test(`host key ${alg}`, { timeout: 30_000 }, async () => {
       const c = await handshakeCase(server, { hostKeyAlgorithms: [alg], kex: ["curve25519-sha256"] });
       assert.equal(c.transport.negotiated?.hostKey, alg);
       const expected = parsePublicKeyLine(server.hostPublicKeys.get(file)!).key;
@@ -151,23 +151,27 @@ describe("our client transport against OpenSSH sshd", { skip, concurrency: 4 }, 
     });
   }
 
-  test("a host key the verifier refuses ends the connection", async () => {
+  test("a host key the verifier refuses ends the connection", { timeout: 30_000 }, async () => {
     await assert.rejects(connectTo(server, { verifyHostKey: () => false }), { code: "HOST_KEY" });
   });
 
-  test("after login: re-key on demand, twice, with packets flowing between", async () => {
-    const c = await connectTo(server, { kex: ["curve25519-sha256"] });
-    await authenticateWithKey(c.transport, user, clientKey);
-    assert.equal(await roundTrip(c.transport), Msg.REQUEST_FAILURE);
-    await c.transport.rekey();
-    assert.equal(await roundTrip(c.transport), Msg.REQUEST_FAILURE);
-    await c.transport.rekey();
-    assert.equal(await roundTrip(c.transport), Msg.REQUEST_FAILURE);
-    assert.ok(c.log.filter((l) => l === "debug1: rekey completed").length >= 2);
-    c.transport.disconnect();
-  });
+  test(
+    "after login: re-key on demand, twice, with packets flowing between",
+    { timeout: 30_000 },
+    async () => {
+      const c = await connectTo(server, { kex: ["curve25519-sha256"] });
+      await authenticateWithKey(c.transport, user, clientKey);
+      assert.equal(await roundTrip(c.transport), Msg.REQUEST_FAILURE);
+      await c.transport.rekey();
+      assert.equal(await roundTrip(c.transport), Msg.REQUEST_FAILURE);
+      await c.transport.rekey();
+      assert.equal(await roundTrip(c.transport), Msg.REQUEST_FAILURE);
+      assert.ok(c.log.filter((l) => l === "debug1: rekey completed").length >= 2);
+      c.transport.disconnect();
+    },
+  );
 
-  test("after login: re-key forced by volume (RekeyLimit)", async () => {
+  test("after login: re-key forced by volume (RekeyLimit)", { timeout: 30_000 }, async () => {
     const c = await connectTo(server, { kex: ["curve25519-sha256"], rekeyLimit: { bytes: 1024 } });
     await authenticateWithKey(c.transport, user, clientKey);
     for (let i = 0; i < 40; i++) assert.equal(await roundTrip(c.transport), Msg.REQUEST_FAILURE);
@@ -176,7 +180,7 @@ describe("our client transport against OpenSSH sshd", { skip, concurrency: 4 }, 
     c.transport.disconnect();
   });
 
-  test("zlib@openssh.com starts after login and carries packets", async () => {
+  test("zlib@openssh.com starts after login and carries packets", { timeout: 30_000 }, async () => {
     const c = await connectTo(server, { compression: ["zlib@openssh.com"], kex: ["curve25519-sha256"] });
     assert.equal(c.transport.negotiated?.compressionC2S, "zlib@openssh.com");
     await authenticateWithKey(c.transport, user, clientKey);

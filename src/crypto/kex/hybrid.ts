@@ -27,16 +27,29 @@ export interface Kem {
   decapsulate(ciphertext: Uint8Array, secretKey: Uint8Array): Uint8Array;
 }
 
-export const MLKEM768: Kem = {
-  publicKeyBytes: 1184,
-  ciphertextBytes: 1088,
-  keyPair: () => ml_kem768.keygen(randomBytes(64)),
-  encapsulate: (pk) => {
-    const { cipherText, sharedSecret } = ml_kem768.encapsulate(pk, randomBytes(32));
-    return { ciphertext: cipherText, sharedSecret };
-  },
-  decapsulate: (ct, sk) => ml_kem768.decapsulate(ct, sk),
-};
+/** Where a KEM draws its randomness: n bytes per call. Only tests pass anything but the default. */
+export type KemRandom = (n: number) => Uint8Array;
+
+const systemRandom: KemRandom = (n) => randomBytes(n);
+
+/**
+ * ML-KEM-768 (FIPS 203): keygen draws the 64-byte seed d || z, encapsulation the 32-byte message m
+ * (the ML-KEM.KeyGen_internal / Encaps_internal inputs, as in NIST's ACVP vectors).
+ */
+export function mlkem768Kem(random: KemRandom = systemRandom): Kem {
+  return {
+    publicKeyBytes: 1184,
+    ciphertextBytes: 1088,
+    keyPair: () => ml_kem768.keygen(random(64)),
+    encapsulate: (pk) => {
+      const { cipherText, sharedSecret } = ml_kem768.encapsulate(pk, random(32));
+      return { ciphertext: cipherText, sharedSecret };
+    },
+    decapsulate: (ct, sk) => ml_kem768.decapsulate(ct, sk),
+  };
+}
+
+export const MLKEM768: Kem = mlkem768Kem();
 
 export const SNTRUP761: Kem = {
   publicKeyBytes: SNTRUP761_PUBLIC_KEY_BYTES,
@@ -46,19 +59,29 @@ export const SNTRUP761: Kem = {
   decapsulate: (ct, sk) => sntrup761Decapsulate(ct, sk),
 };
 
-function combine(hash: HashName, kemSecret: Uint8Array, ecdhSecret: Buffer): Buffer {
+/** The X25519 half of a hybrid: X25519KeyPair, or in tests a pair with a fixed private key. */
+export interface HybridEcdh {
+  readonly publicValue: Buffer;
+  /** The raw 32-byte X25519 output; throws SshError("KEX_FAILED") on a bad or low-order peer value. */
+  sharedSecret(peerPublic: Buffer): Buffer;
+}
+
+/** K = string(HASH(kem_secret || x25519_secret)), as draft-ietf-sshm-mlkem-hybrid-kex defines it. */
+export function hybridSecret(hash: HashName, kemSecret: Uint8Array, ecdhSecret: Uint8Array): Buffer {
   return secretAsString(createHash(hash).update(kemSecret).update(ecdhSecret).digest());
 }
 
 class HybridClient implements KexClientSide {
   private readonly kemKeys;
-  private readonly ecdh = new X25519KeyPair();
+  private readonly ecdh: HybridEcdh;
   readonly publicValue: Buffer;
   constructor(
     private readonly kem: Kem,
     private readonly hash: HashName,
+    newEcdh: () => HybridEcdh,
   ) {
     this.kemKeys = kem.keyPair();
+    this.ecdh = newEcdh();
     this.publicValue = Buffer.concat([this.kemKeys.publicKey, this.ecdh.publicValue]);
   }
   computeSecret(serverPublic: Buffer): Buffer {
@@ -73,7 +96,7 @@ class HybridClient implements KexClientSide {
       this.kemKeys.secretKey,
     );
     const ecdhSecret = this.ecdh.sharedSecret(serverPublic.subarray(this.kem.ciphertextBytes));
-    return combine(this.hash, kemSecret, ecdhSecret);
+    return hybridSecret(this.hash, kemSecret, ecdhSecret);
   }
 }
 
@@ -81,6 +104,7 @@ class HybridServer implements KexServerSide {
   constructor(
     private readonly kem: Kem,
     private readonly hash: HashName,
+    private readonly newEcdh: () => HybridEcdh,
   ) {}
   respond(clientPublic: Buffer): { publicValue: Buffer; secret: Buffer } {
     if (clientPublic.length !== this.kem.publicKeyBytes + 32) {
@@ -96,16 +120,22 @@ class HybridServer implements KexServerSide {
       // ML-KEM's encapsulation key check (FIPS 203 §7.2) fails on a malformed key.
       throw new SshError("KEX_FAILED", "the client's KEM public key is invalid", { cause: err });
     }
-    const ecdh = new X25519KeyPair();
+    const ecdh = this.newEcdh();
     const ecdhSecret = ecdh.sharedSecret(clientPublic.subarray(this.kem.publicKeyBytes));
     return {
       publicValue: Buffer.concat([encapsulated.ciphertext, ecdh.publicValue]),
-      secret: combine(this.hash, encapsulated.sharedSecret, ecdhSecret),
+      secret: hybridSecret(this.hash, encapsulated.sharedSecret, ecdhSecret),
     };
   }
 }
 
-export function hybridKex(name: string, kem: Kem, hash: HashName): KexAlgorithm {
+/** `newEcdh` makes the X25519 key pair of each exchange; only tests replace the default. */
+export function hybridKex(
+  name: string,
+  kem: Kem,
+  hash: HashName,
+  newEcdh: () => HybridEcdh = () => new X25519KeyPair(),
+): KexAlgorithm {
   return {
     name,
     hash,
@@ -113,7 +143,7 @@ export function hybridKex(name: string, kem: Kem, hash: HashName): KexAlgorithm 
     kind: "single",
     publicEncoding: "string",
     secretEncoding: "string",
-    createClient: () => new HybridClient(kem, hash),
-    createServer: () => new HybridServer(kem, hash),
+    createClient: () => new HybridClient(kem, hash, newEcdh),
+    createServer: () => new HybridServer(kem, hash, newEcdh),
   };
 }
