@@ -41,6 +41,11 @@ export type SshErrorCode =
   | "BAD_PASSPHRASE" // the passphrase did not decrypt the key
   | "PASSPHRASE_REQUIRED"
   | "CONFIG" // a configuration value is invalid
+  | "AUTH_FAILED" // no authentication method succeeded ("Permission denied (...)")
+  | "CHANNEL_OPEN_FAILED" // the peer refused to open a channel
+  | "CHANNEL_CLOSED" // an operation on a channel that has closed
+  | "REQUEST_FAILED" // the peer answered a global or channel request with failure
+  | "AGENT" // an authentication agent refused or failed
   | "ABORTED";
 
 export class SshError extends Error {
@@ -76,6 +81,8 @@ function defaultDisconnectReason(code: SshErrorCode): DisconnectReasonCode {
       return DisconnectReason.CONNECTION_LOST;
     case "ABORTED":
       return DisconnectReason.BY_APPLICATION;
+    case "AUTH_FAILED":
+      return DisconnectReason.NO_MORE_AUTH_METHODS_AVAILABLE;
     default:
       return DisconnectReason.PROTOCOL_ERROR;
   }
