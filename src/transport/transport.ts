@@ -52,6 +52,13 @@ import { formatVersionLine, readVersionLine } from "./versionExchange.js";
 const QUEUE_HIGH_WATER = 1024 * 1024;
 /** ...and past this the peer is stalling the exchange on purpose (x/crypto CVE-2025-22869): give up. */
 const QUEUE_HARD_LIMIT = 32 * 1024 * 1024;
+/**
+ * Output a peer has not read yet. Past the soft mark we stop answering what needs no answer to keep the
+ * protocol going (PONG, UNIMPLEMENTED); past the hard mark the peer is not reading at all and the
+ * connection ends. Input is never stopped for output: two peers both sending would deadlock.
+ */
+const OUTPUT_SOFT_LIMIT = 1024 * 1024;
+const OUTPUT_HARD_LIMIT = 64 * 1024 * 1024;
 /** Unprocessed input kept while dispatch waits (host key check, signing, a paused consumer). */
 const INPUT_HIGH_WATER = 512 * 1024;
 
@@ -304,6 +311,9 @@ export class Transport extends EventEmitter<TransportEvents> {
         const payload = this.reader.read(this.input);
         if (!payload) break;
         this.handlePacket(payload, seq);
+        if (this.socket.writableLength > OUTPUT_HARD_LIMIT) {
+          throw new SshError("PROTOCOL", "peer does not read what we send: output backlog over 64 MiB");
+        }
       }
     } catch (err) {
       this.fail(toSshError(err));
@@ -333,6 +343,7 @@ export class Transport extends EventEmitter<TransportEvents> {
     }
     if (verdict === "ignore") return;
     if (verdict === "unimplemented") {
+      if (this.outputBacklogged("UNIMPLEMENTED")) return;
       this.send(Buffer.from(new SshWriter().byte(Msg.UNIMPLEMENTED).uint32(seq).toBuffer()));
       return;
     }
@@ -368,7 +379,9 @@ export class Transport extends EventEmitter<TransportEvents> {
       case Msg.PING: {
         const data = new SshReader(payload, 1).string(1024, "ping data");
         // Never answer during a key exchange: replies would pile up (OpenSSH CVE-2025-26466).
-        if (!this.kex) this.send(Buffer.from(new SshWriter().byte(Msg.PONG).string(data).toBuffer()));
+        if (!this.kex && !this.outputBacklogged("PONG")) {
+          this.send(Buffer.from(new SshWriter().byte(Msg.PONG).string(data).toBuffer()));
+        }
         return;
       }
       case Msg.PONG:
@@ -379,6 +392,13 @@ export class Transport extends EventEmitter<TransportEvents> {
     if (type === Msg.USERAUTH_SUCCESS && this.role === "client") this.enterAuthenticated();
     this.handler(type, payload);
     this.checkRekey();
+  }
+
+  /** True (and logged) when an optional reply should be dropped because the peer is not reading. */
+  private outputBacklogged(what: string): boolean {
+    if (this.socket.writableLength <= OUTPUT_SOFT_LIMIT) return false;
+    this.log("debug2", `not sending ${what}: ${this.socket.writableLength} bytes unread by the peer`);
+    return true;
   }
 
   private onDisconnect(payload: Buffer): void {

@@ -31,20 +31,21 @@ export function readVersionLine(
   preamble: string[],
 ): VersionLineResult | null {
   for (;;) {
-    const nl = input.indexOf(0x0a, Math.min(input.length, MAX_VERSION_LINE + 1));
+    // 255 bytes including CR LF (RFC 4253 §4.2): the LF must sit within the first 255 bytes.
+    const nl = input.indexOf(0x0a, Math.min(input.length, MAX_VERSION_LINE));
     if (nl === -1) {
-      if (input.length > MAX_VERSION_LINE) {
+      if (input.length >= MAX_VERSION_LINE) {
         throw new SshError("VERSION", `identification line longer than ${MAX_VERSION_LINE} bytes`);
       }
       return null;
     }
     const raw = input.take(nl + 1);
+    if (raw.includes(0)) throw new SshError("VERSION", "identification line contains a NUL byte");
     // RFC 4253 says CR LF; OpenSSH also accepts a bare LF, and so do we.
     let line = raw.subarray(0, raw.length - 1);
     if (line.length > 0 && line[line.length - 1] === 0x0d) line = line.subarray(0, line.length - 1);
     const text = line.toString("latin1");
     if (text.startsWith("SSH-")) {
-      if (line.includes(0)) throw new SshError("VERSION", "identification line contains a NUL byte");
       const m = /^SSH-([^-]*)-([!-~]+)(?: .*)?$/.exec(text);
       if (!m) {
         throw new SshError("VERSION", `invalid identification string: ${JSON.stringify(text.slice(0, 80))}`);
