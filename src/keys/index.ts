@@ -13,6 +13,7 @@ export {
   parseOpenSshPrivateKey,
   readOpenSshPrivateKeyInfo,
   serializeOpenSshPrivateKey,
+  writePrivateFields,
   type OpenSshPrivateKeyInfo,
   type OpenSshWriteOptions,
 } from "./openSshPrivateKey.js";

@@ -399,7 +399,11 @@ function readPrivateFields(r: SshReader, publicKey: PublicKey): KeyObject {
   return importKey({ key: jwk, format: "jwk" }, "ECDSA");
 }
 
-function writePrivateFields(w: SshWriter, key: PrivateKey): void {
+/**
+ * The key type and private fields as openssh-key-v1's private section lays them out (PROTOCOL.key), which
+ * is also the agent protocol's key encoding (draft-miller-ssh-agent §4.2.2-§4.2.4).
+ */
+export function writePrivateFields(w: SshWriter, key: PrivateKey): void {
   const jwk = key.keyObject.export({ format: "jwk" });
   const f = (name: keyof typeof jwk): Buffer => Buffer.from(jwk[name] as string, "base64url");
   w.string(key.type);
