@@ -123,7 +123,7 @@ export class Transport extends EventEmitter<TransportEvents> {
   /** Session identifier: the exchange hash of the first key exchange (RFC 4253 §7.2). */
   sessionId: Buffer | null = null;
   negotiated: NegotiatedAlgorithms | null = null;
-  /** The server's host key, as verified in the first exchange. */
+  /** The server's host key of this connection: verified (client) or signed with (server) in the first exchange. */
   hostKey: PublicKey | null = null;
   /** The peer's EXT_INFO extensions, by name. */
   peerExtensions = new Map<string, Buffer>();
@@ -538,7 +538,7 @@ export class Transport extends EventEmitter<TransportEvents> {
     if (kex.initial) {
       this.sessionId = out.exchangeHash;
       this.negotiated = out.negotiated;
-      if (this.role === "client") this.hostKey = out.hostKey;
+      this.hostKey = out.hostKey;
     }
     this.negotiated = out.negotiated;
     this.writePacket(Buffer.from([Msg.NEWKEYS]));
