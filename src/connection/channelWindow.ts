@@ -1,0 +1,116 @@
+/**
+ * Flow control of one channel (RFC 4254 §5.2). Inbound: the window we grant the peer, checked on every
+ * data packet and refilled only for bytes the consumer has read. Outbound: writes waiting for the peer's
+ * window, cut into packets no larger than its maximum, each framed with its header in one buffer so the
+ * bytes are copied once on their way to the transport.
+ */
+import { Msg, SshError } from "../wire/index.js";
+
+/** OpenSSH's CHAN_SES_WINDOW_DEFAULT (64 * 32 KiB) and CHAN_SES_PACKET_DEFAULT. */
+export const DEFAULT_WINDOW = 2 * 1024 * 1024;
+export const DEFAULT_MAX_PACKET = 32 * 1024;
+/** Largest window a uint32 can express (RFC 4254 §5.2: a window may not grow past 2^32 - 1). */
+export const MAX_WINDOW = 0xffffffff;
+
+export class InboundWindow {
+  /** Bytes the peer may still send before our next WINDOW_ADJUST. */
+  remaining: number;
+
+  constructor(
+    readonly size: number,
+    readonly maxPacket: number,
+  ) {
+    this.remaining = size;
+  }
+
+  /** Account for a data packet of n bytes; a peer that sends more than allowed is in breach of §5.2. */
+  receive(n: number, channel: number): void {
+    if (n > this.maxPacket) {
+      throw new SshError(
+        "PROTOCOL",
+        `channel ${channel}: received a data packet of ${n} bytes, over the maximum packet size ${this.maxPacket}`,
+      );
+    }
+    if (n > this.remaining) {
+      throw new SshError(
+        "PROTOCOL",
+        `channel ${channel}: peer ignored channel window (${n} bytes sent, ${this.remaining} allowed)`,
+      );
+    }
+    this.remaining -= n;
+  }
+
+  /**
+   * How much to grant back now that `buffered` bytes are still unread: everything read since the last
+   * adjustment, once that is half the window (fewer, larger WINDOW_ADJUSTs); 0 before then.
+   */
+  refill(buffered: number): number {
+    const consumed = this.size - this.remaining - buffered;
+    if (consumed <= 0 || consumed < this.size / 2) return 0;
+    this.remaining += consumed;
+    return consumed;
+  }
+}
+
+/** One write waiting to be sent: its chunks (from _write or _writev) and where sending has got to. */
+export interface OutData {
+  kind: "data";
+  /** 0 for CHANNEL_DATA, else the CHANNEL_EXTENDED_DATA type code (1: stderr). */
+  ext: number;
+  chunks: Buffer[];
+  index: number;
+  offset: number;
+  remaining: number;
+  cb: (err?: Error | null) => void;
+}
+
+export interface OutEof {
+  kind: "eof";
+  cb: (err?: Error | null) => void;
+}
+
+export type OutItem = OutData | OutEof;
+
+export function dataItem(ext: number, chunks: Buffer[], cb: (err?: Error | null) => void): OutData {
+  let remaining = 0;
+  for (const c of chunks) remaining += c.length;
+  return { kind: "data", ext, chunks, index: 0, offset: 0, remaining, cb };
+}
+
+/**
+ * CHANNEL_DATA or CHANNEL_EXTENDED_DATA (RFC 4254 §5.2) carrying the next n bytes of `item`: the header
+ * is written in place in front of a single copy of the bytes.
+ */
+export function frameData(recipient: number, item: OutData, n: number): Buffer {
+  const head = item.ext === 0 ? 9 : 13;
+  const msg = Buffer.allocUnsafe(head + n);
+  msg[0] = item.ext === 0 ? Msg.CHANNEL_DATA : Msg.CHANNEL_EXTENDED_DATA;
+  msg.writeUInt32BE(recipient, 1);
+  if (item.ext !== 0) msg.writeUInt32BE(item.ext, 5);
+  msg.writeUInt32BE(n, head - 4);
+  let pos = head;
+  let left = n;
+  while (left > 0) {
+    const chunk = item.chunks[item.index]!;
+    const take = Math.min(left, chunk.length - item.offset);
+    chunk.copy(msg, pos, item.offset, item.offset + take);
+    pos += take;
+    left -= take;
+    item.offset += take;
+    if (item.offset === chunk.length) {
+      item.index++;
+      item.offset = 0;
+    }
+  }
+  item.remaining -= n;
+  return msg;
+}
+
+/** A message of the form byte type, uint32 recipient channel[, uint32 value]. */
+export function channelMessage(type: number, recipient: number, value?: number): Buffer {
+  const msg = Buffer.allocUnsafe(value === undefined ? 5 : 9);
+  msg[0] = type;
+  msg.writeUInt32BE(recipient, 1);
+  if (value !== undefined) msg.writeUInt32BE(value, 5);
+  return msg;
+}
