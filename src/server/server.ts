@@ -1,0 +1,243 @@
+/**
+ * createServer(): the library's server front door, in one process. For each connection: the transport
+ * with the server's host keys, user authentication through the caller's AuthPolicy, then the connection
+ * layer, whose session channels are handed to the caller's handler as ServerSessions.
+ */
+import { EventEmitter } from "node:events";
+import fs from "node:fs";
+import net from "node:net";
+import os from "node:os";
+import type { Duplex } from "node:stream";
+import { authenticateServer, type AuthenticatedUser, type AuthPolicy } from "../auth/index.js";
+import { Connection, ChannelOpenFailure, type IncomingChannelOpen } from "../connection/index.js";
+import { parsePrivateKey, PrivateKey } from "../keys/index.js";
+import { ServerSession, type ServerSessionOptions } from "../session/index.js";
+import {
+  Transport,
+  type AlgorithmListSpec,
+  type HostKeySigner,
+  type TransportLogger,
+} from "../transport/index.js";
+import { DisconnectReason, SshError } from "../wire/index.js";
+
+export interface ServerConnectionInfo {
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  readonly localAddress: string;
+  readonly localPort: number;
+}
+
+/** One client connection, once authenticated. */
+export interface ServerConnection extends ServerConnectionInfo {
+  readonly user: AuthenticatedUser;
+  readonly transport: Transport;
+  readonly connection: Connection;
+}
+
+export interface ServerOptions {
+  /** Host keys: PrivateKey objects, anything that signs (HostKeySigner), key file contents or paths. */
+  hostKeys: Array<PrivateKey | HostKeySigner | string | Buffer>;
+  /** Every authentication decision. */
+  auth: AuthPolicy;
+  /** AuthenticationMethods, e.g. [["publickey", "password"]]. */
+  authenticationMethods?: string[][];
+  maxAuthTries?: number;
+  banner?: string;
+  failureDelayMs?: number;
+  /** Seconds to authenticate before the connection is dropped (LoginGraceTime, 120; 0 = no limit). */
+  loginGraceTime?: number;
+  /** Session channels open at once per connection (MaxSessions, 10). */
+  maxSessions?: number;
+  /**
+   * Called for each session channel. Listen to its "start" event to accept shell/exec/subsystem, then drive
+   * the channel yourself and call session.exit(code), or call session.run(...) to run a real program.
+   * Without a handler every session is refused.
+   */
+  onSession?: (session: ServerSession, connection: ServerConnection) => void;
+  session?: ServerSessionOptions;
+  kex?: AlgorithmListSpec;
+  ciphers?: AlgorithmListSpec;
+  macs?: AlgorithmListSpec;
+  hostKeyAlgorithms?: AlgorithmListSpec;
+  compression?: AlgorithmListSpec;
+  rekeyLimit?: { bytes?: number; seconds?: number };
+  requireStrictKex?: boolean;
+  log?: TransportLogger;
+}
+
+export interface ServerEvents {
+  /** A client authenticated. */
+  connection: [connection: ServerConnection];
+  /** A connection ended before or after authentication (error null for an orderly end). */
+  "connection-closed": [info: ServerConnectionInfo, error: SshError | null];
+  error: [error: Error];
+}
+
+function loadHostKey(k: PrivateKey | HostKeySigner | string | Buffer): HostKeySigner {
+  if (typeof k === "string" && !k.includes("-----BEGIN ")) return parsePrivateKey(fs.readFileSync(k));
+  if (typeof k === "string" || Buffer.isBuffer(k)) return parsePrivateKey(k);
+  return k;
+}
+
+export class SshServer extends EventEmitter<ServerEvents> {
+  private readonly hostKeys: HostKeySigner[];
+  private readonly listener: net.Server;
+  private readonly sockets = new Set<Duplex>();
+
+  constructor(private readonly options: ServerOptions) {
+    super();
+    if (!options.hostKeys?.length) throw new SshError("CONFIG", "createServer() needs at least one host key");
+    this.hostKeys = options.hostKeys.map(loadHostKey);
+    this.listener = net.createServer((socket) => this.handleSocket(socket));
+    this.listener.on("error", (err) => this.emit("error", err));
+  }
+
+  /** Listen on a TCP port (0 for any free one). */
+  listen(port: number, host = "127.0.0.1"): Promise<net.AddressInfo> {
+    return new Promise((resolve, reject) => {
+      const onError = (err: Error): void => reject(err);
+      this.listener.once("error", onError);
+      this.listener.listen(port, host, () => {
+        this.listener.off("error", onError);
+        resolve(this.listener.address() as net.AddressInfo);
+      });
+    });
+  }
+
+  address(): net.AddressInfo | null {
+    return this.listener.address() as net.AddressInfo | null;
+  }
+
+  /** Stop listening and end every connection. */
+  close(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    return new Promise((resolve) => {
+      if (!this.listener.listening) return resolve();
+      this.listener.close(() => resolve());
+    });
+  }
+
+  private log(level: Parameters<TransportLogger>[0], message: string): void {
+    this.options.log?.(level, message);
+  }
+
+  /** Serve one connection on any stream (a TCP socket, or stdin/stdout as sshd -i does). */
+  handleSocket(socket: Duplex, info?: Partial<ServerConnectionInfo>): void {
+    const s = socket as Partial<net.Socket>;
+    const where: ServerConnectionInfo = {
+      remoteAddress: info?.remoteAddress ?? s.remoteAddress ?? "UNKNOWN",
+      remotePort: info?.remotePort ?? s.remotePort ?? 0,
+      localAddress: info?.localAddress ?? s.localAddress ?? "UNKNOWN",
+      localPort: info?.localPort ?? s.localPort ?? 0,
+    };
+    this.sockets.add(socket);
+    socket.once("close", () => this.sockets.delete(socket));
+    socket.on("error", () => {}); // the transport reports socket errors as its close reason
+    const o = this.options;
+    let transport: Transport;
+    try {
+      transport = new Transport({
+        role: "server",
+        socket,
+        hostKeys: this.hostKeys,
+        ...(o.kex !== undefined ? { kex: o.kex } : {}),
+        ...(o.ciphers !== undefined ? { ciphers: o.ciphers } : {}),
+        ...(o.macs !== undefined ? { macs: o.macs } : {}),
+        ...(o.hostKeyAlgorithms !== undefined ? { hostKeyAlgorithms: o.hostKeyAlgorithms } : {}),
+        ...(o.compression !== undefined ? { compression: o.compression } : {}),
+        ...(o.rekeyLimit ? { rekeyLimit: o.rekeyLimit } : {}),
+        ...(o.requireStrictKex ? { requireStrictKex: true } : {}),
+        ...(o.log ? { log: o.log } : {}),
+      });
+    } catch (err) {
+      socket.destroy();
+      this.emit("error", err as Error);
+      return;
+    }
+    transport.once("close", (err) => this.emit("connection-closed", where, err));
+    const grace = (o.loginGraceTime ?? 120) * 1000;
+    const graceTimer =
+      grace > 0
+        ? setTimeout(() => {
+            this.log(
+              "info",
+              `Timeout before authentication for ${where.remoteAddress} port ${where.remotePort}`,
+            );
+            transport.disconnect(DisconnectReason.PROTOCOL_ERROR, "Timeout before authentication");
+          }, grace)
+        : null;
+    graceTimer?.unref();
+    authenticateServer(transport, {
+      policy: o.auth,
+      hostKeys: this.hostKeys,
+      remoteAddress: where.remoteAddress,
+      remotePort: where.remotePort,
+      ...(o.authenticationMethods ? { authenticationMethods: o.authenticationMethods } : {}),
+      ...(o.maxAuthTries !== undefined ? { maxAuthTries: o.maxAuthTries } : {}),
+      ...(o.banner !== undefined ? { banner: o.banner } : {}),
+      ...(o.failureDelayMs !== undefined ? { failureDelayMs: o.failureDelayMs } : {}),
+      ...(o.log ? { log: o.log } : {}),
+    }).then(
+      (user) => {
+        if (graceTimer) clearTimeout(graceTimer);
+        this.serveConnection({
+          ...where,
+          user,
+          transport,
+          connection: new Connection(transport, o.log ? { log: o.log } : {}),
+        });
+      },
+      (err: unknown) => {
+        if (graceTimer) clearTimeout(graceTimer);
+        // The auth layer has already disconnected and logged; the transport's close event reports it.
+        this.log("debug1", `authentication ended: ${(err as Error).message}`);
+      },
+    );
+  }
+
+  private serveConnection(c: ServerConnection): void {
+    const maxSessions = this.options.maxSessions ?? 10;
+    let sessions = 0;
+    c.connection.setChannelOpenHandler("session", (req: IncomingChannelOpen) => {
+      if (!this.options.onSession) {
+        return req.reject(ChannelOpenFailure.ADMINISTRATIVELY_PROHIBITED, "sessions are not served here");
+      }
+      if (sessions >= maxSessions)
+        return req.reject(ChannelOpenFailure.RESOURCE_SHORTAGE, "too many sessions");
+      const channel = req.accept();
+      sessions++;
+      channel.once("close", () => sessions--);
+      const session = new ServerSession(channel, {
+        ...(this.options.log ? { log: this.options.log } : {}),
+        ...this.options.session,
+      });
+      try {
+        this.options.onSession(session, c);
+      } catch (err) {
+        this.log("error", `session handler failed: ${(err as Error).message}`);
+        channel.destroy();
+      }
+    });
+    this.emit("connection", c);
+  }
+}
+
+export function createServer(options: ServerOptions): SshServer {
+  return new SshServer(options);
+}
+
+/**
+ * The environment sshd gives a session (USER, LOGNAME, HOME, PATH, SHELL, SSH_CONNECTION, SSH_CLIENT),
+ * for session.run() in a server that runs programs as its own user.
+ */
+export function defaultSessionEnv(c: ServerConnectionInfo, user = os.userInfo()): Record<string, string> {
+  return {
+    USER: user.username,
+    LOGNAME: user.username,
+    HOME: user.homedir,
+    SHELL: user.shell ?? "/bin/sh",
+    PATH: "/usr/local/bin:/usr/bin:/bin:/usr/games",
+    SSH_CLIENT: `${c.remoteAddress} ${c.remotePort} ${c.localPort}`,
+    SSH_CONNECTION: `${c.remoteAddress} ${c.remotePort} ${c.localAddress} ${c.localPort}`,
+  };
+}

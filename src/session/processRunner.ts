@@ -1,0 +1,190 @@
+/**
+ * Running a session's program on the server: a command through the user's shell (as sshd runs
+ * `$SHELL -c command`) or a login shell, on pipes or on a PTY (node-pty, an optional dependency).
+ * It only starts processes and reports how they ended; wiring them to a channel is the session's job.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { PassThrough, Writable, type Readable } from "node:stream";
+import path from "node:path";
+import { SshError } from "../wire/index.js";
+import { sshSignalName } from "./signals.js";
+
+export interface ProcessSpec {
+  /** The command line, or null for the user's login shell. */
+  command: string | null;
+  shell: string;
+  env: Record<string, string>;
+  cwd: string;
+  /** A PTY of this size and type, or none (pipes). */
+  pty?: { term: string; cols: number; rows: number };
+  /** Run as this user (the daemon does this; the library runs as itself). */
+  uid?: number;
+  gid?: number;
+}
+
+export interface ProcessExit {
+  /** The exit status, or null when a signal ended the process. */
+  code: number | null;
+  /** The SSH name of the signal (RFC 4254 §6.10: "TERM"), or null. */
+  signal: string | null;
+  coreDumped: boolean;
+}
+
+export interface RunningProcess {
+  readonly pid: number;
+  readonly stdin: Writable;
+  readonly stdout: Readable;
+  /** Null on a PTY: the terminal merges stderr into stdout. */
+  readonly stderr: Readable | null;
+  /** The slave side's path on a PTY (for SSH_TTY). */
+  readonly ttyName: string | null;
+  resize(cols: number, rows: number): void;
+  kill(signal: NodeJS.Signals): void;
+  readonly exited: Promise<ProcessExit>;
+}
+
+/** Name of the program as a login shell sees it: "-bash" (sshd passes argv[0] this way). */
+function loginArgv0(shell: string): string {
+  return "-" + path.basename(shell);
+}
+
+export async function startProcess(spec: ProcessSpec): Promise<RunningProcess> {
+  return spec.pty ? startOnPty(spec, spec.pty) : startOnPipes(spec);
+}
+
+function startOnPipes(spec: ProcessSpec): Promise<RunningProcess> {
+  const args = spec.command === null ? [] : ["-c", spec.command];
+  const child: ChildProcess = spawn(spec.shell, args, {
+    argv0: spec.command === null ? loginArgv0(spec.shell) : spec.shell,
+    env: spec.env,
+    cwd: spec.cwd,
+    stdio: ["pipe", "pipe", "pipe"],
+    ...(spec.uid !== undefined ? { uid: spec.uid } : {}),
+    ...(spec.gid !== undefined ? { gid: spec.gid } : {}),
+  });
+  return new Promise((resolve, reject) => {
+    child.once("error", (err) =>
+      reject(new SshError("UNSUPPORTED", `cannot run ${spec.shell}: ${err.message}`, { cause: err })),
+    );
+    child.once("spawn", () => {
+      const exited = new Promise<ProcessExit>((res) =>
+        child.once("exit", (code, signal) =>
+          res({ code, signal: signal ? sshSignalName(signal) : null, coreDumped: false }),
+        ),
+      );
+      // A peer that stops reading the command's input must not crash us when the command exits first.
+      child.stdin!.on("error", () => {});
+      resolve({
+        pid: child.pid!,
+        stdin: child.stdin!,
+        stdout: child.stdout!,
+        stderr: child.stderr!,
+        ttyName: null,
+        resize: () => {},
+        kill: (sig) => {
+          child.kill(sig);
+        },
+        exited,
+      });
+    });
+  });
+}
+
+interface NodePtyModule {
+  spawn(
+    file: string,
+    args: string[],
+    options: {
+      name: string;
+      cols: number;
+      rows: number;
+      cwd: string;
+      env: Record<string, string>;
+      encoding: null;
+      uid?: number;
+      gid?: number;
+    },
+  ): NodePty;
+}
+interface NodePty {
+  readonly pid: number;
+  readonly _pty?: string;
+  onData(cb: (data: string | Buffer) => void): void;
+  onExit(cb: (e: { exitCode: number; signal?: number }) => void): void;
+  write(data: string | Buffer): void;
+  resize(cols: number, rows: number): void;
+  kill(signal?: string): void;
+  pause(): void;
+  resume(): void;
+}
+
+let ptyModule: Promise<NodePtyModule> | undefined;
+function loadNodePty(): Promise<NodePtyModule> {
+  ptyModule ??= import("node-pty").then(
+    (m) => ((m as { default?: NodePtyModule }).default ?? m) as NodePtyModule,
+    (err: unknown) => {
+      ptyModule = undefined;
+      throw new SshError(
+        "UNSUPPORTED",
+        "PTY sessions need the optional node-pty package (npm install node-pty)",
+        {
+          cause: err,
+        },
+      );
+    },
+  );
+  return ptyModule;
+}
+
+async function startOnPty(
+  spec: ProcessSpec,
+  pty: { term: string; cols: number; rows: number },
+): Promise<RunningProcess> {
+  const nodePty = await loadNodePty();
+  // node-pty has no argv0 option: a login shell is asked for with -l, which every common shell takes.
+  const args = spec.command === null ? ["-l"] : ["-c", spec.command];
+  const term = nodePty.spawn(spec.shell, args, {
+    name: pty.term,
+    cols: Math.max(1, pty.cols || 80),
+    rows: Math.max(1, pty.rows || 24),
+    cwd: spec.cwd,
+    env: { ...spec.env, TERM: pty.term },
+    encoding: null, // Buffers: a terminal's output need not be UTF-8
+    ...(spec.uid !== undefined ? { uid: spec.uid } : {}),
+    ...(spec.gid !== undefined ? { gid: spec.gid } : {}),
+  });
+  const stdout = new PassThrough();
+  // Back-pressure: when the channel does not take the output, stop reading the terminal.
+  term.onData((d) => {
+    if (!stdout.write(typeof d === "string" ? Buffer.from(d, "utf8") : d)) {
+      term.pause();
+      stdout.once("drain", () => term.resume());
+    }
+  });
+  const exited = new Promise<ProcessExit>((resolve) =>
+    term.onExit(({ exitCode, signal }) => {
+      stdout.end();
+      resolve(
+        signal
+          ? { code: null, signal: sshSignalName(signal), coreDumped: false }
+          : { code: exitCode, signal: null, coreDumped: false },
+      );
+    }),
+  );
+  const stdin = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      term.write(chunk);
+      cb();
+    },
+  });
+  return {
+    pid: term.pid,
+    stdin,
+    stdout,
+    stderr: null,
+    ttyName: term._pty ?? null,
+    resize: (cols, rows) => term.resize(Math.max(1, cols), Math.max(1, rows)),
+    kill: (sig) => term.kill(sig),
+    exited,
+  };
+}
