@@ -262,7 +262,10 @@ class ClientAuth {
       const m = await this.reply();
       if (m.type !== Msg.USERAUTH_PK_OK) return this.finalReply("publickey", m);
       const ok = parsePkOk(m.payload);
-      if (ok.algorithm !== algorithm || !ok.keyBlob.equals(key.blob)) {
+      // OpenSSH compares key types, not signature algorithm names: some servers (ssh2) answer an
+      // rsa-sha2-512 query with PK_OK naming "ssh-rsa".
+      const okType = signatureAlgorithm(ok.algorithm)?.keyType;
+      if (okType !== signatureAlgorithm(algorithm)?.keyType || !ok.keyBlob.equals(key.blob)) {
         throw new SshError("PROTOCOL", "server sent PK_OK for a key or algorithm we did not offer");
       }
       this.log("debug1", `Server accepts key: ${ident}`);
