@@ -30,6 +30,11 @@ import { PendingReplies, ReplyQueue } from "./replyQueue.js";
 export interface ChannelOptions {
   window?: number;
   maxPacket?: number;
+  /**
+   * Send CLOSE as soon as EOF has gone both ways (default true). A session's client sets false and waits
+   * for the server's CLOSE, which comes after the exit status (as ssh does): sshd may send EOF first.
+   */
+  closeOnEof?: boolean;
 }
 
 /** What a channel needs from its connection. */
@@ -56,6 +61,7 @@ export interface ChannelInit {
   remoteWindow: number;
   /** min(peer's maximum packet, the most we send in one packet). */
   sendPacketSize: number;
+  closeOnEof: boolean;
 }
 
 /** Handler of a peer's CHANNEL_REQUEST (event 'request'); reply() is a no-op without want-reply. */
@@ -119,7 +125,8 @@ export class Channel extends Duplex {
   private readonly replies: ReplyQueue<boolean>;
 
   constructor(init: ChannelInit) {
-    super({ allowHalfOpen: true });
+    // autoDestroy is what sends CLOSE once both directions have ended (see _destroy).
+    super({ allowHalfOpen: true, autoDestroy: init.closeOnEof });
     this.host = init.host;
     this.type = init.type;
     this.localId = init.localId;

@@ -126,5 +126,6 @@ export function resolveChannelOptions(
   return {
     window: positiveInteger(options.window ?? defaults.window, "window", MAX_WINDOW),
     maxPacket: positiveInteger(options.maxPacket ?? defaults.maxPacket, "maxPacket", MAX_DATA_PACKET),
+    closeOnEof: options.closeOnEof ?? defaults.closeOnEof,
   };
 }

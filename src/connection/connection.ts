@@ -46,6 +46,7 @@ interface Opening {
   type: string;
   window: number;
   maxPacket: number;
+  closeOnEof: boolean;
   aborted: boolean;
   resolve: (channel: Channel) => void;
   reject: (err: Error) => void;
@@ -76,7 +77,11 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     }
     this.transport = transport;
     this.logger = options.log;
-    this.defaults = resolveChannelOptions(options, { window: DEFAULT_WINDOW, maxPacket: DEFAULT_MAX_PACKET });
+    this.defaults = resolveChannelOptions(options, {
+      window: DEFAULT_WINDOW,
+      maxPacket: DEFAULT_MAX_PACKET,
+      closeOnEof: true,
+    });
     this.maxChannels = positiveInteger(options.maxChannels ?? DEFAULT_MAX_CHANNELS, "maxChannels", 2 ** 31);
     this.sendPacketSize = positiveInteger(
       options.sendPacketSize ?? DEFAULT_MAX_PACKET,
@@ -242,6 +247,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       maxPacket: ours.maxPacket,
       remoteWindow,
       sendPacketSize: Math.min(remoteMaxPacket, this.sendPacketSize),
+      closeOnEof: ours.closeOnEof,
     });
     this.slots.set(localId, channel);
     return channel;

@@ -38,16 +38,6 @@ export class ClientSession {
   private status: SessionExit = { code: null, signal: null, coreDumped: false, message: "" };
 
   constructor(readonly channel: Channel) {
-    // A session's server may send EOF before exit-status (sshd does when the command's output closes
-    // before it is reaped) and then CLOSE. The channel's default of closing once both sides sent EOF
-    // would send our CLOSE in between and lose the exit status; so, as ssh does, wait for the server's
-    // CLOSE (the channel answers it and then destroys itself). Stopgap until Channel has an option.
-    const states = channel as unknown as {
-      _readableState?: { autoDestroy: boolean };
-      _writableState?: { autoDestroy: boolean };
-    };
-    if (states._readableState) states._readableState.autoDestroy = false;
-    if (states._writableState) states._writableState.autoDestroy = false;
     channel.on("request", (name: string, _wantReply: boolean, data: Buffer, reply: (ok: boolean) => void) => {
       if (name === "exit-status") {
         this.status = { ...this.status, code: decodeExitStatus(data) };
@@ -116,10 +106,14 @@ export class ClientSession {
   }
 }
 
+/**
+ * Open a session channel. It waits for the server's CLOSE rather than closing once EOF went both ways:
+ * sshd may send EOF before exit-status (when the command's output closes before it is reaped).
+ */
 export async function openSession(
   connection: Connection,
   options: { signal?: AbortSignal } = {},
 ): Promise<ClientSession> {
-  const channel = await connection.openChannel("session", Buffer.alloc(0), options);
+  const channel = await connection.openChannel("session", Buffer.alloc(0), { ...options, closeOnEof: false });
   return new ClientSession(channel);
 }

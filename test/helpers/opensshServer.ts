@@ -57,17 +57,27 @@ export async function startOpenSshServer(extraConfig: string[] = []): Promise<Op
   ];
   const configFile = path.join(dir, "sshd_config");
   fs.writeFileSync(configFile, config.join("\n") + "\n");
-  let log = "";
-  const child: ChildProcess = spawn(SSHD, ["-D", "-e", "-f", configFile], {
+  // The log goes to a file: with -e, sshd's session processes also write debug lines to the client's
+  // stderr, and a test process that blocks could stall sshd on a full pipe.
+  const logFile = path.join(dir, "sshd.log");
+  const readLog = (): string => {
+    try {
+      return fs.readFileSync(logFile, "utf8");
+    } catch {
+      return ""; // not written yet
+    }
+  };
+  let early = "";
+  const child: ChildProcess = spawn(SSHD, ["-D", "-E", logFile, "-f", configFile], {
     stdio: ["ignore", "ignore", "pipe"],
   });
-  child.stderr!.on("data", (d: Buffer) => (log += d.toString()));
+  child.stderr!.on("data", (d: Buffer) => (early += d.toString()));
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   try {
     await Promise.race([
       waitForPort(port),
       exited.then(() => {
-        throw new Error(`sshd exited at start:\n${log}`);
+        throw new Error(`sshd exited at start:\n${early}${readLog()}`);
       }),
     ]);
   } catch (err) {
@@ -79,7 +89,7 @@ export async function startOpenSshServer(extraConfig: string[] = []): Promise<Op
     port,
     dir,
     hostPublicKeys,
-    log: () => log,
+    log: () => early + readLog(),
     async stop() {
       if (child.exitCode === null && child.signalCode === null) {
         child.kill("SIGTERM");
