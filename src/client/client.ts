@@ -5,7 +5,7 @@
  */
 import { EventEmitter } from "node:events";
 import net from "node:net";
-import { Readable, type Duplex } from "node:stream";
+import { PassThrough, Readable, type Duplex } from "node:stream";
 import type { AgentClient } from "../agent/index.js";
 import {
   authenticateClient,
@@ -16,7 +16,9 @@ import {
 import { Connection, type Channel, type ChannelOptions } from "../connection/index.js";
 import { openSession, type ClientSession, type PtyOptions, type SessionExit } from "../session/index.js";
 import {
+  resolveLists,
   Transport,
+  type TransportOptions,
   type AlgorithmListSpec,
   type HostKeyVerifier,
   type NegotiatedAlgorithms,
@@ -252,10 +254,8 @@ export async function connect(options: ConnectOptions): Promise<SshClient> {
         : [options.identity],
     options.passphrase,
   );
-  const socket = openSocket(options);
-  const transport = new Transport({
+  const transportOptions: Omit<TransportOptions, "socket"> = {
     role: "client",
-    socket,
     verifyHostKey: options.verifyHostKey,
     ...(options.kex !== undefined ? { kex: options.kex } : {}),
     ...(options.ciphers !== undefined ? { ciphers: options.ciphers } : {}),
@@ -264,7 +264,11 @@ export async function connect(options: ConnectOptions): Promise<SshClient> {
     ...(options.compression !== undefined ? { compression: options.compression } : {}),
     ...(options.rekeyLimit ? { rekeyLimit: options.rekeyLimit } : {}),
     ...(options.log ? { log: options.log } : {}),
-  });
+  };
+  // A bad option is reported before any socket exists, so none is left open.
+  resolveLists({ ...transportOptions, socket: new PassThrough() });
+  const socket = openSocket(options);
+  const transport = new Transport({ ...transportOptions, socket });
   const timeoutMs = options.readyTimeout ?? 20_000;
   let agent: AgentClient | null = null;
   // Why we ended the connection ourselves (timeout, abort, a failure below), for the close it causes.

@@ -59,7 +59,13 @@ export async function collectSigners(
   const signers: UserKeySigner[] = [...keys];
   if (!agentSocket) return { signers, agent: null };
   const agent = new AgentClient(agentSocket);
-  const agentKeys = await agent.listKeys(signal ? { signal } : {});
+  let agentKeys;
+  try {
+    agentKeys = await agent.listKeys(signal ? { signal } : {});
+  } catch (err) {
+    agent.close();
+    throw err;
+  }
   for (const k of agentKeys) {
     if (!keys.some((own) => own.publicKey.equals(k.publicKey))) signers.push(k);
   }

@@ -7,16 +7,18 @@ import { EventEmitter } from "node:events";
 import fs from "node:fs";
 import net from "node:net";
 import os from "node:os";
-import type { Duplex } from "node:stream";
+import { PassThrough, type Duplex } from "node:stream";
 import { authenticateServer, type AuthenticatedUser, type AuthPolicy } from "../auth/index.js";
 import { Connection, ChannelOpenFailure, type IncomingChannelOpen } from "../connection/index.js";
 import { parsePrivateKey, PrivateKey } from "../keys/index.js";
 import { ServerSession, type ServerSessionOptions } from "../session/index.js";
 import {
+  resolveLists,
   Transport,
   type AlgorithmListSpec,
   type HostKeySigner,
   type TransportLogger,
+  type TransportOptions,
 } from "../transport/index.js";
 import { DisconnectReason, SshError } from "../wire/index.js";
 
@@ -88,6 +90,8 @@ export class SshServer extends EventEmitter<ServerEvents> {
     super();
     if (!options.hostKeys?.length) throw new SshError("CONFIG", "createServer() needs at least one host key");
     this.hostKeys = options.hostKeys.map(loadHostKey);
+    // Bad algorithm lists are the caller's mistake: report them now, not at the first connection.
+    resolveLists({ ...this.transportOptions(), role: "server", socket: new PassThrough() });
     this.listener = net.createServer((socket) => this.handleSocket(socket));
     this.listener.on("error", (err) => this.emit("error", err));
   }
@@ -117,6 +121,21 @@ export class SshServer extends EventEmitter<ServerEvents> {
     });
   }
 
+  private transportOptions(): Omit<TransportOptions, "role" | "socket"> {
+    const o = this.options;
+    return {
+      hostKeys: this.hostKeys,
+      ...(o.kex !== undefined ? { kex: o.kex } : {}),
+      ...(o.ciphers !== undefined ? { ciphers: o.ciphers } : {}),
+      ...(o.macs !== undefined ? { macs: o.macs } : {}),
+      ...(o.hostKeyAlgorithms !== undefined ? { hostKeyAlgorithms: o.hostKeyAlgorithms } : {}),
+      ...(o.compression !== undefined ? { compression: o.compression } : {}),
+      ...(o.rekeyLimit ? { rekeyLimit: o.rekeyLimit } : {}),
+      ...(o.requireStrictKex ? { requireStrictKex: true } : {}),
+      ...(o.log ? { log: o.log } : {}),
+    };
+  }
+
   private log(level: Parameters<TransportLogger>[0], message: string): void {
     this.options.log?.(level, message);
   }
@@ -134,26 +153,7 @@ export class SshServer extends EventEmitter<ServerEvents> {
     socket.once("close", () => this.sockets.delete(socket));
     socket.on("error", () => {}); // the transport reports socket errors as its close reason
     const o = this.options;
-    let transport: Transport;
-    try {
-      transport = new Transport({
-        role: "server",
-        socket,
-        hostKeys: this.hostKeys,
-        ...(o.kex !== undefined ? { kex: o.kex } : {}),
-        ...(o.ciphers !== undefined ? { ciphers: o.ciphers } : {}),
-        ...(o.macs !== undefined ? { macs: o.macs } : {}),
-        ...(o.hostKeyAlgorithms !== undefined ? { hostKeyAlgorithms: o.hostKeyAlgorithms } : {}),
-        ...(o.compression !== undefined ? { compression: o.compression } : {}),
-        ...(o.rekeyLimit ? { rekeyLimit: o.rekeyLimit } : {}),
-        ...(o.requireStrictKex ? { requireStrictKex: true } : {}),
-        ...(o.log ? { log: o.log } : {}),
-      });
-    } catch (err) {
-      socket.destroy();
-      this.emit("error", err as Error);
-      return;
-    }
+    const transport = new Transport({ ...this.transportOptions(), role: "server", socket });
     transport.once("close", (err) => this.emit("connection-closed", where, err));
     const grace = (o.loginGraceTime ?? 120) * 1000;
     const graceTimer =
@@ -211,14 +211,23 @@ export class SshServer extends EventEmitter<ServerEvents> {
         ...(this.options.log ? { log: this.options.log } : {}),
         ...this.options.session,
       });
-      try {
-        this.options.onSession(session, c);
-      } catch (err) {
-        this.log("error", `session handler failed: ${(err as Error).message}`);
+      const failed = (err: unknown): void => {
+        this.log("error", `session handler failed: ${(err as Error)?.message ?? String(err)}`);
         channel.destroy();
+      };
+      try {
+        // An async handler's rejection ends its session, not the server.
+        Promise.resolve(this.options.onSession(session, c) as unknown).catch(failed);
+      } catch (err) {
+        failed(err);
       }
     });
-    this.emit("connection", c);
+    try {
+      this.emit("connection", c);
+    } catch (err) {
+      this.log("error", `connection listener failed: ${(err as Error).message}`);
+      c.transport.disconnect(DisconnectReason.BY_APPLICATION, "internal error");
+    }
   }
 }
 

@@ -37,7 +37,10 @@ export class ClientSession {
   readonly exit: Promise<SessionExit>;
   private status: SessionExit = { code: null, signal: null, coreDumped: false, message: "" };
 
-  constructor(readonly channel: Channel) {
+  constructor(
+    readonly channel: Channel,
+    connection?: Connection,
+  ) {
     channel.on("request", (name: string, _wantReply: boolean, data: Buffer, reply: (ok: boolean) => void) => {
       if (name === "exit-status") {
         this.status = { ...this.status, code: decodeExitStatus(data) };
@@ -51,7 +54,16 @@ export class ClientSession {
         reply(false);
       }
     });
-    this.exit = new Promise((resolve) => channel.once("close", () => resolve(this.status)));
+    this.exit = new Promise((resolve, reject) =>
+      channel.once("close", () => {
+        // The connection died before the server said how the program ended: that is an error (ssh
+        // exits 255), not a program that ended without a status.
+        const lost = connection?.isClosed && this.status.code === null && this.status.signal === null;
+        if (lost) reject(new SshError("CONNECTION_LOST", "connection lost before the remote program ended"));
+        else resolve(this.status);
+      }),
+    );
+    this.exit.catch(() => {}); // a caller that never awaits exit must not crash the process
   }
 
   private async must(name: string, data: Buffer, failure: string): Promise<void> {
@@ -115,5 +127,5 @@ export async function openSession(
   options: { signal?: AbortSignal } = {},
 ): Promise<ClientSession> {
   const channel = await connection.openChannel("session", Buffer.alloc(0), { ...options, closeOnEof: false });
-  return new ClientSession(channel);
+  return new ClientSession(channel, connection);
 }

@@ -5,6 +5,7 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { PassThrough, Writable, type Readable } from "node:stream";
+import fs from "node:fs";
 import path from "node:path";
 import { SshError } from "../wire/index.js";
 import { sshSignalName } from "./signals.js";
@@ -55,7 +56,7 @@ export async function startProcess(spec: ProcessSpec): Promise<RunningProcess> {
 function startOnPipes(spec: ProcessSpec): Promise<RunningProcess> {
   const args = spec.command === null ? [] : ["-c", spec.command];
   const child: ChildProcess = spawn(spec.shell, args, {
-    argv0: spec.command === null ? loginArgv0(spec.shell) : spec.shell,
+    argv0: spec.command === null ? loginArgv0(spec.shell) : path.basename(spec.shell),
     env: spec.env,
     cwd: spec.cwd,
     stdio: ["pipe", "pipe", "pipe"],
@@ -153,16 +154,45 @@ async function startOnPty(
     ...(spec.uid !== undefined ? { uid: spec.uid } : {}),
     ...(spec.gid !== undefined ? { gid: spec.gid } : {}),
   });
+  // Hold the terminal's slave side open, as sshd does: when the last slave descriptor closes with the
+  // child, Linux may answer the master's next read with EIO while output is still buffered, losing the
+  // tail of what the program wrote.
+  const slaveFd = term._pty ? fs.openSync(term._pty, fs.constants.O_RDWR | fs.constants.O_NOCTTY) : null;
   const stdout = new PassThrough();
-  // Back-pressure: when the channel does not take the output, stop reading the terminal.
-  term.onData((d) => {
-    if (!stdout.write(typeof d === "string" ? Buffer.from(d, "utf8") : d)) {
-      term.pause();
-      stdout.once("drain", () => term.resume());
+  // Back-pressure: when the channel does not take the output, stop reading the terminal. But node-pty
+  // destroys its reader 200 ms after the child is reaped, dropping whatever it has not read: so while
+  // paused, watch the child, and once it is gone read on (what is left is one terminal buffer).
+  let watchdog: NodeJS.Timeout | null = null;
+  const childGone = (): boolean => {
+    try {
+      process.kill(term.pid, 0);
+      return false;
+    } catch {
+      return true; // ESRCH: reaped
     }
+  };
+  const stopWatching = (): void => {
+    if (watchdog) clearInterval(watchdog);
+    watchdog = null;
+  };
+  term.onData((d) => {
+    if (stdout.write(typeof d === "string" ? Buffer.from(d, "utf8") : d) || watchdog || childGone()) return;
+    term.pause();
+    watchdog = setInterval(() => {
+      if (!childGone()) return;
+      stopWatching();
+      term.resume();
+    }, 50);
+    stdout.once("drain", () => {
+      if (!watchdog) return;
+      stopWatching();
+      term.resume();
+    });
   });
   const exited = new Promise<ProcessExit>((resolve) =>
     term.onExit(({ exitCode, signal }) => {
+      stopWatching();
+      if (slaveFd !== null) fs.closeSync(slaveFd);
       stdout.end();
       resolve(
         signal

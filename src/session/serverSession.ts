@@ -53,6 +53,8 @@ export interface ServerSessionEvents {
   signal: [name: string];
 }
 
+const MAX_ENV_VARIABLES = 128;
+
 const defaultAcceptEnv = (name: string): boolean => name === "LANG" || name.startsWith("LC_");
 
 export class ServerSession extends EventEmitter<ServerSessionEvents> {
@@ -66,20 +68,45 @@ export class ServerSession extends EventEmitter<ServerSessionEvents> {
     readonly channel: Channel,
     private readonly options: ServerSessionOptions = {},
   ) {
-    super();
+    // An async "start" listener that rejects must end its session, not the process.
+    super({ captureRejections: true });
     channel.on("request", (name: string, wantReply: boolean, data: Buffer, reply: (ok: boolean) => void) => {
+      let answered = false;
+      const once = (ok: boolean): void => {
+        if (answered) return;
+        answered = true;
+        reply(ok);
+      };
       try {
-        this.onRequest(name, wantReply, data, reply);
+        this.onRequest(name, wantReply, data, once);
       } catch (err) {
-        // A malformed request is refused; the channel stays usable (OpenSSH does the same).
-        this.log("debug1", `session: bad ${name} request: ${(err as Error).message}`);
-        reply(false);
+        this.log("debug1", `session: ${name} request failed: ${(err as Error).message}`);
+        // A malformed request is refused and the channel stays usable (as OpenSSH does); a handler that
+        // failed after accepting ends this session only.
+        if (answered) channel.destroy();
+        else once(false);
       }
     });
-    channel.once("close", () => {
-      // The client went away: a program still running gets SIGHUP, as it would from a closing terminal.
-      if (this.process && !this.exited) this.process.kill("SIGHUP");
-    });
+    channel.once("close", () => this.onChannelClosed());
+  }
+
+  /** The rejection of an async listener (captureRejections): log it and end this session. */
+  [Symbol.for("nodejs.rejection")](err: Error): void {
+    this.log("error", `session handler failed: ${err.message}`);
+    this.channel.destroy();
+  }
+
+  /**
+   * The client went away. Like sshd: the program's pipes close (its writes fail with EPIPE), and a PTY
+   * program gets SIGHUP as from a closing terminal.
+   */
+  private onChannelClosed(): void {
+    const proc = this.process;
+    if (!proc || this.exited) return;
+    proc.stdin.destroy();
+    proc.stdout.destroy();
+    proc.stderr?.destroy();
+    if (this.pty) proc.kill("SIGHUP");
   }
 
   private log(level: LogLevel, message: string): void {
@@ -95,7 +122,11 @@ export class ServerSession extends EventEmitter<ServerSessionEvents> {
         return reply(true);
       case "env": {
         const { name: key, value } = decodeEnv(data);
-        const ok = !this.started && (this.options.acceptEnv ?? defaultAcceptEnv)(key);
+        // A peer must not grow our memory without bound: sshd takes at most 128 variables too.
+        const ok =
+          !this.started &&
+          Object.keys(this.env).length < MAX_ENV_VARIABLES &&
+          (this.options.acceptEnv ?? defaultAcceptEnv)(key);
         if (ok) this.env[key] = value;
         return reply(ok);
       }
@@ -181,21 +212,34 @@ export class ServerSession extends EventEmitter<ServerSessionEvents> {
   async run(options: RunOptions): Promise<ProcessExit> {
     const start = this.started;
     if (!start) throw new SshError("PROTOCOL", "run() before shell, exec or subsystem was accepted");
-    const command =
-      options.command ??
-      (start.kind === "exec" ? start.command : start.kind === "subsystem" ? start.name : null);
+    if (start.kind === "subsystem" && options.command === undefined) {
+      // Never run the client's subsystem name as a command: the caller names the program.
+      throw new SshError("CONFIG", `run() for subsystem ${start.name} needs options.command`);
+    }
+    const command = options.command ?? (start.kind === "exec" ? start.command : null);
     const env = { ...options.env, ...this.env };
-    const proc = await startProcess({
-      command,
-      shell: options.shell,
-      cwd: options.cwd,
-      env,
-      ...(this.pty ? { pty: { term: this.pty.term, cols: this.pty.cols, rows: this.pty.rows } } : {}),
-      ...(options.uid !== undefined ? { uid: options.uid } : {}),
-      ...(options.gid !== undefined ? { gid: options.gid } : {}),
-    });
-    this.process = proc;
     const ch = this.channel;
+    let proc: RunningProcess;
+    try {
+      proc = await startProcess({
+        command,
+        shell: options.shell,
+        cwd: options.cwd,
+        env,
+        ...(this.pty ? { pty: { term: this.pty.term, cols: this.pty.cols, rows: this.pty.rows } } : {}),
+        ...(options.uid !== undefined ? { uid: options.uid } : {}),
+        ...(options.gid !== undefined ? { gid: options.gid } : {}),
+      });
+    } catch (err) {
+      // As sshd when exec fails: the reason on stderr, status 127.
+      this.log("error", `session: ${(err as Error).message}`);
+      if (!ch.destroyed) ch.stderrWriter.write(`${(err as Error).message}\r\n`);
+      const failed = { code: 127, signal: null, coreDumped: false };
+      await this.exit(failed);
+      return failed;
+    }
+    this.process = proc;
+    if (ch.destroyed) this.onChannelClosed(); // the client left while the program was starting
     ch.pipe(proc.stdin);
     const outputs = [proc.stdout, ...(proc.stderr ? [proc.stderr] : [])];
     proc.stdout.pipe(ch, { end: false });

@@ -8,7 +8,13 @@ export {
   type MessageHandler,
   type TransportEvents,
 } from "./transport.js";
-export type { TransportOptions, TransportLogger, LogLevel, AlgorithmListSpec } from "./options.js";
+export {
+  resolveLists,
+  type TransportOptions,
+  type TransportLogger,
+  type LogLevel,
+  type AlgorithmListSpec,
+} from "./options.js";
 export type { HostKeySigner, HostKeyVerifier, HostKeyInfo } from "./hostKeys.js";
 export type { NegotiatedAlgorithms } from "./kexInit.js";
 export type { Phase, Role } from "./messagePolicy.js";

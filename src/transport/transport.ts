@@ -355,7 +355,7 @@ export class Transport extends EventEmitter<TransportEvents> {
       case Msg.DEBUG: {
         const r = new SshReader(payload, 1);
         r.boolean();
-        this.log("debug1", `Remote: ${r.utf8(4096, "debug message")}`);
+        this.log("debug1", `Remote: ${printable(r.utf8(4096, "debug message"))}`);
         return;
       }
       case Msg.UNIMPLEMENTED:
@@ -404,7 +404,8 @@ export class Transport extends EventEmitter<TransportEvents> {
   private onDisconnect(payload: Buffer): void {
     const r = new SshReader(payload, 1);
     const reason = r.uint32();
-    const description = r.utf8(4096, "disconnect description");
+    // Peer text goes into logs and error messages: no control characters (OpenSSH escapes them too).
+    const description = printable(r.utf8(4096, "disconnect description"));
     this.log("info", `Received disconnect: ${reason}: ${description}`);
     this.finish(new SshError("DISCONNECTED", `Received disconnect: ${reason}: ${description}`));
   }
@@ -517,7 +518,11 @@ export class Transport extends EventEmitter<TransportEvents> {
       this.waiting = step.then(
         () => {
           this.waiting = null;
-          this.afterKexStep();
+          try {
+            this.afterKexStep();
+          } catch (err) {
+            return this.fail(toSshError(err));
+          }
           this.pump();
         },
         (err: unknown) => {
@@ -700,7 +705,9 @@ export class Transport extends EventEmitter<TransportEvents> {
     if (this.closed) return;
     if (err.code !== "CONNECTION_LOST" && err.code !== "DISCONNECTED") {
       this.log("error", `${err.message}`);
-      this.sendDisconnect(err.disconnectReason, err.message);
+      // Our own failures (a throwing listener, a bug) are logged here, not told to the peer.
+      const internal = err.message.startsWith(INTERNAL_ERROR);
+      this.sendDisconnect(err.disconnectReason, internal ? INTERNAL_ERROR : err.message);
     }
     this.finish(err);
   }
@@ -731,9 +738,16 @@ function isKexMessage(type: number): boolean {
   );
 }
 
+const INTERNAL_ERROR = "internal error";
+
 function toSshError(err: unknown): SshError {
   if (err instanceof SshError) return err;
-  return new SshError("PROTOCOL", `internal error: ${(err as Error)?.message ?? String(err)}`, {
+  return new SshError("PROTOCOL", `${INTERNAL_ERROR}: ${(err as Error)?.message ?? String(err)}`, {
     cause: err,
   });
+}
+
+/** Text from the peer made safe for a log line or a terminal: control characters as \xNN. */
+function printable(text: string): string {
+  return text.replace(/[\x00-\x1f\x7f-\x9f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
 }
