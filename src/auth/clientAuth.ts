@@ -15,7 +15,7 @@ import {
 } from "../keys/index.js";
 import type { Transport, TransportLogger } from "../transport/index.js";
 import { DisconnectReason, Msg, SshError } from "../wire/index.js";
-import { AuthMessageQueue, type AuthMessage } from "./messageQueue.js";
+import { runAuthExchange, type AuthMessage, type AuthMessageQueue } from "./messageQueue.js";
 import { peerEndpoint } from "./peer.js";
 import {
   describeKey,
@@ -99,21 +99,12 @@ export async function authenticateClient(
   transport: Transport,
   options: ClientAuthOptions,
 ): Promise<ClientAuthResult> {
-  const queue = new AuthMessageQueue(transport, options.signal);
-  queue.abortHook = () =>
-    transport.disconnect(DisconnectReason.AUTH_CANCELLED_BY_USER, "authentication cancelled");
-  try {
-    return await new ClientAuth(transport, queue, options).run();
-  } catch (err) {
-    // Once the connection has ended (or the caller aborted), that is the reason, not what it broke.
-    if (queue.failed) throw queue.failed;
-    const e =
-      err instanceof SshError ? err : new SshError("PROTOCOL", `internal error: ${(err as Error)?.message}`);
-    if (!transport.isClosed) transport.disconnect(e.disconnectReason, e.message);
-    throw e;
-  } finally {
-    queue.release();
-  }
+  return runAuthExchange(
+    transport,
+    options.signal,
+    () => transport.disconnect(DisconnectReason.AUTH_CANCELLED_BY_USER, "authentication cancelled"),
+    (queue) => new ClientAuth(transport, queue, options).run(),
+  );
 }
 
 class ClientAuth {

@@ -132,3 +132,33 @@ export class AuthMessageQueue {
     });
   }
 }
+
+/**
+ * Run one side's authentication with the transport's messages in a queue: an abort calls `onAbort`; a
+ * failure disconnects with its reason (an internal error is not described to the peer); the queue gives
+ * the transport back whatever happens.
+ */
+export async function runAuthExchange<T>(
+  transport: Transport,
+  signal: AbortSignal | undefined,
+  onAbort: () => void,
+  run: (queue: AuthMessageQueue) => Promise<T>,
+): Promise<T> {
+  const queue = new AuthMessageQueue(transport, signal);
+  queue.abortHook = onAbort;
+  try {
+    return await run(queue);
+  } catch (err) {
+    // Once the connection has ended (or the caller aborted), that is the reason, not what it broke.
+    if (queue.failed) throw queue.failed;
+    if (err instanceof SshError) {
+      if (!transport.isClosed) transport.disconnect(err.disconnectReason, err.message);
+      throw err;
+    }
+    const e = new SshError("PROTOCOL", `internal error: ${(err as Error)?.message}`, { cause: err });
+    if (!transport.isClosed) transport.disconnect(e.disconnectReason, "internal error");
+    throw e;
+  } finally {
+    queue.release();
+  }
+}

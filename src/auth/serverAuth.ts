@@ -15,7 +15,7 @@ import { performance } from "node:perf_hooks";
 import { signatureAlgorithm, SIGNATURE_ALGORITHMS, type PublicKey } from "../keys/index.js";
 import type { Transport, TransportLogger } from "../transport/index.js";
 import { DisconnectReason, Msg, SshError } from "../wire/index.js";
-import { AuthMessageQueue } from "./messageQueue.js";
+import { runAuthExchange, type AuthMessageQueue } from "./messageQueue.js";
 import { peerEndpoint, type PeerEndpoint } from "./peer.js";
 import { baseMethod, MethodChains, SERVER_METHOD_ORDER, type AuthPolicy } from "./policy.js";
 import {
@@ -85,19 +85,12 @@ export async function authenticateServer(
   transport: Transport,
   options: ServerAuthOptions,
 ): Promise<AuthenticatedUser> {
-  const queue = new AuthMessageQueue(transport, options.signal);
-  queue.abortHook = () => transport.disconnect(DisconnectReason.BY_APPLICATION, "authentication aborted");
-  try {
-    return await new ServerAuth(transport, queue, options).run();
-  } catch (err) {
-    if (queue.failed) throw queue.failed;
-    const e =
-      err instanceof SshError ? err : new SshError("PROTOCOL", `internal error: ${(err as Error)?.message}`);
-    if (!transport.isClosed) transport.disconnect(e.disconnectReason, e.message);
-    throw e;
-  } finally {
-    queue.release();
-  }
+  return runAuthExchange(
+    transport,
+    options.signal,
+    () => transport.disconnect(DisconnectReason.BY_APPLICATION, "authentication aborted"),
+    (queue) => new ServerAuth(transport, queue, options).run(),
+  );
 }
 
 class ServerAuth {
