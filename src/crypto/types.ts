@@ -18,7 +18,7 @@ export interface CipherAlgorithm {
   readonly weak: boolean;
 }
 
-/** A MAC as negotiated in KEXINIT (RFC 4253 §6.4; OpenSSH PROTOCOL §1.7 for -etm). */
+/** A MAC as negotiated in KEXINIT (RFC 4253 §6.4; OpenSSH PROTOCOL §1.5 for -etm). */
 export interface MacAlgorithm {
   readonly name: string;
   readonly keyLength: number;

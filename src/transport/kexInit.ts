@@ -1,7 +1,7 @@
 /**
  * SSH_MSG_KEXINIT (RFC 4253 §7.1): building ours, parsing the peer's, and negotiating each algorithm as
  * the first on the client's list that the server also has. The pseudo-algorithms ext-info-c/s (RFC 8308)
- * and kex-strict-c/s-v00@openssh.com (OpenSSH PROTOCOL §1.10) ride on the kex list.
+ * and kex-strict-c/s-v00@openssh.com (OpenSSH PROTOCOL, "transport: strict key exchange extension") ride on the kex list.
  */
 import { randomBytes } from "node:crypto";
 import { Msg, SshError, SshReader, SshWriter } from "../wire/index.js";

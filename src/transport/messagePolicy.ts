@@ -21,7 +21,7 @@ export interface PolicyContext {
   phase: Phase;
   /** The peer has sent KEXINIT and not yet NEWKEYS (RFC 4253 §7.1 limits what it may send then). */
   peerInKex: boolean;
-  /** Strict KEX negotiated (OpenSSH PROTOCOL §1.10). */
+  /** Strict KEX negotiated (OpenSSH PROTOCOL, "transport: strict key exchange extension"). */
   strict: boolean;
   /** The packet is the first one after the peer's first NEWKEYS (where EXT_INFO may come, RFC 8308 §2.4). */
   firstAfterNewKeys: boolean;

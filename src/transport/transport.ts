@@ -240,7 +240,7 @@ export class Transport extends EventEmitter<TransportEvents> {
     }
   }
 
-  /** Send ping@openssh.com (OpenSSH PROTOCOL §1.9) if the peer announced it. */
+  /** Send ping@openssh.com (OpenSSH PROTOCOL, "transport: ping facility") if the peer announced it. */
   ping(data: Buffer = Buffer.alloc(0)): boolean {
     if (!this.peerExtensions.has("ping@openssh.com")) return false;
     return this.send(Buffer.from(new SshWriter().byte(Msg.PING).string(data).toBuffer()));
