@@ -63,7 +63,12 @@ export function safely<T>(
   call: () => T | Promise<T>,
 ): Promise<T | undefined> {
   const failed = (err: unknown): undefined => {
-    log("error", `authentication policy failed: ${(err as Error)?.message ?? String(err)}`);
+    // A client that gives up on keyboard-interactive with a new request (RFC 4252 §5) is no failure.
+    const interrupted = err instanceof SshError && err.code === "ABORTED";
+    log(
+      interrupted ? "verbose" : "error",
+      `authentication policy failed: ${(err as Error)?.message ?? String(err)}`,
+    );
     return undefined;
   };
   let answer: Promise<T | undefined>;

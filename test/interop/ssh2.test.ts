@@ -478,6 +478,7 @@ describe("our connect() against an ssh2 Server", () => {
         client.on("error", () => {});
         client.on("authentication", (ctx) => {
           seen.methods.push(ctx.method);
+          if (ctx.username === "silent") return; // never answered
           if (ctx.username !== USER) return ctx.reject();
           if (ctx.method === "password" && ctx.password === PASSWORD) return ctx.accept();
           if (
@@ -667,6 +668,15 @@ describe("our connect() against an ssh2 Server", () => {
       ourConnect({ identity: stranger, password: "wrong", authMethods: ["publickey", "password"] }),
       (err: unknown) => err instanceof SshError && err.code === "AUTH_FAILED",
     );
+  });
+
+  test("a server that never answers authentication: TIMEOUT after readyTimeout", async () => {
+    const started = Date.now();
+    await assert.rejects(
+      ourConnect({ username: "silent", readyTimeout: 700 }),
+      (err: unknown) => err instanceof SshError && err.code === "TIMEOUT",
+    );
+    assert.ok(Date.now() - started < 5000);
   });
 
   test("an RSA host key in PEM (rsa-sha2-512)", async () => {
