@@ -21,7 +21,9 @@ interface Flags {
 }
 
 function usage(message: string): never {
-  process.stderr.write(`nsshd: ${message}\nusage: nsshd [-d] [-p port] [-o ListenAddress=addr] [-S state-dir]\n`);
+  process.stderr.write(
+    `nsshd: ${message}\nusage: nsshd [-d] [-p port] [-o ListenAddress=addr] [-S state-dir]\n`,
+  );
   process.exit(1);
 }
 
@@ -80,12 +82,16 @@ function main(): void {
     transport.setMessageHandler((type) => {
       if (type === Msg.USERAUTH_REQUEST) {
         // No authentication method exists yet: an empty list says so (RFC 4252 §5.1).
-        transport.send(Buffer.from(new SshWriter().byte(Msg.USERAUTH_FAILURE).nameList([]).boolean(false).toBuffer()));
+        transport.send(
+          Buffer.from(new SshWriter().byte(Msg.USERAUTH_FAILURE).nameList([]).boolean(false).toBuffer()),
+        );
       } else {
         transport.disconnect(DisconnectReason.PROTOCOL_ERROR, "unexpected message");
       }
     });
-    transport.on("close", (err) => logLine("info", `Connection closed by ${peer}${err ? `: ${err.message}` : ""}`));
+    transport.on("close", (err) =>
+      logLine("info", `Connection closed by ${peer}${err ? `: ${err.message}` : ""}`),
+    );
   });
   server.on("error", (err) => {
     logLine("error", `error: Bind to port ${flags.port} on ${flags.listen} failed: ${err.message}.`);
