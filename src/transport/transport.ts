@@ -58,6 +58,8 @@ const QUEUE_HARD_LIMIT = 32 * 1024 * 1024;
  * connection ends. Input is never stopped for output: two peers both sending would deadlock.
  */
 const OUTPUT_SOFT_LIMIT = 1024 * 1024;
+/** How long input received before the peer hung up may wait for a paused consumer. */
+const ENDED_INPUT_GRACE_MS = 2000;
 const OUTPUT_HARD_LIMIT = 64 * 1024 * 1024;
 /** Unprocessed input kept while dispatch waits (host key check, signing, a paused consumer). */
 const INPUT_HIGH_WATER = 512 * 1024;
@@ -115,6 +117,9 @@ export class Transport extends EventEmitter<TransportEvents> {
   private userPaused = false;
   private pumping = false;
   private closed = false;
+  /** Why the peer's stream ended, while input it sent before is still being dispatched. */
+  private endedBy: SshError | null = null;
+  private endTimer: NodeJS.Timeout | null = null;
   private serviceWaiter: { name: string; resolve: () => void; reject: (e: Error) => void } | null = null;
   private handler: MessageHandler = () => {};
   private outCompression: CompressionAlgorithm | null = null;
@@ -140,9 +145,9 @@ export class Transport extends EventEmitter<TransportEvents> {
     this.localVersion = formatVersionLine(options.softwareVersion ?? DEFAULT_SOFTWARE_VERSION).trimEnd();
     this.socket.on("data", (chunk: Buffer) => this.onData(chunk));
     this.socket.on("end", () =>
-      this.fail(new SshError("CONNECTION_LOST", "Connection closed by remote host")),
+      this.peerEnded(new SshError("CONNECTION_LOST", "Connection closed by remote host")),
     );
-    this.socket.on("close", () => this.fail(new SshError("CONNECTION_LOST", "Connection closed")));
+    this.socket.on("close", () => this.peerEnded(new SshError("CONNECTION_LOST", "Connection closed")));
     this.socket.on("error", (err) =>
       this.fail(new SshError("CONNECTION_LOST", `Connection error: ${err.message}`, { cause: err })),
     );
@@ -291,6 +296,21 @@ export class Transport extends EventEmitter<TransportEvents> {
     this.pump();
   }
 
+  /**
+   * The peer's side of the stream ended. What it sent before (its DISCONNECT with the reason, say) may
+   * still wait behind a paused consumer: dispatch that first, and end once nothing more can be read.
+   */
+  private peerEnded(err: SshError): void {
+    if (this.closed) return;
+    this.endedBy ??= err;
+    this.pump();
+    if (this.closed) return;
+    if (this.waiting === null && !this.userPaused) return this.fail(this.endedBy);
+    // A consumer that never resumes must not keep a dead connection open.
+    this.endTimer ??= setTimeout(() => this.fail(this.endedBy!), ENDED_INPUT_GRACE_MS);
+    this.endTimer.unref();
+  }
+
   private pump(): void {
     if (this.pumping || this.closed) return;
     this.pumping = true;
@@ -322,6 +342,10 @@ export class Transport extends EventEmitter<TransportEvents> {
     }
     if (this.closed) return;
     const holding = this.waiting !== null || this.userPaused;
+    if (this.endedBy) {
+      if (!holding) this.fail(this.endedBy);
+      return;
+    }
     if (holding && this.input.length > INPUT_HIGH_WATER) this.socket.pause();
     else if (this.socket.isPaused()) this.socket.resume();
   }
@@ -715,6 +739,7 @@ export class Transport extends EventEmitter<TransportEvents> {
   private finish(err: SshError | null): void {
     if (this.closed) return;
     this.closed = true;
+    if (this.endTimer) clearTimeout(this.endTimer);
     if (this.rekeyTimer) clearTimeout(this.rekeyTimer);
     const error = err ?? new SshError("CONNECTION_LOST", "transport closed");
     for (const w of this.rekeyWaiters.splice(0)) w.reject(error);
