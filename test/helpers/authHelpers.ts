@@ -18,6 +18,7 @@ import { parsePrivateKey, type PrivateKey } from "../../src/keys/index.js";
 import { Transport, type TransportOptions } from "../../src/transport/index.js";
 import { Msg, SshReader, SshWriter, type SshError } from "../../src/wire/index.js";
 import { freePort, waitForPort } from "./ports.js";
+import { envWithoutAgent, runProgram } from "./processes.js";
 import {
   startTransportServer,
   type TransportServer,
@@ -198,32 +199,11 @@ export async function runSsh(
     `${opts.user}@127.0.0.1`,
     "true",
   ];
-  const env = { ...process.env };
-  delete env.SSH_AUTH_SOCK;
-  delete env.SSH_AGENT_PID;
   const [cmd, argv] =
     opts.password === undefined ? ["ssh", args] : ["sshpass", ["-p", opts.password, "ssh", ...args]];
   try {
-    return await new Promise<SshRun>((resolve, reject) => {
-      const child = spawn(cmd, argv, { stdio: ["ignore", "pipe", "pipe"], env });
-      let stderr = "";
-      let stdout = "";
-      let timedOut = false;
-      child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-      child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-      const timer = setTimeout(() => {
-        timedOut = true;
-        child.kill("SIGKILL");
-      }, opts.timeoutMs ?? 15_000);
-      child.once("error", (err) => {
-        clearTimeout(timer);
-        reject(err);
-      });
-      child.once("close", (status) => {
-        clearTimeout(timer);
-        resolve({ status, stderr, stdout, timedOut });
-      });
-    });
+    const r = await runProgram(cmd, argv, { env: envWithoutAgent(), timeoutMs: opts.timeoutMs ?? 15_000 });
+    return { status: r.status, stderr: r.stderr, stdout: r.stdout, timedOut: r.timedOut };
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

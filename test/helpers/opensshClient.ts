@@ -4,10 +4,10 @@
  * agent, and a hard timeout that kills it. Resolves with its exit status, its stderr (the -vvv log) and
  * the known_hosts file it wrote.
  */
-import { spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { envWithoutAgent, runProgram } from "./processes.js";
 
 export const SSH = "ssh";
 
@@ -62,36 +62,15 @@ export async function runOpenSshClient(
     `${opts.user ?? "nssh-test"}@127.0.0.1`,
     opts.command ?? "true",
   ];
-  const env = { ...process.env };
-  delete env.SSH_AUTH_SOCK;
-  delete env.SSH_AGENT_PID;
   try {
-    return await new Promise<OpenSshClientResult>((resolve, reject) => {
-      const child = spawn(SSH, args, { stdio: ["ignore", "pipe", "pipe"], env });
-      let stderr = "";
-      let stdout = "";
-      let timedOut = false;
-      child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-      child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-      const timer = setTimeout(() => {
-        timedOut = true;
-        child.kill("SIGKILL");
-      }, opts.timeoutMs ?? 20_000);
-      child.once("error", (err) => {
-        clearTimeout(timer);
-        reject(err);
-      });
-      child.once("close", (status, signal) => {
-        clearTimeout(timer);
-        let knownHosts = "";
-        try {
-          knownHosts = fs.readFileSync(knownHostsFile, "utf8");
-        } catch {
-          // ssh wrote none: it never got as far as accepting the host key.
-        }
-        resolve({ status, signal, timedOut, stderr, stdout, knownHosts });
-      });
-    });
+    const r = await runProgram(SSH, args, { env: envWithoutAgent(), timeoutMs: opts.timeoutMs ?? 20_000 });
+    let knownHosts = "";
+    try {
+      knownHosts = fs.readFileSync(knownHostsFile, "utf8");
+    } catch {
+      // ssh wrote none: it never got as far as accepting the host key.
+    }
+    return { ...r, knownHosts };
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
