@@ -13,4 +13,5 @@ export {
   createPacketOpener,
   PLAINTEXT_SEALER,
   createPlaintextOpener,
+  MAX_PACKET_LENGTH,
 } from "./packetProtection.js";

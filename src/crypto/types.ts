@@ -54,12 +54,17 @@ export interface PacketOpener {
   readonly blockSize: number;
   /** Bytes needed before packetLength() can be called (4, or a whole cipher block for encrypt-and-MAC). */
   readonly lengthFieldBytes: number;
-  /** The packet_length field, from the first lengthFieldBytes bytes (decrypting them if needed). */
+  /**
+   * The packet_length field, from the first lengthFieldBytes bytes (decrypting them if needed). Throws
+   * SshError for a length under 5, over MAX_PACKET_LENGTH or off the block size: the caller allocates
+   * nothing before this answers.
+   */
   packetLength(seq: number, first: Buffer): number;
   /**
    * Verify and decrypt a whole packet as received (4 + packet_length + macLength bytes). Returns the
    * plaintext packet (4 + packet_length bytes: length, padding_length, payload, padding). Throws
-   * SshError("MAC") when authentication fails.
+   * SshError("MAC") when authentication fails and SshError("BAD_PADDING") for a padding_length under 4
+   * or past the packet.
    */
   open(seq: number, wire: Buffer): Buffer;
 }

@@ -18,4 +18,4 @@ export {
 export type { HostKeySigner, HostKeyVerifier, HostKeyInfo } from "./hostKeys.js";
 export type { NegotiatedAlgorithms } from "./kexInit.js";
 export type { Phase, Role } from "./messagePolicy.js";
-export { MAX_PACKET_LENGTH } from "./packetCodec.js";
+export { MAX_PACKET_LENGTH } from "../crypto/index.js";

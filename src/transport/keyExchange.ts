@@ -51,8 +51,6 @@ export interface KexOutcome {
   exchangeHash: Buffer;
   encodedSecret: Buffer;
   hostKey: PublicKey;
-  /** Set in the initial exchange only. */
-  strict: boolean;
   peerWantsExtInfo: boolean;
 }
 
@@ -322,9 +320,6 @@ export class KeyExchange {
       exchangeHash,
       encodedSecret,
       hostKey,
-      strict:
-        this.initial &&
-        (this.env.role === "client" ? peer.kex.includes(STRICT_KEX_S) : peer.kex.includes(STRICT_KEX_C)),
       peerWantsExtInfo:
         this.initial &&
         (this.env.role === "client" ? peer.kex.includes(EXT_INFO_S) : peer.kex.includes(EXT_INFO_C)),

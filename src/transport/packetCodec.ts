@@ -5,6 +5,7 @@
 import { randomFillSync } from "node:crypto";
 import {
   createPlaintextOpener,
+  MAX_PACKET_LENGTH,
   PLAINTEXT_SEALER,
   type PacketOpener,
   type PacketSealer,
@@ -14,8 +15,6 @@ import {
 import { SshError } from "../wire/index.js";
 import type { InputBuffer } from "./inputBuffer.js";
 
-/** Largest packet_length accepted, as OpenSSH's PACKET_MAX_SIZE. */
-export const MAX_PACKET_LENGTH = 256 * 1024;
 /** Largest payload we send or accept after decompression (RFC 4253 §6.1 asks for 32768 at least). */
 export const MAX_PAYLOAD_LENGTH = MAX_PACKET_LENGTH - 64;
 
@@ -73,25 +72,15 @@ export class PacketReader {
     const o = this.opener;
     if (this.pendingLength < 0) {
       if (input.length < o.lengthFieldBytes) return null;
-      const len = o.packetLength(this.seq, input.peek(o.lengthFieldBytes));
-      // Checked before any allocation (russh CVE-2024-43410): a huge length must not reserve memory.
-      if (len < 5 || len > MAX_PACKET_LENGTH) {
-        throw new SshError("PACKET_TOO_LARGE", `Bad packet length ${len}.`, {
-          disconnectReason: 2,
-        });
-      }
-      this.pendingLength = len;
+      // The opener refuses a length out of range or off the block size before anything is allocated for
+      // it (russh CVE-2024-43410), and open() refuses bad padding: no second check here.
+      this.pendingLength = o.packetLength(this.seq, input.peek(o.lengthFieldBytes));
     }
     const total = 4 + this.pendingLength + o.macLength;
     if (input.length < total) return null;
     const plain = o.open(this.seq, input.take(total));
-    const packetLength = this.pendingLength;
     this.pendingLength = -1;
-    const pad = plain[4]!;
-    if (pad < 4 || pad > packetLength - 2) {
-      throw new SshError("BAD_PADDING", `Corrupted padlen ${pad} on input.`);
-    }
-    let payload = plain.subarray(5, 4 + packetLength - pad);
+    let payload = plain.subarray(5, plain.length - plain[4]!);
     this.seq = (this.seq + 1) >>> 0;
     this.bytes += total;
     this.packets++;

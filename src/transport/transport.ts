@@ -566,7 +566,6 @@ export class Transport extends EventEmitter<TransportEvents> {
     const out = kex.outcome;
     if (kex.initial) {
       this.sessionId = out.exchangeHash;
-      this.negotiated = out.negotiated;
       this.hostKey = out.hostKey;
     }
     this.negotiated = out.negotiated;

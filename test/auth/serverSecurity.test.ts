@@ -27,7 +27,7 @@ import {
   type AuthServer,
   type ClientConnection,
 } from "../helpers/authHelpers.js";
-import { nextMessage } from "../helpers/minimalAuth.js";
+import { nextMessage } from "../helpers/nextMessage.js";
 import { testHostKeys } from "../helpers/transportServer.js";
 import { withTimeout } from "../helpers/scriptedPeer.js";
 
