@@ -7,7 +7,7 @@
  *  - the real ssh client, under sshpass when a password is to be typed;
  *  - our server Transport running authenticateServer on each connection, and our client Transport.
  */
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import net from "node:net";
@@ -17,7 +17,7 @@ import { authenticateServer, type AuthenticatedUser, type ServerAuthOptions } fr
 import { parsePrivateKey, type PrivateKey } from "../../src/keys/index.js";
 import { Transport, type TransportOptions } from "../../src/transport/index.js";
 import { Msg, SshReader, SshWriter, type SshError } from "../../src/wire/index.js";
-import { freePort, waitForPort } from "./ports.js";
+import { startOpenSshServer, type OpenSshServer } from "./opensshServer.js";
 import { envWithoutAgent, runProgram } from "./processes.js";
 import {
   startTransportServer,
@@ -63,73 +63,15 @@ export function createSystemUser(): SystemUser | null {
 
 // ---- a real sshd with PAM ----------------------------------------------------------------------
 
-export interface AuthSshd {
-  port: number;
-  dir: string;
+export interface AuthSshd extends OpenSshServer {
+  /** The ed25519 host key's .pub line. */
   hostPublicKey: string;
-  setAuthorizedKeys(lines: string[]): void;
-  log(): string;
-  stop(): Promise<void>;
 }
 
+/** A real sshd with PAM, for password and keyboard-interactive logins of a throwaway user. */
 export async function startAuthSshd(extraConfig: string[] = []): Promise<AuthSshd> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "nssh-auth-sshd-"));
-  // sshd reads authorized_keys as the user: the folder and the file must be readable by everyone.
-  fs.chmodSync(dir, 0o755);
-  const hostKey = path.join(dir, "host_ed25519");
-  const kg = spawnSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", hostKey], { encoding: "utf8" });
-  if (kg.status !== 0) throw new Error(`ssh-keygen failed: ${kg.stderr}`);
-  if (isRoot) fs.mkdirSync("/run/sshd", { recursive: true, mode: 0o755 });
-  const authorizedKeys = path.join(dir, "authorized_keys");
-  fs.writeFileSync(authorizedKeys, "", { mode: 0o644 });
-  const port = await freePort();
-  const config = [
-    `Port ${port}`,
-    "ListenAddress 127.0.0.1",
-    `HostKey ${hostKey}`,
-    `PidFile ${path.join(dir, "sshd.pid")}`,
-    "UsePAM yes",
-    "StrictModes no",
-    "LogLevel DEBUG3",
-    "PasswordAuthentication yes",
-    "KbdInteractiveAuthentication yes",
-    `AuthorizedKeysFile ${authorizedKeys}`,
-    ...extraConfig,
-  ];
-  const configFile = path.join(dir, "sshd_config");
-  fs.writeFileSync(configFile, config.join("\n") + "\n");
-  let log = "";
-  const child: ChildProcess = spawn("/usr/sbin/sshd", ["-D", "-e", "-f", configFile], {
-    stdio: ["ignore", "ignore", "pipe"],
-  });
-  child.stderr!.on("data", (d: Buffer) => (log += d.toString()));
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  try {
-    await Promise.race([
-      waitForPort(port),
-      exited.then(() => {
-        throw new Error(`sshd exited at start:\n${log}`);
-      }),
-    ]);
-  } catch (err) {
-    child.kill("SIGKILL");
-    fs.rmSync(dir, { recursive: true, force: true });
-    throw err;
-  }
-  return {
-    port,
-    dir,
-    hostPublicKey: fs.readFileSync(hostKey + ".pub", "utf8").trim(),
-    setAuthorizedKeys: (lines) => fs.writeFileSync(authorizedKeys, lines.join("\n") + "\n", { mode: 0o644 }),
-    log: () => log,
-    async stop() {
-      if (child.exitCode === null && child.signalCode === null) {
-        child.kill("SIGTERM");
-        await exited;
-      }
-      fs.rmSync(dir, { recursive: true, force: true });
-    },
-  };
+  const server = await startOpenSshServer(extraConfig, { pam: true });
+  return Object.assign(server, { hostPublicKey: server.hostPublicKeys.get("ed25519")! });
 }
 
 // ---- user keys ---------------------------------------------------------------------------------

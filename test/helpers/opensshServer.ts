@@ -17,6 +17,7 @@ export interface OpenSshServer {
   hostPublicKeys: Map<string, string>;
   /** Everything sshd logged so far. */
   log(): string;
+  setAuthorizedKeys(lines: string[]): void;
   stop(): Promise<void>;
 }
 
@@ -24,21 +25,34 @@ export function opensshAvailable(): boolean {
   return fs.existsSync(SSHD) && spawnSync("ssh", ["-V"]).status === 0;
 }
 
-export async function startOpenSshServer(extraConfig: string[] = []): Promise<OpenSshServer> {
+/**
+ * `pam`: UsePAM with password and keyboard-interactive on, for logins of real system users (sshd keeps
+ * the first value of a keyword, so this cannot come through extraConfig).
+ */
+export async function startOpenSshServer(
+  extraConfig: string[] = [],
+  options: { pam?: boolean } = {},
+): Promise<OpenSshServer> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "nssh-sshd-"));
+  // sshd reads authorized_keys as the user: the folder and the file must be readable by everyone.
+  fs.chmodSync(dir, 0o755);
+  const authorizedKeys = path.join(dir, "authorized_keys");
+  fs.writeFileSync(authorizedKeys, "", { mode: 0o644 });
   const hostPublicKeys = new Map<string, string>();
   const keyLines: string[] = [];
-  for (const [type, bits] of [
-    ["ed25519", ""],
-    ["ecdsa", "256"],
-    ["rsa", "2048"],
+  for (const [name, type, bits] of [
+    ["ed25519", "ed25519", ""],
+    ["ecdsa", "ecdsa", "256"],
+    ["ecdsa384", "ecdsa", "384"],
+    ["ecdsa521", "ecdsa", "521"],
+    ["rsa", "rsa", "2048"],
   ] as const) {
-    const file = path.join(dir, `host_${type}`);
+    const file = path.join(dir, `host_${name}`);
     const args = ["-q", "-t", type, "-N", "", "-f", file];
     if (bits) args.push("-b", bits);
     const r = spawnSync("ssh-keygen", args, { stdio: ["ignore", "pipe", "pipe"] });
     if (r.status !== 0) throw new Error(`ssh-keygen failed: ${r.stderr}`);
-    hostPublicKeys.set(type, fs.readFileSync(file + ".pub", "utf8").trim());
+    hostPublicKeys.set(name, fs.readFileSync(file + ".pub", "utf8").trim());
     keyLines.push(`HostKey ${file}`);
   }
   // sshd as root needs its privilege separation directory.
@@ -49,10 +63,12 @@ export async function startOpenSshServer(extraConfig: string[] = []): Promise<Op
     "ListenAddress 127.0.0.1",
     ...keyLines,
     `PidFile ${path.join(dir, "sshd.pid")}`,
-    "UsePAM no",
+    ...(options.pam
+      ? ["UsePAM yes", "PasswordAuthentication yes", "KbdInteractiveAuthentication yes"]
+      : ["UsePAM no"]),
     "StrictModes no",
     "LogLevel DEBUG3",
-    `AuthorizedKeysFile ${path.join(dir, "authorized_keys")}`,
+    `AuthorizedKeysFile ${authorizedKeys}`,
     ...extraConfig,
   ];
   const configFile = path.join(dir, "sshd_config");
@@ -90,6 +106,7 @@ export async function startOpenSshServer(extraConfig: string[] = []): Promise<Op
     dir,
     hostPublicKeys,
     log: () => early + readLog(),
+    setAuthorizedKeys: (lines) => fs.writeFileSync(authorizedKeys, lines.join("\n") + "\n", { mode: 0o644 }),
     async stop() {
       if (child.exitCode === null && child.signalCode === null) {
         child.kill("SIGTERM");

@@ -149,6 +149,8 @@ describe("our client transport against OpenSSH sshd", { skip, concurrency: 4 }, 
   const hostKeyAlgorithms: Array<[string, string]> = [
     ["ssh-ed25519", "ed25519"],
     ["ecdsa-sha2-nistp256", "ecdsa"],
+    ["ecdsa-sha2-nistp384", "ecdsa384"],
+    ["ecdsa-sha2-nistp521", "ecdsa521"],
     ["rsa-sha2-512", "rsa"],
     ["rsa-sha2-256", "rsa"],
     ["ssh-rsa", "rsa"],
