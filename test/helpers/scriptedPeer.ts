@@ -399,6 +399,7 @@ function watchVictim(transport: Transport, log: string[], closed?: Promise<SshEr
 export class VictimServer {
   private readonly byPort = new Map<number, Victim>();
   private readonly waiters = new Map<number, (v: Victim) => void>();
+  private readonly claimed = new WeakSet<Victim>();
   private constructor(readonly server: TransportServer) {}
 
   static async start(
@@ -427,12 +428,24 @@ export class VictimServer {
     return this.server.port;
   }
 
-  /** The server side of the connection whose client uses local port `port`. */
+  /**
+   * The server side of the connection whose client uses local port `port`. Each connection is handed out
+   * once: under load the system reuses a closed connection's port, and the earlier victim must not be
+   * mistaken for the new one, which may not be accepted yet.
+   */
   connectionFor(port: number): Promise<Victim> {
     const v = this.byPort.get(port);
-    if (v) return Promise.resolve(v);
+    if (v && !this.claimed.has(v)) {
+      this.claimed.add(v);
+      return Promise.resolve(v);
+    }
     return withTimeout(
-      new Promise<Victim>((resolve) => this.waiters.set(port, resolve)),
+      new Promise<Victim>((resolve) =>
+        this.waiters.set(port, (fresh) => {
+          this.claimed.add(fresh);
+          resolve(fresh);
+        }),
+      ),
       5000,
       "the server to accept the connection",
     );
