@@ -7,11 +7,11 @@
  *
  * ChaCha20 is OpenSSL's (Node's "chacha20"), whose 16-byte IV is the four state words 12..15 in
  * little-endian order: with DJB's original layout that is a 64-bit counter (words 12, 13) then the
- * 64-bit nonce (words 14, 15). Node has no raw Poly1305, so it comes from @noble/ciphers.
+ * 64-bit nonce (words 14, 15). Node has no raw Poly1305, so it is ours, in WebAssembly (poly1305.ts).
  */
 import { createCipheriv, createSecretKey, timingSafeEqual } from "node:crypto";
 import type { Cipher, KeyObject } from "node:crypto";
-import { poly1305 } from "@noble/ciphers/_poly1305.js";
+import { poly1305Tag } from "./poly1305.js";
 import {
   AEAD_TAG_LENGTH,
   checkPacketLength,
@@ -74,7 +74,7 @@ export class ChaCha20Poly1305Sealer implements PacketSealer {
     out.set(this.keys.cryptLength(seq, packet.subarray(0, 4)), 0);
     const { stream, polyKey } = this.keys.mainStream(seq);
     out.set(stream.update(packet.subarray(4)), 4);
-    out.set(poly1305(out.subarray(0, end), polyKey), end);
+    out.set(poly1305Tag(out.subarray(0, end), polyKey), end);
     return out;
   }
 }
@@ -111,7 +111,7 @@ export class ChaCha20Poly1305Opener implements PacketOpener {
     checkWireLength(wire, length, AEAD_TAG_LENGTH);
     const end = 4 + length;
     const { stream, polyKey } = this.keys.mainStream(seq);
-    const expected = poly1305(wire.subarray(0, end), polyKey);
+    const expected = poly1305Tag(wire.subarray(0, end), polyKey);
     if (!timingSafeEqual(expected, wire.subarray(end))) throw macError();
     wire.set(stream.update(wire.subarray(4, end)), 4);
     wire.writeUInt32BE(length, 0);
