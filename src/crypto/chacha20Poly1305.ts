@@ -21,7 +21,7 @@ import {
   macError,
   readLengthField,
 } from "./cipherModes/common.js";
-import type { PacketOpener, PacketSealer } from "./types.js";
+import type { PacketOpener, PacketSealer, ProtectionState } from "./types.js";
 
 const BLOCK_SIZE = 8; // padding unit (PROTOCOL.chacha20poly1305: "block size of 8 bytes")
 /** One whole ChaCha20 block: consuming it moves the K_2 stream to counter 1 for the payload. */
@@ -36,6 +36,12 @@ class ChaChaKeys {
   constructor(key: Buffer) {
     this.main = createSecretKey(key.subarray(0, 32)); // K_2
     this.header = createSecretKey(key.subarray(32, 64)); // K_1
+  }
+
+  /** Stateless between packets: the nonce is the sequence number, which the transport exports. */
+  export(): ProtectionState {
+    const key = Buffer.concat([this.main.export(), this.header.export()]);
+    return { cipher: "chacha20-poly1305@openssh.com", mac: null, key, iv: Buffer.alloc(0), macKey: null };
   }
 
   private nonce(seq: number): Buffer {
@@ -67,6 +73,10 @@ export class ChaCha20Poly1305Sealer implements PacketSealer {
     this.keys = new ChaChaKeys(key);
   }
 
+  exportState(): ProtectionState {
+    return this.keys.export();
+  }
+
   seal(seq: number, packet: Buffer): Buffer {
     checkSealInput(packet, BLOCK_SIZE, true);
     const end = packet.length;
@@ -91,6 +101,10 @@ export class ChaCha20Poly1305Opener implements PacketOpener {
 
   constructor(key: Buffer) {
     this.keys = new ChaChaKeys(key);
+  }
+
+  exportState(): ProtectionState {
+    return this.keys.export();
   }
 
   packetLength(seq: number, first: Buffer): number {

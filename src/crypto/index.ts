@@ -14,4 +14,6 @@ export {
   PLAINTEXT_SEALER,
   createPlaintextOpener,
   MAX_PACKET_LENGTH,
+  restorePacketSealer,
+  restorePacketOpener,
 } from "./packetProtection.js";

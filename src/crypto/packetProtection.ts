@@ -23,7 +23,7 @@ import {
 import { EamOpener, EamSealer, EtmOpener, EtmSealer } from "./cipherModes/hmacModes.js";
 import { macSpec } from "./macs.js";
 import type { MacSpec } from "./macs.js";
-import type { CipherAlgorithm, MacAlgorithm, PacketOpener, PacketSealer } from "./types.js";
+import type { CipherAlgorithm, MacAlgorithm, PacketOpener, PacketSealer, ProtectionState } from "./types.js";
 
 export { MAX_PACKET_LENGTH } from "./cipherModes/common.js";
 
@@ -116,4 +116,24 @@ export function createPacketOpener(
   return m.etm
     ? new EtmOpener(r.cipher, m, r.key, r.iv, r.macKey!)
     : new EamOpener(r.cipher, m, r.key, r.iv, r.macKey!);
+}
+
+function algorithmsOf(state: ProtectionState): [CipherAlgorithm, MacAlgorithm | null] {
+  const cipher = cipherSpec(state.cipher);
+  if (cipher === undefined) throw new SshError("UNSUPPORTED", `unknown cipher ${state.cipher}`);
+  if (state.mac === null) return [cipher, null];
+  const mac = macSpec(state.mac);
+  if (mac === undefined) throw new SshError("UNSUPPORTED", `unknown MAC ${state.mac}`);
+  return [cipher, mac];
+}
+
+/** Continue a direction exported by exportState() (in another process). */
+export function restorePacketSealer(state: ProtectionState): PacketSealer {
+  const [cipher, mac] = algorithmsOf(state);
+  return createPacketSealer(cipher, mac, state.key, state.iv, state.macKey);
+}
+
+export function restorePacketOpener(state: ProtectionState): PacketOpener {
+  const [cipher, mac] = algorithmsOf(state);
+  return createPacketOpener(cipher, mac, state.key, state.iv, state.macKey);
 }

@@ -29,6 +29,19 @@ export interface MacAlgorithm {
 }
 
 /**
+ * A direction's keys and where its cipher stands: enough to go on with it in another process (nsshd hands an
+ * authenticated connection to a process that runs as the user). `iv` is the IV the next packet continues
+ * from (the advanced counter for CTR and GCM, the last ciphertext block for CBC). Secret: never log it.
+ */
+export interface ProtectionState {
+  readonly cipher: string;
+  readonly mac: string | null;
+  readonly key: Buffer;
+  readonly iv: Buffer;
+  readonly macKey: Buffer | null;
+}
+
+/**
  * Protects outgoing packets of one direction: cipher and MAC (or AEAD) together, as the four packet
  * layouts (AEAD with clear length, chacha20-poly1305, encrypt-then-MAC, encrypt-and-MAC) differ in
  * what is encrypted and what is authenticated.
@@ -46,6 +59,8 @@ export interface PacketSealer {
    * (packet.length + macLength). May encrypt `packet` in place.
    */
   seal(seq: number, packet: Buffer): Buffer;
+  /** The state to continue this direction elsewhere (absent before the first NEWKEYS). */
+  exportState?(): ProtectionState;
 }
 
 /** Removes the protection of incoming packets of one direction. */
@@ -67,6 +82,11 @@ export interface PacketOpener {
    * or past the packet.
    */
   open(seq: number, wire: Buffer): Buffer;
+  /**
+   * The state to continue this direction elsewhere, as of the last packet open() returned: a packet whose
+   * length was read but which was not opened yet is left to the new owner, with its bytes still unread.
+   */
+  exportState?(): ProtectionState;
 }
 
 /** A compression method (RFC 4253 §6.2; zlib@openssh.com starts only after authentication). */

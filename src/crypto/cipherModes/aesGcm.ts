@@ -8,7 +8,7 @@ import { createCipheriv, createDecipheriv, createSecretKey } from "node:crypto";
 import type { CipherGCMTypes, KeyObject } from "node:crypto";
 import { SshError } from "../../wire/index.js";
 import type { CipherSpec } from "../ciphers.js";
-import type { PacketOpener, PacketSealer } from "../types.js";
+import type { PacketOpener, PacketSealer, ProtectionState } from "../types.js";
 import {
   AEAD_TAG_LENGTH,
   checkPacketLength,
@@ -35,10 +35,25 @@ class GcmState {
   readonly key: KeyObject;
   readonly iv: Buffer;
 
-  constructor(cipher: CipherSpec, key: Buffer, iv: Buffer) {
+  constructor(
+    private readonly cipher: CipherSpec,
+    key: Buffer,
+    iv: Buffer,
+  ) {
     this.algorithm = cipher.openssl as CipherGCMTypes;
     this.key = createSecretKey(key);
     this.iv = Buffer.from(iv.subarray(0, 12)); // our own copy: it is incremented per packet
+  }
+
+  /** The invocation counter as it stands is the IV to continue from. */
+  export(): ProtectionState {
+    return {
+      cipher: this.cipher.name,
+      mac: null,
+      key: this.key.export(),
+      iv: Buffer.from(this.iv),
+      macKey: null,
+    };
   }
 }
 
@@ -51,6 +66,10 @@ export class GcmSealer implements PacketSealer {
   constructor(cipher: CipherSpec, key: Buffer, iv: Buffer) {
     this.blockSize = cipher.blockSize;
     this.state = new GcmState(cipher, key, iv);
+  }
+
+  exportState(): ProtectionState {
+    return this.state.export();
   }
 
   seal(_seq: number, packet: Buffer): Buffer {
@@ -78,6 +97,10 @@ export class GcmOpener implements PacketOpener {
   constructor(cipher: CipherSpec, key: Buffer, iv: Buffer) {
     this.blockSize = cipher.blockSize;
     this.state = new GcmState(cipher, key, iv);
+  }
+
+  exportState(): ProtectionState {
+    return this.state.export();
   }
 
   packetLength(_seq: number, first: Buffer): number {

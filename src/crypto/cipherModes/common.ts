@@ -83,3 +83,40 @@ export function keyMaterial(what: string, name: string, material: Buffer | null,
   }
   return material.subarray(0, length);
 }
+
+/**
+ * Where a CTR or CBC keystream stands after the packets done so far, for exporting a direction: CTR's
+ * counter block is the IV plus the blocks used (RFC 4344 §4), CBC's next IV is the last ciphertext block.
+ */
+export class StreamPosition {
+  private blocks = 0n;
+  private lastBlock: Buffer | null = null;
+
+  constructor(
+    private readonly initialIv: Buffer,
+    private readonly mode: "ctr" | "cbc",
+    private readonly blockSize: number,
+  ) {}
+
+  /** Record a packet's ciphertext (before it is decrypted in place). */
+  advance(ciphertext: Buffer): void {
+    if (this.mode === "ctr") {
+      this.blocks += BigInt(ciphertext.length / this.blockSize);
+    } else if (ciphertext.length >= this.blockSize) {
+      this.lastBlock = Buffer.from(ciphertext.subarray(ciphertext.length - this.blockSize));
+    }
+  }
+
+  /** For EaM, whose first block is decrypted separately from the rest. */
+  advanceSplit(first: Buffer, rest: Buffer): void {
+    if (this.mode === "ctr" || rest.length === 0) this.advance(first);
+    if (rest.length > 0) this.advance(rest);
+  }
+
+  currentIv(): Buffer {
+    if (this.mode === "cbc") return Buffer.from(this.lastBlock ?? this.initialIv);
+    const width = BigInt(this.initialIv.length * 8);
+    const counter = (BigInt("0x" + this.initialIv.toString("hex")) + this.blocks) % (1n << width);
+    return Buffer.from(counter.toString(16).padStart(this.initialIv.length * 2, "0"), "hex");
+  }
+}

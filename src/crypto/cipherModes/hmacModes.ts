@@ -11,7 +11,7 @@ import type { Cipher, Decipher, KeyObject } from "node:crypto";
 import { SshError } from "../../wire/index.js";
 import type { CipherSpec } from "../ciphers.js";
 import type { MacSpec } from "../macs.js";
-import type { PacketOpener, PacketSealer } from "../types.js";
+import type { PacketOpener, PacketSealer, ProtectionState } from "../types.js";
 import {
   checkPacketLength,
   checkPadding,
@@ -19,6 +19,7 @@ import {
   checkWireLength,
   macError,
   readLengthField,
+  StreamPosition,
 } from "./common.js";
 
 class Hmac {
@@ -44,6 +45,35 @@ class Hmac {
   }
 }
 
+/** What each CTR/CBC direction keeps to export itself: the constant part and the moving IV. */
+class ExportableStream {
+  readonly position: StreamPosition;
+
+  constructor(
+    private readonly cipher: CipherSpec,
+    private readonly mac: MacSpec,
+    private readonly key: Buffer,
+    iv: Buffer,
+    private readonly macKey: Buffer,
+  ) {
+    this.position = new StreamPosition(
+      Buffer.from(iv),
+      cipher.mode === "cbc" ? "cbc" : "ctr",
+      cipher.blockSize,
+    );
+  }
+
+  state(): ProtectionState {
+    return {
+      cipher: this.cipher.name,
+      mac: this.mac.name,
+      key: Buffer.from(this.key),
+      iv: this.position.currentIv(),
+      macKey: Buffer.from(this.macKey),
+    };
+  }
+}
+
 function streamCipher(cipher: CipherSpec, key: Buffer, iv: Buffer): Cipher {
   const c = createCipheriv(cipher.openssl, key, iv);
   c.setAutoPadding(false); // SSH pads itself; CBC must not add or strip PKCS#7 padding
@@ -62,12 +92,18 @@ export class EtmSealer implements PacketSealer {
   readonly lengthExcludedFromPadding = true;
   private readonly cipher: Cipher;
   private readonly mac: Hmac;
+  private readonly exportable: ExportableStream;
 
   constructor(cipher: CipherSpec, mac: MacSpec, key: Buffer, iv: Buffer, macKey: Buffer) {
     this.blockSize = cipher.blockSize;
     this.macLength = mac.digestLength;
     this.cipher = streamCipher(cipher, key, iv);
     this.mac = new Hmac(mac, macKey);
+    this.exportable = new ExportableStream(cipher, mac, key, iv, macKey);
+  }
+
+  exportState(): ProtectionState {
+    return this.exportable.state();
   }
 
   seal(seq: number, packet: Buffer): Buffer {
@@ -76,6 +112,7 @@ export class EtmSealer implements PacketSealer {
     const out = Buffer.allocUnsafe(end + this.macLength);
     packet.copy(out, 0, 0, 4);
     out.set(this.cipher.update(packet.subarray(4)), 4);
+    this.exportable.position.advance(out.subarray(4, end));
     out.set(this.mac.compute(seq, out.subarray(0, end)), end);
     return out;
   }
@@ -87,12 +124,18 @@ export class EtmOpener implements PacketOpener {
   readonly lengthFieldBytes = 4;
   private readonly decipher: Decipher;
   private readonly mac: Hmac;
+  private readonly exportable: ExportableStream;
 
   constructor(cipher: CipherSpec, mac: MacSpec, key: Buffer, iv: Buffer, macKey: Buffer) {
     this.blockSize = cipher.blockSize;
     this.macLength = mac.digestLength;
     this.decipher = streamDecipher(cipher, key, iv);
     this.mac = new Hmac(mac, macKey);
+    this.exportable = new ExportableStream(cipher, mac, key, iv, macKey);
+  }
+
+  exportState(): ProtectionState {
+    return this.exportable.state();
   }
 
   packetLength(_seq: number, first: Buffer): number {
@@ -107,6 +150,7 @@ export class EtmOpener implements PacketOpener {
     checkWireLength(wire, length, this.macLength);
     const end = 4 + length;
     if (!this.mac.verify(seq, wire.subarray(0, end), wire.subarray(end))) throw macError();
+    this.exportable.position.advance(wire.subarray(4, end));
     wire.set(this.decipher.update(wire.subarray(4, end)), 4);
     const plain = wire.subarray(0, end);
     checkPadding(plain);
@@ -120,12 +164,18 @@ export class EamSealer implements PacketSealer {
   readonly lengthExcludedFromPadding = false;
   private readonly cipher: Cipher;
   private readonly mac: Hmac;
+  private readonly exportable: ExportableStream;
 
   constructor(cipher: CipherSpec, mac: MacSpec, key: Buffer, iv: Buffer, macKey: Buffer) {
     this.blockSize = cipher.blockSize;
     this.macLength = mac.digestLength;
     this.cipher = streamCipher(cipher, key, iv);
     this.mac = new Hmac(mac, macKey);
+    this.exportable = new ExportableStream(cipher, mac, key, iv, macKey);
+  }
+
+  exportState(): ProtectionState {
+    return this.exportable.state();
   }
 
   seal(seq: number, packet: Buffer): Buffer {
@@ -134,6 +184,7 @@ export class EamSealer implements PacketSealer {
     const out = Buffer.allocUnsafe(end + this.macLength);
     out.set(this.mac.compute(seq, packet), end);
     out.set(this.cipher.update(packet), 0);
+    this.exportable.position.advance(out.subarray(0, end));
     return out;
   }
 }
@@ -148,6 +199,7 @@ export class EamOpener implements PacketOpener {
   readonly lengthFieldBytes: number;
   private readonly decipher: Decipher;
   private readonly mac: Hmac;
+  private readonly exportable: ExportableStream;
   private pending = false;
   private pendingSeq = 0;
   private pendingLength = 0;
@@ -162,6 +214,11 @@ export class EamOpener implements PacketOpener {
     this.mac = new Hmac(mac, macKey);
     this.pendingCipher = Buffer.alloc(cipher.blockSize);
     this.pendingPlain = this.pendingCipher;
+    this.exportable = new ExportableStream(cipher, mac, key, iv, macKey);
+  }
+
+  exportState(): ProtectionState {
+    return this.exportable.state();
   }
 
   packetLength(seq: number, first: Buffer): number {
@@ -195,6 +252,7 @@ export class EamOpener implements PacketOpener {
     checkWireLength(wire, length, this.macLength);
     const bs = this.blockSize;
     const end = 4 + length;
+    this.exportable.position.advanceSplit(this.pendingCipher, wire.subarray(bs, end));
     const rest = this.decipher.update(wire.subarray(bs, end));
     wire.set(this.pendingPlain, 0);
     wire.set(rest, bs);
