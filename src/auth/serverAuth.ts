@@ -62,6 +62,11 @@ export interface ServerAuthOptions {
   remotePort?: number;
   log?: TransportLogger;
   signal?: AbortSignal;
+  /**
+   * Leave USERAUTH_SUCCESS to the caller: nsshd hands the connection to a process running as the user
+   * (Transport.handOff), and that process sends it. The promise then resolves before anything is sent.
+   */
+  deferSuccess?: boolean;
 }
 
 export interface AuthenticatedUser {
@@ -210,7 +215,7 @@ class ServerAuth {
         return null;
       }
       this.log("info", `Accepted ${name} for ${head.username} ${this.from()}${detail}`);
-      this.transport.send(Buffer.from([Msg.USERAUTH_SUCCESS]));
+      if (!this.opts.deferSuccess) this.transport.send(Buffer.from([Msg.USERAUTH_SUCCESS]));
       return {
         username: head.username,
         methods: [...this.done],

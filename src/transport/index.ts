@@ -19,3 +19,4 @@ export type { HostKeySigner, HostKeyVerifier, HostKeyInfo } from "./hostKeys.js"
 export type { NegotiatedAlgorithms } from "./kexInit.js";
 export type { Phase, Role } from "./messagePolicy.js";
 export { MAX_PACKET_LENGTH } from "../crypto/index.js";
+export type { TransportHandoff, DirectionHandoff } from "./handoff.js";

@@ -11,11 +11,13 @@ import {
   createPacketOpener,
   createPacketSealer,
   macByName,
+  restorePacketOpener,
+  restorePacketSealer,
   type CompressionAlgorithm,
   type PacketOpener,
   type PacketSealer,
 } from "../crypto/index.js";
-import { SIGNATURE_ALGORITHMS, type PublicKey } from "../keys/index.js";
+import { PublicKey, SIGNATURE_ALGORITHMS } from "../keys/index.js";
 import {
   DisconnectReason,
   Msg,
@@ -25,6 +27,7 @@ import {
   type DisconnectReasonCode,
 } from "../wire/index.js";
 import { encodeExtInfo, parseExtInfo } from "./extInfo.js";
+import type { TransportHandoff } from "./handoff.js";
 import { InputBuffer } from "./inputBuffer.js";
 import { deriveDirectionKeys } from "./keyDerivation.js";
 import { KeyExchange, type KexOutcome } from "./keyExchange.js";
@@ -133,7 +136,11 @@ export class Transport extends EventEmitter<TransportEvents> {
   /** The peer's EXT_INFO extensions, by name. */
   peerExtensions = new Map<string, Buffer>();
 
-  constructor(options: TransportOptions) {
+  /**
+   * Start a connection on `options.socket`, or with `handoff` go on with one another process authenticated
+   * (see handOff()): no version exchange, no key exchange, the keys and sequence numbers as they were.
+   */
+  constructor(options: TransportOptions, handoff?: TransportHandoff) {
     super();
     this.opts = options;
     this.role = options.role;
@@ -142,7 +149,9 @@ export class Transport extends EventEmitter<TransportEvents> {
     const sock = this.socket as { setNoDelay?: (v: boolean) => void };
     // Nagle plus delayed ACKs costs ~100 ms per login round trip; writes are gathered per tick instead.
     sock.setNoDelay?.(true);
-    this.localVersion = formatVersionLine(options.softwareVersion ?? DEFAULT_SOFTWARE_VERSION).trimEnd();
+    this.localVersion =
+      handoff?.localVersion ??
+      formatVersionLine(options.softwareVersion ?? DEFAULT_SOFTWARE_VERSION).trimEnd();
     this.socket.on("data", (chunk: Buffer) => this.onData(chunk));
     this.socket.on("end", () =>
       this.peerEnded(new SshError("CONNECTION_LOST", "Connection closed by remote host")),
@@ -152,6 +161,10 @@ export class Transport extends EventEmitter<TransportEvents> {
       this.fail(new SshError("CONNECTION_LOST", `Connection error: ${err.message}`, { cause: err })),
     );
     this.socket.on("drain", () => this.maybeDrain());
+    if (handoff) {
+      this.resumeFrom(handoff);
+      return;
+    }
     this.socket.write(this.localVersion + "\r\n");
     this.startKex();
   }
@@ -286,6 +299,85 @@ export class Transport extends EventEmitter<TransportEvents> {
   resume(): void {
     this.userPaused = false;
     this.pump();
+  }
+
+  // ---- hand-off to another process -----------------------------------------------------------------
+
+  /**
+   * Server: stop using this connection and return what another process needs to go on with it (with the
+   * socket, passed separately). Only between authentication and USERAUTH_SUCCESS, with no key exchange
+   * running and no compression active; afterwards this object neither reads nor writes the socket.
+   */
+  handOff(): TransportHandoff {
+    if (this.role !== "server") throw new SshError("PROTOCOL", "only a server hands a connection off");
+    if (this.closed) throw new SshError("CONNECTION_LOST", "transport is closed");
+    if (!this.initialKexDone || this.kex || this.waiting || this.phase !== "userauth") {
+      throw new SshError("PROTOCOL", `cannot hand off in phase ${this.phase} or during a key exchange`);
+    }
+    if (this.writer.compressor || this.reader.decompressor || this.queue.length > 0) {
+      throw new SshError("UNSUPPORTED", "cannot hand off a connection with compression active");
+    }
+    const opener = this.reader.opener.exportState?.();
+    const sealer = this.writer.sealer.exportState?.();
+    if (!opener || !sealer) throw new SshError("PROTOCOL", "cannot hand off before keys are in use");
+    this.socket.pause();
+    this.socket.removeAllListeners("data");
+    const pending: Buffer[] = [];
+    if (this.input.length > 0) pending.push(this.input.take(this.input.length));
+    for (let chunk; (chunk = this.socket.read() as Buffer | null) !== null;) pending.push(chunk);
+    this.closed = true;
+    if (this.endTimer) clearTimeout(this.endTimer);
+    if (this.rekeyTimer) clearTimeout(this.rekeyTimer);
+    for (const event of ["end", "close", "error", "drain"] as const) this.socket.removeAllListeners(event);
+    return {
+      localVersion: this.localVersion,
+      peerVersion: this.peerVersion!,
+      sessionId: Buffer.from(this.sessionId!),
+      negotiated: { ...this.negotiated! },
+      hostKeyBlob: Buffer.from(this.hostKey!.blob),
+      strictKex: this.strict,
+      peerExtensions: [...this.peerExtensions].map(([k, v]) => [k, Buffer.from(v)] as const),
+      incoming: {
+        seq: this.reader.seq,
+        bytes: this.reader.bytes,
+        packets: this.reader.packets,
+        protection: opener,
+      },
+      outgoing: {
+        seq: this.writer.seq,
+        bytes: this.writer.bytes,
+        packets: this.writer.packets,
+        protection: sealer,
+      },
+      pendingInput: Buffer.concat(pending),
+    };
+  }
+
+  private resumeFrom(h: TransportHandoff): void {
+    if (this.role !== "server")
+      throw new SshError("PROTOCOL", "only a server resumes a handed-off connection");
+    this.peerVersion = h.peerVersion;
+    this.sessionId = Buffer.from(h.sessionId);
+    this.negotiated = { ...h.negotiated };
+    this.hostKey = PublicKey.fromBlob(Buffer.from(h.hostKeyBlob));
+    this.strict = h.strictKex;
+    this.peerExtensions = new Map(h.peerExtensions.map(([k, v]) => [k, Buffer.from(v)]));
+    this.reader.opener = restorePacketOpener(h.incoming.protection);
+    Object.assign(this.reader, { seq: h.incoming.seq, bytes: h.incoming.bytes, packets: h.incoming.packets });
+    this.writer.sealer = restorePacketSealer(h.outgoing.protection);
+    Object.assign(this.writer, { seq: h.outgoing.seq, bytes: h.outgoing.bytes, packets: h.outgoing.packets });
+    this.inCompression = compressionByName(h.negotiated.compressionC2S) ?? null;
+    this.outCompression = compressionByName(h.negotiated.compressionS2C) ?? null;
+    this.initialKexDone = true;
+    this.phase = "userauth";
+    this.byteLimit = rekeyByteLimit(
+      cipherByName(h.negotiated.cipherC2S)!.blockSize,
+      this.opts.rekeyLimit?.bytes,
+    );
+    this.armRekeyTimer();
+    this.input.push(Buffer.from(h.pendingInput));
+    // The owner sets its message handler and sends USERAUTH_SUCCESS first: read what waits after that.
+    process.nextTick(() => this.pump());
   }
 
   // ---- receiving -----------------------------------------------------------------------------------
