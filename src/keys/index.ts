@@ -26,3 +26,6 @@ export {
 } from "./pem.js";
 export * from "./publicKeyLine.js";
 export * from "./fingerprint.js";
+export * from "./hostPatterns.js";
+export * from "./knownHosts.js";
+export * from "./authorizedKeys.js";
