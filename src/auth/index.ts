@@ -16,3 +16,5 @@ export {
 } from "./clientAuth.js";
 export { authenticateServer, type AuthenticatedUser, type ServerAuthOptions } from "./serverAuth.js";
 export { constantTimeEqual, type AuthPolicy, type KeyboardInteractiveChallenge } from "./policy.js";
+export { MethodChains } from "./policy.js";
+export { publicKeySignedData, type PublicKeyRequestFields } from "./signedData.js";

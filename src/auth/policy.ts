@@ -5,6 +5,7 @@
  */
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { PublicKey } from "../keys/index.js";
+import type { PublicKeyRequestFields } from "./signedData.js";
 import { SshError } from "../wire/index.js";
 
 export interface KeyboardInteractiveChallenge {
@@ -16,6 +17,17 @@ export interface KeyboardInteractiveChallenge {
 export interface AuthPolicy {
   /** publickey: is this key allowed for this user (authorized_keys)? Called both for the query and before verifying a signature. */
   checkPublicKey?(ctx: { username: string; key: PublicKey; service: string }): Promise<boolean> | boolean;
+  /**
+   * publickey: the signature over `request` (RFC 4252 §7) verified with `key`. Optional; false refuses the
+   * login anyway. nsshd's monitor answers it by verifying the signature itself, with the session id it
+   * signed, so a compromised pre-auth worker cannot claim a login it did not see.
+   */
+  publicKeyVerified?(ctx: {
+    username: string;
+    key: PublicKey;
+    request: PublicKeyRequestFields;
+    signature: Buffer;
+  }): Promise<boolean> | boolean;
   /**
    * password: is this the user's password? Compare in constant time (see constantTimeEqual): the time an
    * answer takes must not depend on how much of the password was right. Return `{ changeRequired }` to

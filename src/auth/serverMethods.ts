@@ -22,6 +22,7 @@ import {
   parsePasswordRequest,
   parsePublicKeyRequest,
   publicKeySignedData,
+  type PublicKeyRequestFields,
   type RequestHead,
 } from "./signedData.js";
 
@@ -143,6 +144,25 @@ export async function runPublicKey(ctx: MethodContext, head: RequestHead): Promi
   if (!key.verify(data, req.signature, [req.algorithm])) {
     ctx.log("debug1", `userauth_pubkey: signature by ${keyDescription} did not verify`);
     return { kind: "failure", keyDescription };
+  }
+  if (ctx.policy.publicKeyVerified) {
+    const fields: PublicKeyRequestFields = {
+      username: req.username,
+      service: req.service,
+      method: req.method,
+      algorithm: req.algorithm,
+      keyBlob: req.keyBlob,
+      ...(req.hostKeyBlob ? { hostKeyBlob: req.hostKeyBlob } : {}),
+    };
+    const confirmed = await safely(ctx.queue, ctx.log, () =>
+      ctx.policy.publicKeyVerified!({
+        username: ctx.username,
+        key,
+        request: fields,
+        signature: req.signature!,
+      }),
+    );
+    if (confirmed !== true) return { kind: "failure", keyDescription };
   }
   return { kind: "success", key, keyDescription };
 }
