@@ -14,6 +14,8 @@ export interface ConfigLine {
   /** The keyword lowercased: keywords are case-insensitive. */
   readonly key: string;
   readonly args: string[];
+  /** The text after the keyword (and its "="), quotes kept: ProxyCommand and the like take it whole. */
+  readonly rest: string;
 }
 
 /** A configuration error that names where it was found, as OpenSSH's messages do ("file line N: ..."). */
@@ -81,7 +83,7 @@ export function parseConfigLine(text: string, file: string, line: number): Confi
   // One "=" may stand between the keyword and the first argument (ssh_config(5)).
   if (s.startsWith("=")) s = s.slice(1);
   const args = splitConfigArgs(s, file, line);
-  return { file, line, keyword, key: keyword.toLowerCase(), args };
+  return { file, line, keyword, key: keyword.toLowerCase(), args, rest: s.replace(/^[ \t]+/, "") };
 }
 
 /** Every keyword line of a file's text, with line numbers. */
