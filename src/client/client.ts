@@ -12,6 +12,7 @@ import {
   type ClientAuthMethod,
   type ClientAuthOptions,
   type ClientAuthResult,
+  type UserKeySigner,
 } from "../auth/index.js";
 import { Connection, type Channel, type ChannelOptions } from "../connection/index.js";
 import { openSession, type ClientSession, type PtyOptions, type SessionExit } from "../session/index.js";
@@ -36,6 +37,15 @@ export interface ConnectOptions {
   /** Private keys: PrivateKey objects, key file contents, or paths (`~` expanded). */
   identity?: IdentitySource | IdentitySource[];
   passphrase?: string;
+  /**
+   * Signers offered after `identity` (and before the agent's keys): keys loaded lazily (a passphrase asked
+   * only when the server accepts the key, as ssh does) or filtered agent keys (IdentitiesOnly).
+   */
+  signers?: UserKeySigner[];
+  /** NumberOfPasswordPrompts (3): password and keyboard-interactive attempts, each. */
+  maxPasswordPrompts?: number;
+  /** PubkeyAcceptedAlgorithms: signature algorithms we may use for user keys. */
+  publicKeyAlgorithms?: readonly string[];
   /** An agent socket; default SSH_AUTH_SOCK. `false` uses no agent. */
   agent?: string | false;
   password?: ClientAuthOptions["password"];
@@ -299,10 +309,11 @@ export async function connect(options: ConnectOptions): Promise<SshClient> {
     if (options.signal?.aborted) abort();
     await Promise.race([new Promise<void>((resolve) => transport.once("ready", () => resolve())), closed]);
     const agentSocket = options.agent === false ? undefined : (options.agent ?? process.env.SSH_AUTH_SOCK);
-    let signers: ClientAuthOptions["keys"] = keys;
+    const ownSigners: UserKeySigner[] = [...keys, ...(options.signers ?? [])];
+    let signers: ClientAuthOptions["keys"] = ownSigners;
     if (agentSocket) {
       try {
-        const collected = await collectSigners(keys, agentSocket, options.signal);
+        const collected = await collectSigners(ownSigners, agentSocket, options.signal);
         signers = collected.signers;
         agent = collected.agent;
       } catch (err) {
@@ -316,6 +327,10 @@ export async function connect(options: ConnectOptions): Promise<SshClient> {
         keys: signers,
         host: options.host,
         ...(options.authMethods ? { methods: options.authMethods } : {}),
+        ...(options.maxPasswordPrompts !== undefined
+          ? { maxPasswordPrompts: options.maxPasswordPrompts }
+          : {}),
+        ...(options.publicKeyAlgorithms ? { publicKeyAlgorithms: options.publicKeyAlgorithms } : {}),
         ...(options.password !== undefined ? { password: options.password } : {}),
         ...(options.changePassword ? { changePassword: options.changePassword } : {}),
         ...(options.keyboardInteractive ? { keyboardInteractive: options.keyboardInteractive } : {}),

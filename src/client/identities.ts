@@ -52,7 +52,7 @@ export function loadIdentities(sources: IdentitySource[], passphrase?: string): 
 
 /** The identities, then the agent's keys that are not among them. */
 export async function collectSigners(
-  keys: PrivateKey[],
+  keys: readonly UserKeySigner[],
   agentSocket: string | undefined,
   signal?: AbortSignal,
 ): Promise<{ signers: UserKeySigner[]; agent: AgentClient | null }> {

@@ -1,0 +1,200 @@
+/**
+ * The host key decision of ssh(1) (sshconnect.c check_host_key) with its exact messages: known keys pass;
+ * a first contact asks (StrictHostKeyChecking=ask), adds silently (accept-new, no) or refuses (yes); a
+ * changed key prints the REMOTE HOST IDENTIFICATION HAS CHANGED warning and refuses; a revoked key
+ * refuses. Every error on the way (an unreadable file, a prompt that cannot be shown, an exception)
+ * refuses the key: the verifier never resolves true by accident (CVE-2025-26465).
+ */
+import fs from "node:fs";
+import path from "node:path";
+import { keyTypeLabel, type PublicKey } from "../../keys/index.js";
+import {
+  appendKnownHost,
+  checkKeyInEntries,
+  findKnownHostEntries,
+  type KnownHostsEntry,
+} from "../../keys/knownHosts.js";
+import type { HostKeyInfo, HostKeyVerifier } from "../../transport/index.js";
+import type { CliLog } from "./log.js";
+import { readPassphrase } from "./readPassphrase.js";
+
+export type StrictMode = "yes" | "no" | "ask" | "accept-new";
+
+export interface HostKeyPolicy {
+  /** The name the key is filed under: HostKeyAlias as is, else the host name with [ ]:port when not 22. */
+  hostName: string;
+  /** The address connected to, for the prompt's "(ADDR)" part. */
+  address: () => string;
+  strict: StrictMode;
+  userKnownHostsFiles: string[];
+  globalKnownHostsFiles: string[];
+  hashKnownHosts: boolean;
+  batchMode: boolean;
+  log: CliLog;
+}
+
+export interface HostKeyCheck {
+  verify: HostKeyVerifier;
+  /** Set when the key had changed and StrictHostKeyChecking=no let the connection go on. */
+  readonly keyChanged: boolean;
+  /** Set once the check refused: the connection error is then already explained. */
+  readonly refused: boolean;
+}
+
+/** Print a message as ssh's error() / logit() do. */
+function say(log: CliLog, text: string): void {
+  for (const line of text.split("\n")) log.error(line);
+}
+
+const CHANGED_BANNER = `@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@
+@    WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!     @
+@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@
+IT IS POSSIBLE THAT SOMEONE IS DOING SOMETHING NASTY!
+Someone could be eavesdropping on you right now (man-in-the-middle attack)!
+It is also possible that a host key has just been changed.`;
+
+const REVOKED_BANNER = `@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@
+@       WARNING: REVOKED HOST KEY DETECTED!               @
+@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@`;
+
+function where(e: KnownHostsEntry): string {
+  return `${e.file}:${e.line}`;
+}
+
+export function createHostKeyCheck(policy: HostKeyPolicy): HostKeyCheck {
+  const state = { keyChanged: false, refused: false };
+  const log = policy.log;
+  const files = [...policy.userKnownHostsFiles, ...policy.globalKnownHostsFiles];
+  const hostName = policy.hostName;
+
+  const refuse = (message?: string): false => {
+    if (message) say(log, message);
+    state.refused = true;
+    return false;
+  };
+
+  const decide = async (key: PublicKey, info: HostKeyInfo): Promise<boolean> => {
+    // The transport itself insists that a re-key presents the key accepted first.
+    if (info.rekey) return true;
+    const label = keyTypeLabel(key);
+    const fp = key.fingerprintSha256();
+    const existing = files.filter((f) => fs.existsSync(f));
+    const entries = await findKnownHostEntries(existing, [hostName], {
+      onWarning: (m) => log.debug1(m),
+    });
+    // hostfile.c check_hostkeys_by_key_or_type: any other key for the host, whatever its type, is a changed
+    // key, the last such line the offending one (checked against ssh 9.2). Key types already known are
+    // preferred in the negotiation (orderHostKeyAlgorithms), so this bites only when the server lacks them.
+    const result = checkKeyInEntries(entries, key);
+    log.debug3(`record_hostkey: checking ${hostName} in ${existing.join(" ")}`);
+    switch (result.status) {
+      case "known":
+        log.debug1(`Host '${hostName}' is known and matches the ${label} host key.`);
+        log.debug1(`Found key in ${where(result.entry)}`);
+        return true;
+      case "revoked":
+        return refuse(
+          `${REVOKED_BANNER}\nThe ${label} host key for ${hostName} is marked as revoked.\n` +
+            `This could mean that a stolen key is being used to\nimpersonate this host.\n` +
+            `Host key verification failed.`,
+        );
+      case "changed": {
+        const e = result.entry;
+        const firstUserFile = policy.userKnownHostsFiles[0] ?? "~/.ssh/known_hosts";
+        const offendingLabel = keyTypeLabel(e.key);
+        say(
+          log,
+          `${CHANGED_BANNER}\nThe fingerprint for the ${label} key sent by the remote host is\n${fp}.\n` +
+            `Please contact your system administrator.\n` +
+            `Add correct host key in ${firstUserFile} to get rid of this message.\n` +
+            `Offending ${offendingLabel} key in ${where(e)}\n` +
+            `  remove with:\n  ssh-keygen -f '${e.file}' -R '${hostName}'`,
+        );
+        if (policy.strict !== "no") {
+          return refuse(
+            `Host key for ${hostName} has changed and you have requested strict checking.\n` +
+              `Host key verification failed.`,
+          );
+        }
+        // StrictHostKeyChecking=no: ssh goes on, but no secret is typed to a host that may be an impostor.
+        state.keyChanged = true;
+        say(log, "Password authentication is disabled to avoid man-in-the-middle attacks.");
+        say(log, "Keyboard-interactive authentication is disabled to avoid man-in-the-middle attacks.");
+        return true;
+      }
+      case "unknown":
+        return firstContact(key, label, fp, result.otherKeys);
+      default:
+        return refuse("Host key verification failed.");
+    }
+  };
+
+  const firstContact = async (
+    key: PublicKey,
+    label: string,
+    fp: string,
+    others: KnownHostsEntry[],
+  ): Promise<boolean> => {
+    if (policy.strict === "yes") {
+      return refuse(
+        `No ${label} host key is known for ${hostName} and you have requested strict checking.\n` +
+          `Host key verification failed.`,
+      );
+    }
+    if (policy.strict === "ask") {
+      if (policy.batchMode) return refuse("Host key verification failed.");
+      const address = policy.address();
+      let msg = `The authenticity of host '${hostName} (${address})' can't be established.\n`;
+      if (others.length > 0) {
+        msg += `but keys of different type are already known for this host.\n`;
+        for (const o of others)
+          msg += `${keyTypeLabel(o.key)} key fingerprint is ${o.key.fingerprintSha256()}.\n`;
+      }
+      msg += `${label} key fingerprint is ${fp}.\nThis key is not known by any other names.\n`;
+      let prompt = `${msg}Are you sure you want to continue connecting (yes/no/[fingerprint])? `;
+      for (;;) {
+        const answer = await readPassphrase(prompt, log, { echo: true, confirm: true });
+        if (answer === null) return refuse("Host key verification failed.");
+        const a = answer.trim();
+        if (a.toLowerCase() === "yes") break;
+        if (a.toLowerCase() === "no") return refuse("Host key verification failed.");
+        if (a === fp) break;
+        if (/^SHA256:/.test(a)) return refuse("Host key verification failed.");
+        prompt = "Please type 'yes', 'no' or the fingerprint: ";
+      }
+    }
+    const file = policy.userKnownHostsFiles[0];
+    if (!file) return true;
+    try {
+      fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+      await appendKnownHost(file, [hostName], key, policy.hashKnownHosts);
+      log.at("INFO", `Warning: Permanently added '${hostName}' (${label}) to the list of known hosts.`);
+    } catch (err) {
+      log.error(`Failed to add the host to the list of known hosts (${file}).`);
+      log.debug1(`${(err as Error).message}`);
+    }
+    return true;
+  };
+
+  const verify: HostKeyVerifier = async (key, info) => {
+    try {
+      const ok = await decide(key, info);
+      if (!ok) state.refused = true;
+      return ok === true;
+    } catch (err) {
+      // Any failure while checking is a refusal, never an accidental acceptance.
+      log.debug1(`host key check failed: ${(err as Error).message}`);
+      return refuse("Host key verification failed.");
+    }
+  };
+
+  return {
+    verify,
+    get keyChanged() {
+      return state.keyChanged;
+    },
+    get refused() {
+      return state.refused;
+    },
+  };
+}

@@ -1,0 +1,174 @@
+/**
+ * The session ssh(1) runs after logging in (clientloop.c, ssh.c ssh_session2): a PTY when asked, the
+ * environment (SendEnv, SetEnv), then a shell, a command or a subsystem; stdin/stdout/stderr carried with
+ * back-pressure; window changes on SIGWINCH; escape sequences; the remote exit status becomes ours (255
+ * when the server gave none, as when the connection dies or ~. ends it).
+ */
+import tty from "node:tty";
+import type { SshClient } from "../../client/index.js";
+import { matchesPattern } from "../../crypto/index.js";
+import { openSession, type ClientSession } from "../../session/index.js";
+import type { CliLog } from "./log.js";
+import { EscapeFilter, RawTerminal } from "./terminal.js";
+
+export interface SessionPlan {
+  /** Allocate a PTY (RequestTTY and -t/-T already decided). */
+  pty: boolean;
+  command: string | undefined;
+  subsystem: boolean;
+  sendEnv: string[];
+  setEnv: string[];
+  escapeChar: number | null;
+  nullStdin: boolean;
+  /** For "Connection to HOST closed." */
+  hostLabel: string;
+  /** Why the connection ended, when nssh ended it (ServerAliveInterval): said instead of "closed by remote host". */
+  lostReason?: () => string | null;
+  log: CliLog;
+}
+
+function windowSize(): { cols: number; rows: number } {
+  const out = process.stdout as tty.WriteStream;
+  if (out.isTTY) {
+    const [cols, rows] = out.getWindowSize();
+    return { cols, rows };
+  }
+  return { cols: 80, rows: 24 };
+}
+
+/** The environment SendEnv names (patterns, `-` to remove earlier ones) and SetEnv's NAME=VALUE pairs. */
+export function environmentToSend(sendEnv: string[], setEnv: string[]): Record<string, string> {
+  const env: Record<string, string> = {};
+  const patterns: string[] = [];
+  for (const item of sendEnv.flatMap((s) => s.split(/\s+/)).filter(Boolean)) {
+    if (item.startsWith("-")) {
+      const p = item.slice(1);
+      for (let i = patterns.length - 1; i >= 0; i--)
+        if (matchesPattern(patterns[i]!, p)) patterns.splice(i, 1);
+    } else patterns.push(item);
+  }
+  for (const [name, value] of Object.entries(process.env)) {
+    if (value !== undefined && patterns.some((p) => matchesPattern(name, p))) env[name] = value;
+  }
+  for (const pair of setEnv.flatMap((s) => s.match(/(?:[^\s"]+|"[^"]*")+/g) ?? [])) {
+    const eq = pair.indexOf("=");
+    if (eq > 0) env[pair.slice(0, eq)] = pair.slice(eq + 1).replace(/^"(.*)"$/, "$1");
+  }
+  return env;
+}
+
+/** Run the session to its end; resolves with nssh's exit status. */
+export async function runSession(client: SshClient, plan: SessionPlan): Promise<number> {
+  const log = plan.log;
+  const session: ClientSession = await openSession(client.connection);
+  const channel = session.channel;
+  if (plan.pty) {
+    const size = windowSize();
+    log.debug2(`channel 0: request pty-req confirm 1`);
+    try {
+      await session.requestPty({ term: process.env.TERM || "vt220", ...size });
+    } catch (err) {
+      log.error(`PTY allocation request failed on channel 0`);
+      log.debug1(`${(err as Error).message}`);
+    }
+  }
+  for (const [name, value] of Object.entries(environmentToSend(plan.sendEnv, plan.setEnv))) {
+    log.debug1(`channel 0: setting env ${name} = "${value.replace(/[^\x20-\x7e]/g, "?")}"`);
+    if (!(await session.setEnv(name, value))) log.debug2(`channel 0: env request for ${name} refused`);
+  }
+  if (plan.subsystem) {
+    log.debug1(`Sending subsystem: ${plan.command ?? ""}`);
+    await session.subsystem(plan.command ?? "");
+  } else if (plan.command !== undefined) {
+    log.debug1(`Sending command: ${plan.command}`);
+    await session.exec(plan.command);
+  } else {
+    log.debug2("shell request accepted on channel 0");
+    await session.shell();
+  }
+
+  const stdin = process.stdin;
+  const stdinIsTty = (stdin as tty.ReadStream).isTTY === true;
+  const raw = plan.pty && stdinIsTty ? new RawTerminal(stdin as tty.ReadStream) : null;
+  raw?.enter();
+  let quit = false;
+  const onResize = (): void => {
+    const { cols, rows } = windowSize();
+    session.windowChange(cols, rows);
+  };
+  if (plan.pty && (process.stdout as tty.WriteStream).isTTY) process.stdout.on("resize", onResize);
+  const filter = raw
+    ? new EscapeFilter(plan.escapeChar, {
+        disconnect: () => {
+          quit = true;
+          channel.destroy();
+          void client.close();
+        },
+        suspend: () => raw.suspend(onResize),
+        sendBreak: () => void session.sendBreak(0).catch(() => false),
+        rekey: () =>
+          void client.transport.rekey().then(
+            () => log.verbose("rekey completed"),
+            (err: Error) => log.error(`rekey failed: ${err.message}`),
+          ),
+        verbosity: (up) => {
+          const levels = [
+            "QUIET",
+            "FATAL",
+            "ERROR",
+            "INFO",
+            "VERBOSE",
+            "DEBUG1",
+            "DEBUG2",
+            "DEBUG3",
+          ] as const;
+          const at = levels.indexOf(log.level);
+          log.level = levels[Math.max(0, Math.min(levels.length - 1, at + (up ? 1 : -1)))]!;
+          process.stderr.write(`${up ? "Raised" : "Lowered"} LogLevel to ${log.level}\r\n`);
+        },
+        listConnections: () =>
+          `The following connections are open:\n  #0 client-session (t4 [session] r0 i0/0 o0/0 e[write]/0 fd 0/1/2 sock -1 cc -1)\n`,
+        message: (text) => process.stderr.write(text.replace(/\r?\n/g, "\r\n") + "\r\n"),
+      })
+    : null;
+
+  const onStdin = (data: Buffer): void => {
+    const out = filter ? filter.filter(data) : data;
+    if (quit || channel.destroyed || channel.writableEnded) return;
+    if (out.length > 0 && !channel.write(out)) {
+      stdin.pause();
+      channel.once("drain", () => stdin.resume());
+    }
+  };
+  const onStdinEnd = (): void => {
+    if (!channel.writableEnded && !channel.destroyed) channel.end();
+  };
+  if (plan.nullStdin) channel.end();
+  else {
+    stdin.on("data", onStdin);
+    stdin.once("end", onStdinEnd);
+    stdin.resume();
+  }
+  channel.pipe(process.stdout, { end: false });
+  channel.stderr.pipe(process.stderr, { end: false });
+
+  let status = 255;
+  try {
+    const exit = await session.exit;
+    if (exit.code !== null) status = exit.code;
+    else if (exit.signal) log.debug1(`remote program killed by signal ${exit.signal}`);
+  } catch (err) {
+    log.debug1(`${(err as Error).message}`);
+    if (!quit) log.error(plan.lostReason?.() ?? `Connection to ${plan.hostLabel} closed by remote host.`);
+  } finally {
+    stdin.off("data", onStdin);
+    stdin.off("end", onStdinEnd);
+    stdin.pause();
+    process.stdout.off("resize", onResize);
+    raw?.leave();
+  }
+  if (quit) status = 255;
+  log.debug1(`Exit status ${status === 255 && quit ? -1 : status}`);
+  if (plan.pty) log.info(`Connection to ${plan.hostLabel} closed.`);
+  return status;
+}

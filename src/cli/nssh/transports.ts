@@ -1,0 +1,170 @@
+/**
+ * How nssh reaches a server (ssh(1), sshconnect.c): a TCP connection with ssh's messages ("Connecting to
+ * HOST [ADDR] port N.", "connect to host HOST port N: Connection refused"), ConnectTimeout,
+ * ConnectionAttempts, AddressFamily and BindAddress; a ProxyCommand's stdin/stdout; or a direct-tcpip
+ * channel through a jump host (ProxyJump, -W).
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import dns from "node:dns/promises";
+import net from "node:net";
+import { Duplex } from "node:stream";
+import type { SshClient } from "../../client/index.js";
+import { encodeChannelOpenInfo } from "../../connection/channelTypes.js";
+import { SshError } from "../../wire/index.js";
+import { progname, type CliLog } from "./log.js";
+
+/** A connection failure whose message is already in ssh's words; the command exits 255 with it. */
+export class ConnectFailure extends SshError {
+  constructor(message: string) {
+    super("CONNECTION_LOST", message);
+    this.name = "ConnectFailure";
+  }
+}
+
+const ERRNO_TEXT: Record<string, string> = {
+  ECONNREFUSED: "Connection refused",
+  ETIMEDOUT: "Connection timed out",
+  EHOSTUNREACH: "No route to host",
+  ENETUNREACH: "Network is unreachable",
+  ECONNRESET: "Connection reset by peer",
+  EADDRNOTAVAIL: "Cannot assign requested address",
+  EACCES: "Permission denied",
+};
+
+export interface TcpOptions {
+  host: string;
+  port: number;
+  family: "any" | "inet" | "inet6";
+  bindAddress: string | undefined;
+  /** seconds, 0 for the system's own limit */
+  connectTimeout: number;
+  attempts: number;
+  log: CliLog;
+}
+
+export interface Connected {
+  socket: Duplex;
+  /** The remote address, for "Authenticated to HOST ([ADDR]:PORT)" and the host key prompt. */
+  address: string;
+  /** Ends what was started for this connection (a ProxyCommand's process). */
+  cleanup(): void;
+}
+
+function connectOnce(address: string, o: TcpOptions): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({
+      host: address,
+      port: o.port,
+      ...(o.bindAddress ? { localAddress: o.bindAddress } : {}),
+    });
+    let timer: NodeJS.Timeout | undefined;
+    if (o.connectTimeout > 0) {
+      timer = setTimeout(() => {
+        const err: NodeJS.ErrnoException = new Error("connect timed out");
+        err.code = "ETIMEDOUT";
+        socket.destroy();
+        reject(err);
+      }, o.connectTimeout * 1000);
+    }
+    socket.once("connect", () => {
+      clearTimeout(timer);
+      resolve(socket);
+    });
+    socket.once("error", (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+  });
+}
+
+/** ssh_connect_direct: each address of the name in turn, ConnectionAttempts times, a second apart. */
+export async function connectTcp(o: TcpOptions): Promise<Connected> {
+  let addresses: { address: string }[];
+  try {
+    addresses = await dns.lookup(o.host, {
+      all: true,
+      family: o.family === "inet" ? 4 : o.family === "inet6" ? 6 : 0,
+      verbatim: true,
+    });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why =
+      code === "ENOTFOUND"
+        ? "Name or service not known"
+        : code === "EAI_AGAIN"
+          ? "Temporary failure in name resolution"
+          : String(code);
+    throw new ConnectFailure(`${progname()}: Could not resolve hostname ${o.host}: ${why}`);
+  }
+  let last: NodeJS.ErrnoException | null = null;
+  for (let attempt = 0; attempt < Math.max(1, o.attempts); attempt++) {
+    if (attempt > 0) {
+      await new Promise((r) => setTimeout(r, 1000));
+      o.log.debug1(`Trying again...`);
+    }
+    for (const { address } of addresses) {
+      o.log.debug1(`Connecting to ${o.host} [${address}] port ${o.port}.`);
+      try {
+        const socket = await connectOnce(address, o);
+        socket.setNoDelay(true);
+        o.log.debug1("Connection established.");
+        return { socket, address, cleanup: () => socket.destroy() };
+      } catch (err) {
+        last = err as NodeJS.ErrnoException;
+        o.log.debug1(`connect to address ${address} port ${o.port}: ${errnoText(last)}`);
+      }
+    }
+  }
+  throw new ConnectFailure(`${progname()}: connect to host ${o.host} port ${o.port}: ${errnoText(last)}`);
+}
+
+function errnoText(err: NodeJS.ErrnoException | null): string {
+  if (!err) return "failed";
+  return ERRNO_TEXT[err.code ?? ""] ?? err.message;
+}
+
+/**
+ * ProxyCommand: `exec COMMAND` run by the user's shell (ssh uses $SHELL), its stdin/stdout the connection,
+ * its stderr ours. The command text has already had its %-tokens expanded.
+ */
+export function connectProxyCommand(command: string, log: CliLog): Connected {
+  const shell = process.env.SHELL || "/bin/sh";
+  log.debug1(`Executing proxy command: exec ${command}`);
+  const child: ChildProcess = spawn(shell, ["-c", `exec ${command}`], { stdio: ["pipe", "pipe", "inherit"] });
+  const socket = Duplex.from({ readable: child.stdout!, writable: child.stdin! });
+  child.once("error", (err) =>
+    socket.destroy(new ConnectFailure(`${progname()}: proxy command: ${err.message}`)),
+  );
+  // An EPIPE after the proxy exits shows up at the transport as a lost connection.
+  child.stdin!.on("error", (err) => log.debug2(`proxy command stdin: ${err.message}`));
+  return {
+    socket,
+    address: "UNKNOWN",
+    cleanup: () => {
+      socket.destroy();
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
+    },
+  };
+}
+
+/** A direct-tcpip channel (RFC 4254 §7.2) through `via` to host:port: ProxyJump's hop and -W. */
+export async function openDirectTcpip(
+  via: SshClient,
+  host: string,
+  port: number,
+  log: CliLog,
+): Promise<Duplex> {
+  log.debug1(`channel 0: new [direct-tcpip] to ${host}:${port}`);
+  const data = encodeChannelOpenInfo({
+    kind: "direct-tcpip",
+    host,
+    port,
+    originatorAddress: "127.0.0.1",
+    originatorPort: 65535,
+  });
+  try {
+    return await via.openChannel("direct-tcpip", data);
+  } catch (err) {
+    throw new ConnectFailure(`channel 0: open failed: ${(err as Error).message}\nstdio forwarding failed`);
+  }
+}
