@@ -1,112 +1,409 @@
 #!/usr/bin/env node
 /**
- * nsshd (early form): listens on 127.0.0.1:2222, creates its state folder and host keys on first run, and
- * runs the SSH transport for every connection. User authentication and sessions arrive with the next
- * issues; until then every login is refused after key exchange, which is enough to check a client's
- * algorithms against it (`ssh -v -p 2222 localhost`).
+ * nsshd: the daemon, a drop-in for sshd(8). Flags as sshd's; see docs/nsshd.md for each and for the
+ * differences. Started as root without -f: /etc/ssh/sshd_config, /etc/ssh/ssh_host_*_key, port 22.
+ * Started as another user without -f: the embedded mode, a state folder with its own host keys and
+ * sshd_config (127.0.0.1:2222), serving only that user.
  */
+import { spawn } from "node:child_process";
 import fs from "node:fs";
-import net from "node:net";
-import os from "node:os";
-import path from "node:path";
-import { parsePrivateKey, PrivateKey, serializePrivateKey, type KeyType } from "../keys/index.js";
-import { Transport, type LogLevel } from "../transport/index.js";
-import { DisconnectReason, Msg, SshWriter } from "../wire/index.js";
+import {
+  checkSshdConfig,
+  formatSshdConfigDump,
+  loadSshdConfig,
+  missingTestSpecField,
+  parseConnectionSpec,
+  type SshdConfigLoadOptions,
+  type SshdConnectionSpec,
+} from "../config/sshdConfig.js";
+import { Daemon, loadHostKeyFile } from "../daemon/daemon.js";
+import { defaultLoginBackend } from "../daemon/daemonLogin.js";
+import { stdioConnection } from "../daemon/inetd.js";
+import { createDaemonLog, debugLevelFor, silentLog, type DaemonLogger } from "../daemon/log.js";
+import {
+  defaultStateDir,
+  EMBEDDED_LISTEN_ADDRESS,
+  EMBEDDED_PORT,
+  ensureStateDir,
+  SYSTEM_CONFIG_FILE,
+  SYSTEM_HOST_KEYS,
+} from "../daemon/stateDir.js";
+
+const USAGE =
+  "usage: nsshd [-46DdeGiqTtV] [-C connection_spec] [-c host_cert_file]\n" +
+  "            [-E log_file] [-f config_file] [-g login_grace_time]\n" +
+  "            [-h host_key_file] [-o option] [-p port] [-u len]\n";
+const VERSION = "nssh_0.1 (nsshd, OpenSSH-compatible)";
+/** Set in the background child so that it knows it was detached by its parent. */
+const DETACHED_ENV = "NSSHD_DETACHED_CHILD";
 
 interface Flags {
-  port: number;
-  listen: string;
-  debug: number;
-  stateDir: string;
+  ipv: 4 | 6 | null;
+  foreground: boolean; // -D
+  debug: number; // -d count
+  stderr: boolean; // -e
+  logFile: string | null; // -E
+  configFile: string | null; // -f
+  hostKeys: string[]; // -h
+  options: string[]; // -o, -g
+  ports: number[]; // -p
+  inetd: boolean; // -i
+  quiet: boolean; // -q
+  test: number; // -t 1, -T 2, -G 3
+  connectionSpec: string | null; // -C
 }
 
-function usage(message: string): never {
-  process.stderr.write(
-    `nsshd: ${message}\nusage: nsshd [-d] [-p port] [-o ListenAddress=addr] [-S state-dir]\n`,
-  );
+function usage(message?: string): never {
+  if (message) process.stderr.write(`nsshd: ${message}\n`);
+  process.stderr.write(USAGE);
   process.exit(1);
 }
 
-function parseFlags(argv: string[]): Flags {
-  const stateHome = process.env.XDG_STATE_HOME || path.join(os.homedir(), ".local", "state");
-  const flags: Flags = { port: 2222, listen: "127.0.0.1", debug: 0, stateDir: path.join(stateHome, "nsshd") };
+/** getopt(3) for sshd's option string "C:E:c:f:g:h:k:o:p:u:46DGQRTdeiqrtV". */
+export function parseFlags(argv: readonly string[]): Flags {
+  const f: Flags = {
+    ipv: null,
+    foreground: false,
+    debug: 0,
+    stderr: false,
+    logFile: null,
+    configFile: null,
+    hostKeys: [],
+    options: [],
+    ports: [],
+    inetd: false,
+    quiet: false,
+    test: 0,
+    connectionSpec: null,
+  };
+  const withArg = "CEcfghkopu";
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
-    const value = (): string => argv[++i] ?? usage(`option requires an argument -- ${a.slice(1)}`);
-    if (/^-d+$/.test(a)) flags.debug += a.length - 1;
-    else if (a === "-p") flags.port = Number(value());
-    else if (a === "-S") flags.stateDir = value();
-    else if (a === "-o") {
-      const [k, v] = value().split("=");
-      if (k?.toLowerCase() === "listenaddress" && v) flags.listen = v;
-      else usage(`unsupported option ${k}: only ListenAddress for now`);
-    } else usage(`unknown option ${a}`);
+    if (a === "--") {
+      if (i + 1 < argv.length) usage(`extra argument ${argv[i + 1]}`);
+      break;
+    }
+    if (!a.startsWith("-") || a === "-") usage(`extra argument ${a}`);
+    for (let j = 1; j < a.length; j++) {
+      const c = a[j]!;
+      let arg = "";
+      if (withArg.includes(c)) {
+        // -Efile and -E file are both getopt's.
+        arg = a.slice(j + 1) || (argv[++i] ?? usage(`option requires an argument -- ${c}`));
+        j = a.length;
+      }
+      switch (c) {
+        case "4":
+          f.ipv = 4;
+          break;
+        case "6":
+          f.ipv = 6;
+          break;
+        case "D":
+          f.foreground = true;
+          break;
+        case "d":
+          f.debug++;
+          break;
+        case "e":
+          f.stderr = true;
+          break;
+        case "E":
+          f.logFile = arg;
+          break;
+        case "f":
+          f.configFile = arg;
+          break;
+        case "h":
+          f.hostKeys.push(arg);
+          break;
+        case "o":
+          f.options.push(arg);
+          break;
+        case "g":
+          f.options.push(`LoginGraceTime ${arg}`);
+          break;
+        case "p": {
+          const port = Number(arg);
+          if (!/^\d+$/.test(arg) || port < 1 || port > 65535) usage(`Bad port number.`);
+          f.ports.push(port);
+          break;
+        }
+        case "i":
+          f.inetd = true;
+          break;
+        case "q":
+          f.quiet = true;
+          break;
+        case "t":
+          f.test = Math.max(f.test, 1);
+          break;
+        case "T":
+          f.test = 2;
+          break;
+        case "G":
+          f.test = 3;
+          break;
+        case "C":
+          f.connectionSpec = arg;
+          break;
+        case "V":
+          process.stderr.write(`${VERSION}\n`);
+          process.exit(0);
+        // -c (host certificates), -k (key regeneration, gone from sshd), -u (utmp host length), -r
+        // (no re-exec), -R, -Q: accepted and ignored, as docs/nsshd.md says.
+        case "c":
+        case "k":
+        case "u":
+        case "r":
+        case "R":
+        case "Q":
+          break;
+        default:
+          usage(`illegal option -- ${c}`);
+      }
+    }
   }
-  if (!Number.isInteger(flags.port) || flags.port < 1 || flags.port > 65535) usage("bad port number");
-  return flags;
+  return f;
 }
 
-/** Load the host keys of the state folder, generating the missing ones (as sshd-keygen does). */
-function loadHostKeys(dir: string, log: (m: string) => void): PrivateKey[] {
-  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const wanted: Array<[string, KeyType, number | undefined]> = [
-    ["ssh_host_ed25519_key", "ssh-ed25519", undefined],
-    ["ssh_host_ecdsa_key", "ecdsa-sha2-nistp256", undefined],
-    ["ssh_host_rsa_key", "ssh-rsa", 3072],
-  ];
-  return wanted.map(([file, type, bits]) => {
-    const p = path.join(dir, file);
-    if (fs.existsSync(p)) return parsePrivateKey(fs.readFileSync(p));
-    const key = PrivateKey.generate(type, bits);
-    key.comment = `nsshd@${os.hostname()}`;
-    fs.writeFileSync(p, serializePrivateKey(key, { format: "openssh" }), { mode: 0o600 });
-    fs.writeFileSync(p + ".pub", key.publicKey.toLine(key.comment) + "\n", { mode: 0o644 });
-    log(`generated host key ${p}: ${key.publicKey.fingerprintSha256()}`);
-    return key;
+interface Setup {
+  load: SshdConfigLoadOptions;
+  defaultHostKeys: string[];
+  embedded: boolean;
+}
+
+/** Which configuration and host keys: -f, root's /etc/ssh, or the embedded state folder. */
+function setup(flags: Flags, log: DaemonLogger): Setup {
+  const commandLineOptions = [...flags.options];
+  for (const p of flags.ports) commandLineOptions.push(`Port ${p}`);
+  // -h keys come before the file's HostKey lines, and with them the defaults no longer apply (sshd.c).
+  for (const h of flags.hostKeys) commandLineOptions.push(`HostKey ${h}`);
+  if (flags.ipv) commandLineOptions.push(`AddressFamily ${flags.ipv === 4 ? "inet" : "inet6"}`);
+  const root = process.getuid?.() === 0;
+  if (flags.configFile !== null || root) {
+    return {
+      // sshd's compiled-in host keys when no HostKey line names any (so that -T prints them too).
+      load: {
+        file: flags.configFile ?? SYSTEM_CONFIG_FILE,
+        commandLineOptions,
+        defaults: { hostkey: SYSTEM_HOST_KEYS },
+      },
+      defaultHostKeys: SYSTEM_HOST_KEYS,
+      embedded: false,
+    };
+  }
+  const state = ensureStateDir(defaultStateDir(), flags.test ? silentLog : log);
+  return {
+    load: {
+      file: state.configFile,
+      commandLineOptions,
+      // Should the user's edits remove them, the embedded mode still listens on loopback only.
+      defaults: {
+        port: [String(EMBEDDED_PORT)],
+        listenaddress: [EMBEDDED_LISTEN_ADDRESS],
+        pidfile: [state.pidFile],
+        hostkey: state.hostKeys,
+      },
+    },
+    defaultHostKeys: state.hostKeys,
+    embedded: true,
+  };
+}
+
+function createLog(flags: Flags, embedded: boolean): DaemonLogger {
+  const level = flags.debug > 0 ? debugLevelFor(flags.debug) : flags.quiet ? "QUIET" : "INFO";
+  if (flags.logFile !== null) {
+    try {
+      return createDaemonLog({ level, destination: { kind: "file", path: flags.logFile } });
+    } catch (err) {
+      process.stderr.write(`nsshd: couldn't open logfile ${flags.logFile}: ${(err as Error).message}\n`);
+      process.exit(1);
+    }
+  }
+  // sshd: -d and -e log to stderr; otherwise syslog. The embedded mode in the foreground logs to stderr.
+  const toStderr = flags.debug > 0 || flags.stderr || (embedded && flags.foreground && !flags.inetd);
+  return createDaemonLog({
+    level,
+    destination: toStderr
+      ? { kind: "stderr" }
+      : { kind: "syslog", fallback: flags.inetd ? "none" : "stderr" },
   });
 }
 
-function main(): void {
-  const flags = parseFlags(process.argv.slice(2));
-  const levels: LogLevel[] = ["error", "info", "verbose", "debug1", "debug2", "debug3"];
-  const maxLevel = flags.debug === 0 ? 1 : Math.min(2 + flags.debug, 5);
-  const logLine = (level: LogLevel, message: string): void => {
-    if (levels.indexOf(level) > maxLevel) return;
-    process.stderr.write(`${level.startsWith("debug") ? level + ": " : ""}${message}\n`);
-  };
-  const hostKeys = loadHostKeys(flags.stateDir, (m) => logLine("info", m));
-  const server = net.createServer((socket) => {
-    const peer = `${socket.remoteAddress} port ${socket.remotePort}`;
-    logLine("info", `Connection from ${peer} on ${socket.localAddress} port ${socket.localPort}`);
-    const transport = new Transport({ role: "server", socket, hostKeys, log: logLine });
-    transport.setMessageHandler((type) => {
-      if (type === Msg.USERAUTH_REQUEST) {
-        // No authentication method exists yet: an empty list says so (RFC 4252 §5.1).
-        transport.send(
-          Buffer.from(new SshWriter().byte(Msg.USERAUTH_FAILURE).nameList([]).boolean(false).toBuffer()),
+/** -t, -T, -G: check (and print) the configuration, then exit. */
+async function testMode(flags: Flags, s: Setup): Promise<never> {
+  const check = await checkSshdConfig(s.load);
+  for (const w of check.warnings) process.stderr.write(`${w}\n`);
+  if (!check.config) {
+    for (const m of check.messages) process.stderr.write(`${m}\n`);
+    process.exit(1);
+  }
+  if (flags.test !== 3) {
+    const named = check.config.global.hostKeys;
+    const files = named.length ? named : s.defaultHostKeys;
+    const errors: string[] = [];
+    const keyLog = { ...silentLog, error: (m: string) => errors.push(m) };
+    const loaded = files.filter((file) => loadHostKeyFile(file, keyLog) !== null);
+    for (const e of errors) process.stderr.write(`${e}\n`);
+    if (loaded.length === 0) {
+      process.stderr.write("sshd: no hostkeys available -- exiting.\n");
+      process.exit(1);
+    }
+  }
+  if (flags.test >= 2) {
+    // sshd -T always applies Match, for an empty connection without -C (so `Match All` overrides -o).
+    let spec: SshdConnectionSpec = {};
+    if (flags.connectionSpec !== null) {
+      try {
+        spec = parseConnectionSpec(flags.connectionSpec);
+      } catch (err) {
+        process.stderr.write(
+          `Invalid test mode specification ${flags.connectionSpec}: ${(err as Error).message}\n`,
         );
-      } else {
-        transport.disconnect(DisconnectReason.PROTOCOL_ERROR, "unexpected message");
+        process.exit(1);
       }
+    }
+    const missing = missingTestSpecField(check.config, spec);
+    if (missing !== null) {
+      process.stderr.write(`${missing}\n`);
+      process.exit(255);
+    }
+    process.stdout.write(formatSshdConfigDump(check.config.forConnection(spec)));
+  }
+  process.exit(0);
+}
+
+/** Without -D: start the daemon as a detached child and exit 0 once it listens (sshd daemon(3)). */
+function detach(): void {
+  const child = spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1)], {
+    detached: true,
+    stdio: ["ignore", "ignore", "pipe", "ipc"],
+    env: { ...process.env, [DETACHED_ENV]: "1" },
+  });
+  child.stderr!.pipe(process.stderr);
+  child.on("message", (m: unknown) => {
+    if (m !== "listening") return;
+    child.stderr!.unpipe(process.stderr);
+    child.stderr!.destroy();
+    child.disconnect();
+    child.unref();
+    process.exit(0);
+  });
+  child.on("exit", (code) => process.exit(code ?? 255));
+}
+
+function writePidFile(file: string | null, log: DaemonLogger): string | null {
+  if (file === null) return null;
+  try {
+    fs.writeFileSync(file, `${process.pid}\n`, { mode: 0o644 });
+    return file;
+  } catch (err) {
+    log.error(`Couldn't create pid file "${file}": ${(err as Error).message}`);
+    return null;
+  }
+}
+
+async function main(): Promise<void> {
+  const flags = parseFlags(process.argv.slice(2));
+  if (flags.connectionSpec !== null && flags.test < 2) usage("-C requires -T");
+  const embeddedGuess = flags.configFile === null && process.getuid?.() !== 0;
+  const log = createLog(flags, embeddedGuess);
+  const s = setup(flags, log);
+  if (flags.test) return testMode(flags, s);
+
+  const isChild = process.env[DETACHED_ENV] === "1";
+  delete process.env[DETACHED_ENV];
+  const background = !flags.foreground && flags.debug === 0 && !flags.inetd;
+  if (background && !isChild) return detach();
+
+  let config;
+  try {
+    config = await loadSshdConfig(s.load);
+  } catch (err) {
+    log.fatal((err as Error).message);
+    process.exit(255);
+  }
+  let daemon: Daemon;
+  try {
+    daemon = Daemon.create(
+      {
+        loadConfig: () => loadSshdConfig(s.load),
+        log,
+        login: defaultLoginBackend(),
+        defaultHostKeys: s.defaultHostKeys,
+        commandLinePorts: flags.ports,
+        levelFromConfig: flags.debug === 0 && !flags.quiet,
+        singleConnection: flags.debug > 0 && !flags.inetd,
+      },
+      config,
+    );
+  } catch (err) {
+    log.fatal((err as Error).message);
+    process.exit(1);
+  }
+
+  if (flags.inetd) {
+    const { stream, info } = stdioConnection();
+    log.verbose(
+      `Connection from ${info.remoteAddress} port ${info.remotePort} on ${info.localAddress} port ${info.localPort} rdomain ""`,
+    );
+    const conn = daemon.serve(stream, info, false);
+    conn.transport.once("close", () => {
+      void log.close().finally(() => process.exit(0));
     });
-    transport.on("close", (err) =>
-      logLine("info", `Connection closed by ${peer}${err ? `: ${err.message}` : ""}`),
+    return;
+  }
+
+  // Signals are handled from the moment binding starts: SIGHUP's or SIGTERM's default action would kill
+  // the daemon silently.
+  const listening = daemon.listen();
+  let pidFile: string | null = null;
+  const terminate = (signal: NodeJS.Signals, number: number): void => {
+    log.info(`Received signal ${number}; terminating.`);
+    daemon.stopListening();
+    if (pidFile !== null) {
+      try {
+        fs.unlinkSync(pidFile);
+      } catch (err) {
+        log.debug1(`unlink ${pidFile}: ${(err as Error).message}`);
+      }
+    }
+    daemon.disconnectAll();
+    void log.close().finally(() => process.exit(signal === "SIGTERM" ? 0 : 255));
+  };
+  process.on("SIGTERM", () => terminate("SIGTERM", 15));
+  process.on("SIGINT", () => terminate("SIGINT", 2));
+  process.on("SIGQUIT", () => terminate("SIGQUIT", 3));
+  // A SIGHUP before the sockets are bound waits for them (reload rebinds when the addresses change).
+  process.on("SIGHUP", () => {
+    // A failed bind is reported (and ends the daemon) by the await below.
+    void listening.then(
+      () => daemon.reload(),
+      () => undefined,
     );
   });
-  server.on("error", (err) => {
-    logLine("error", `error: Bind to port ${flags.port} on ${flags.listen} failed: ${err.message}.`);
+  try {
+    await listening;
+  } catch (err) {
+    log.fatal((err as Error).message);
     process.exit(255);
-  });
-  server.listen(flags.port, flags.listen, () =>
-    logLine("info", `Server listening on ${flags.listen} port ${flags.port}.`),
-  );
-  for (const sig of ["SIGTERM", "SIGINT"] as const) {
-    process.on(sig, () => {
-      logLine("info", `Received signal ${sig === "SIGTERM" ? 15 : 2}; terminating.`);
-      server.close();
-      process.exit(0);
-    });
   }
+  // sshd(8): no PidFile in debug mode.
+  pidFile = flags.debug > 0 ? null : writePidFile(config.global.pidFile, log);
+  if (isChild && process.send) {
+    process.send("listening");
+    process.disconnect?.();
+    log.detachStderr();
+    // Nobody reads our stderr any more: a stray write (a Node warning) must not end the daemon with EPIPE.
+    process.stderr.on("error", (err) => log.debug1(`stderr: ${err.message}`));
+  }
+  daemon.on("single-connection-done", () => {
+    void log.close().finally(() => process.exit(0));
+  });
 }
 
-main();
+main().catch((err: unknown) => {
+  process.stderr.write(`nsshd: ${(err as Error)?.stack ?? String(err)}\n`);
+  process.exit(255);
+});

@@ -5,6 +5,7 @@ export {
   SshServer,
   type ServerConnection,
   type ServerConnectionInfo,
+  type ServerConnectionOverrides,
   type ServerEvents,
   type ServerOptions,
 } from "./server.js";

@@ -17,10 +17,11 @@ import {
   Transport,
   type AlgorithmListSpec,
   type HostKeySigner,
+  type TransportHandoff,
   type TransportLogger,
   type TransportOptions,
 } from "../transport/index.js";
-import { DisconnectReason, SshError } from "../wire/index.js";
+import { DisconnectReason, Msg, SshError } from "../wire/index.js";
 
 export interface ServerConnectionInfo {
   readonly remoteAddress: string;
@@ -44,6 +45,8 @@ export interface ServerOptions {
   /** AuthenticationMethods, e.g. [["publickey", "password"]]. */
   authenticationMethods?: string[][];
   maxAuthTries?: number;
+  /** Signature algorithms accepted for user keys (sshd_config PubkeyAcceptedAlgorithms); default: the auth layer's. */
+  publicKeyAlgorithms?: readonly string[];
   banner?: string;
   failureDelayMs?: number;
   /** Seconds to authenticate before the connection is dropped (LoginGraceTime, 120; 0 = no limit). */
@@ -66,6 +69,36 @@ export interface ServerOptions {
   requireStrictKex?: boolean;
   log?: TransportLogger;
 }
+
+/**
+ * What one connection may use instead of the server's options: the daemon decides these per connection
+ * (its policy knows the peer's address; Match blocks and SIGHUP change them for new connections only).
+ */
+export type ServerConnectionOverrides = Partial<
+  Pick<
+    ServerOptions,
+    | "auth"
+    | "authenticationMethods"
+    | "maxAuthTries"
+    | "publicKeyAlgorithms"
+    | "banner"
+    | "failureDelayMs"
+    | "loginGraceTime"
+    | "maxSessions"
+    | "onSession"
+    | "session"
+    | "log"
+  >
+> & {
+  /** Host keys for this connection only: nsshd's workers sign through the monitor, per connection. */
+  hostKeys?: HostKeySigner[];
+  /**
+   * Once the user is authenticated, give the connection away instead of serving it: USERAUTH_SUCCESS is
+   * not sent, and the callback gets the transport to hand off (Transport.handOff) with its socket. nsshd's
+   * pre-auth workers pass it to the user's session process, which continues it with resume().
+   */
+  handOff?: (user: AuthenticatedUser, transport: Transport, info: ServerConnectionInfo) => void;
+};
 
 export interface ServerEvents {
   /** A client authenticated. */
@@ -136,12 +169,15 @@ export class SshServer extends EventEmitter<ServerEvents> {
     };
   }
 
-  private log(level: Parameters<TransportLogger>[0], message: string): void {
-    this.options.log?.(level, message);
-  }
-
-  /** Serve one connection on any stream (a TCP socket, or stdin/stdout as sshd -i does). */
-  handleSocket(socket: Duplex, info?: Partial<ServerConnectionInfo>): void {
+  /**
+   * Serve one connection on any stream (a TCP socket, or stdin/stdout as sshd -i does), with optional
+   * per-connection overrides of the server's options. Returns the connection's transport.
+   */
+  handleSocket(
+    socket: Duplex,
+    info?: Partial<ServerConnectionInfo>,
+    overrides?: ServerConnectionOverrides,
+  ): Transport {
     const s = socket as Partial<net.Socket>;
     const where: ServerConnectionInfo = {
       remoteAddress: info?.remoteAddress ?? s.remoteAddress ?? "UNKNOWN",
@@ -152,14 +188,21 @@ export class SshServer extends EventEmitter<ServerEvents> {
     this.sockets.add(socket);
     socket.once("close", () => this.sockets.delete(socket));
     socket.on("error", () => {}); // the transport reports socket errors as its close reason
-    const o = this.options;
-    const transport = new Transport({ ...this.transportOptions(), role: "server", socket });
+    const o: ServerOptions = overrides ? { ...this.options, ...overrides } : this.options;
+    const hostKeys = overrides?.hostKeys ?? this.hostKeys;
+    const transport = new Transport({
+      ...this.transportOptions(),
+      ...(overrides?.log ? { log: overrides.log } : {}),
+      hostKeys,
+      role: "server",
+      socket,
+    });
     transport.once("close", (err) => this.emit("connection-closed", where, err));
     const grace = (o.loginGraceTime ?? 120) * 1000;
     const graceTimer =
       grace > 0
         ? setTimeout(() => {
-            this.log(
+            o.log?.(
               "info",
               `Timeout before authentication for ${where.remoteAddress} port ${where.remotePort}`,
             );
@@ -167,39 +210,87 @@ export class SshServer extends EventEmitter<ServerEvents> {
           }, grace)
         : null;
     graceTimer?.unref();
+    const handOff = overrides?.handOff;
     authenticateServer(transport, {
       policy: o.auth,
-      hostKeys: this.hostKeys,
+      hostKeys,
+      ...(handOff ? { deferSuccess: true } : {}),
       remoteAddress: where.remoteAddress,
       remotePort: where.remotePort,
       ...(o.authenticationMethods ? { authenticationMethods: o.authenticationMethods } : {}),
       ...(o.maxAuthTries !== undefined ? { maxAuthTries: o.maxAuthTries } : {}),
       ...(o.banner !== undefined ? { banner: o.banner } : {}),
       ...(o.failureDelayMs !== undefined ? { failureDelayMs: o.failureDelayMs } : {}),
+      ...(o.publicKeyAlgorithms ? { publicKeyAlgorithms: o.publicKeyAlgorithms } : {}),
       ...(o.log ? { log: o.log } : {}),
     }).then(
       (user) => {
         if (graceTimer) clearTimeout(graceTimer);
-        this.serveConnection({
-          ...where,
-          user,
-          transport,
-          connection: new Connection(transport, o.log ? { log: o.log } : {}),
-        });
+        if (handOff) {
+          this.sockets.delete(socket);
+          return handOff(user, transport, where);
+        }
+        this.serveConnection(
+          {
+            ...where,
+            user,
+            transport,
+            connection: new Connection(transport, o.log ? { log: o.log } : {}),
+          },
+          o,
+        );
       },
       (err: unknown) => {
         if (graceTimer) clearTimeout(graceTimer);
         // The auth layer has already disconnected and logged; the transport's close event reports it.
-        this.log("debug1", `authentication ended: ${(err as Error).message}`);
+        o.log?.("debug1", `authentication ended: ${(err as Error).message}`);
       },
     );
+    return transport;
   }
 
-  private serveConnection(c: ServerConnection): void {
-    const maxSessions = this.options.maxSessions ?? 10;
+  /**
+   * Go on with a connection another process authenticated and handed off (Transport.handOff): no key
+   * exchange, no authentication; USERAUTH_SUCCESS is sent from here, then sessions are served as usual.
+   */
+  resume(
+    socket: Duplex,
+    handoff: TransportHandoff,
+    info: ServerConnectionInfo,
+    user: AuthenticatedUser,
+    overrides?: ServerConnectionOverrides,
+  ): ServerConnection {
+    this.sockets.add(socket);
+    socket.once("close", () => this.sockets.delete(socket));
+    socket.on("error", () => {}); // the transport reports socket errors as its close reason
+    const o: ServerOptions = overrides ? { ...this.options, ...overrides } : this.options;
+    const transport = new Transport(
+      {
+        ...this.transportOptions(),
+        ...(overrides?.log ? { log: overrides.log } : {}),
+        hostKeys: overrides?.hostKeys ?? this.hostKeys,
+        role: "server",
+        socket,
+      },
+      handoff,
+    );
+    transport.once("close", (err) => this.emit("connection-closed", info, err));
+    transport.send(Buffer.from([Msg.USERAUTH_SUCCESS]));
+    const c: ServerConnection = {
+      ...info,
+      user,
+      transport,
+      connection: new Connection(transport, o.log ? { log: o.log } : {}),
+    };
+    this.serveConnection(c, o);
+    return c;
+  }
+
+  private serveConnection(c: ServerConnection, o: ServerOptions): void {
+    const maxSessions = o.maxSessions ?? 10;
     let sessions = 0;
     c.connection.setChannelOpenHandler("session", (req: IncomingChannelOpen) => {
-      if (!this.options.onSession) {
+      if (!o.onSession) {
         return req.reject(ChannelOpenFailure.ADMINISTRATIVELY_PROHIBITED, "sessions are not served here");
       }
       if (sessions >= maxSessions)
@@ -208,16 +299,16 @@ export class SshServer extends EventEmitter<ServerEvents> {
       sessions++;
       channel.once("close", () => sessions--);
       const session = new ServerSession(channel, {
-        ...(this.options.log ? { log: this.options.log } : {}),
-        ...this.options.session,
+        ...(o.log ? { log: o.log } : {}),
+        ...o.session,
       });
       const failed = (err: unknown): void => {
-        this.log("error", `session handler failed: ${(err as Error)?.message ?? String(err)}`);
+        o.log?.("error", `session handler failed: ${(err as Error)?.message ?? String(err)}`);
         channel.destroy();
       };
       try {
         // An async handler's rejection ends its session, not the server.
-        Promise.resolve(this.options.onSession(session, c) as unknown).catch(failed);
+        Promise.resolve(o.onSession(session, c) as unknown).catch(failed);
       } catch (err) {
         failed(err);
       }
@@ -225,7 +316,7 @@ export class SshServer extends EventEmitter<ServerEvents> {
     try {
       this.emit("connection", c);
     } catch (err) {
-      this.log("error", `connection listener failed: ${(err as Error).message}`);
+      o.log?.("error", `connection listener failed: ${(err as Error).message}`);
       c.transport.disconnect(DisconnectReason.BY_APPLICATION, "internal error");
     }
   }

@@ -21,6 +21,19 @@ export interface ProcessSpec {
   /** Run as this user (the daemon does this; the library runs as itself). */
   uid?: number;
   gid?: number;
+  /**
+   * Start the program through another one (the daemon's nssh-exec, which changes identity and passes
+   * argv[0]): given what would run, return the wrapper's file and arguments.
+   */
+  wrap?: (launch: ProgramLaunch) => { file: string; args: string[] };
+}
+
+/** What a session runs: `file` with argv[0] `argv0` ("-bash" for a login shell) and `args`. */
+export interface ProgramLaunch {
+  file: string;
+  argv0: string;
+  args: string[];
+  pty: boolean;
 }
 
 export interface ProcessExit {
@@ -55,8 +68,10 @@ export async function startProcess(spec: ProcessSpec): Promise<RunningProcess> {
 
 function startOnPipes(spec: ProcessSpec): Promise<RunningProcess> {
   const args = spec.command === null ? [] : ["-c", spec.command];
-  const child: ChildProcess = spawn(spec.shell, args, {
-    argv0: spec.command === null ? loginArgv0(spec.shell) : path.basename(spec.shell),
+  const argv0 = spec.command === null ? loginArgv0(spec.shell) : path.basename(spec.shell);
+  const wrapped = spec.wrap?.({ file: spec.shell, argv0, args, pty: false });
+  const child: ChildProcess = spawn(wrapped?.file ?? spec.shell, wrapped?.args ?? args, {
+    argv0: wrapped ? path.basename(wrapped.file) : argv0,
     env: spec.env,
     cwd: spec.cwd,
     stdio: ["pipe", "pipe", "pipe"],
@@ -142,9 +157,16 @@ async function startOnPty(
   pty: { term: string; cols: number; rows: number },
 ): Promise<RunningProcess> {
   const nodePty = await loadNodePty();
-  // node-pty has no argv0 option: a login shell is asked for with -l, which every common shell takes.
-  const args = spec.command === null ? ["-l"] : ["-c", spec.command];
-  const term = nodePty.spawn(spec.shell, args, {
+  // node-pty has no argv0 option: a login shell is asked for with -l, which every common shell takes;
+  // a wrapper can pass argv[0] itself ("-bash", as sshd does).
+  const wrapped = spec.wrap?.({
+    file: spec.shell,
+    argv0: spec.command === null ? loginArgv0(spec.shell) : path.basename(spec.shell),
+    args: spec.command === null ? [] : ["-c", spec.command],
+    pty: true,
+  });
+  const args = wrapped?.args ?? (spec.command === null ? ["-l"] : ["-c", spec.command]);
+  const term = nodePty.spawn(wrapped?.file ?? spec.shell, args, {
     name: pty.term,
     cols: Math.max(1, pty.cols || 80),
     rows: Math.max(1, pty.rows || 24),

@@ -8,7 +8,7 @@ import { finished } from "node:stream";
 import type { Channel } from "../connection/index.js";
 import type { LogLevel } from "../transport/index.js";
 import { SshError } from "../wire/index.js";
-import { startProcess, type ProcessExit, type RunningProcess } from "./processRunner.js";
+import { startProcess, type ProcessExit, type ProcessSpec, type RunningProcess } from "./processRunner.js";
 import {
   decodeEnv,
   decodePtyRequest,
@@ -42,6 +42,12 @@ export interface RunOptions {
   command?: string;
   uid?: number;
   gid?: number;
+  /** Start the program through a wrapper (see ProcessSpec.wrap). */
+  wrap?: ProcessSpec["wrap"];
+  /** Put the client's accepted env requests on top of `env` (default true; false: `env` is complete). */
+  mergeClientEnv?: boolean;
+  /** Called once the program runs: its pid, and its terminal's path on a PTY. */
+  onStart?: (info: { pid: number; ttyName: string | null }) => void;
 }
 
 export interface ServerSessionEvents {
@@ -66,7 +72,7 @@ export class ServerSession extends EventEmitter<ServerSessionEvents> {
 
   constructor(
     readonly channel: Channel,
-    private readonly options: ServerSessionOptions = {},
+    private options: ServerSessionOptions = {},
   ) {
     // An async "start" listener that rejects must end its session, not the process.
     super({ captureRejections: true });
@@ -88,6 +94,11 @@ export class ServerSession extends EventEmitter<ServerSessionEvents> {
       }
     });
     channel.once("close", () => this.onChannelClosed());
+  }
+
+  /** Change the session's options (AcceptEnv, PermitTTY) for requests still to come. */
+  configure(options: Partial<ServerSessionOptions>): void {
+    this.options = { ...this.options, ...options };
   }
 
   /** The rejection of an async listener (captureRejections): log it and end this session. */
@@ -217,7 +228,7 @@ export class ServerSession extends EventEmitter<ServerSessionEvents> {
       throw new SshError("CONFIG", `run() for subsystem ${start.name} needs options.command`);
     }
     const command = options.command ?? (start.kind === "exec" ? start.command : null);
-    const env = { ...options.env, ...this.env };
+    const env = options.mergeClientEnv === false ? { ...options.env } : { ...options.env, ...this.env };
     const ch = this.channel;
     let proc: RunningProcess;
     try {
@@ -229,6 +240,7 @@ export class ServerSession extends EventEmitter<ServerSessionEvents> {
         ...(this.pty ? { pty: { term: this.pty.term, cols: this.pty.cols, rows: this.pty.rows } } : {}),
         ...(options.uid !== undefined ? { uid: options.uid } : {}),
         ...(options.gid !== undefined ? { gid: options.gid } : {}),
+        ...(options.wrap ? { wrap: options.wrap } : {}),
       });
     } catch (err) {
       // As sshd when exec fails: the reason on stderr, status 127.
@@ -239,6 +251,7 @@ export class ServerSession extends EventEmitter<ServerSessionEvents> {
       return failed;
     }
     this.process = proc;
+    options.onStart?.({ pid: proc.pid, ttyName: proc.ttyName });
     if (ch.destroyed) this.onChannelClosed(); // the client left while the program was starting
     ch.pipe(proc.stdin);
     const outputs = [proc.stdout, ...(proc.stderr ? [proc.stderr] : [])];

@@ -1,0 +1,272 @@
+/**
+ * The login process: what sshd does for a session channel once the user is authenticated (sshd(8)
+ * LOGIN PROCESS, session.c): the PAM session, the environment, the command (ForceCommand, the key's
+ * command=, the client's, or the login shell), ~/.ssh/rc or /etc/ssh/sshrc, and on a PTY the tty
+ * given to the user, the login records (utmp, wtmp, lastlog), the login messages and "Last login";
+ * then the program runs as the user (native/nssh-exec: initgroups, setgid, setuid, chdir home).
+ */
+import { execFile } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import { matchHostPattern } from "../keys/index.js";
+import type { ServerConnection } from "../server/index.js";
+import type { ServerSession, SessionStart } from "../session/index.js";
+import type { ProgramLaunch } from "../session/processRunner.js";
+import type { SystemAccount } from "./accounts.js";
+import { readFileAsUser, identityArgs, nativeHelper, needsIdentityChange } from "./loginExec.js";
+import { buildLoginEnvironment, parseEnvironmentFile } from "./loginEnvironment.js";
+import type { LoginLog, LoginSettings } from "./loginSettings.js";
+import { serveInternalSftp } from "./loginSftp.js";
+import { PamCode } from "./pamTransaction.js";
+import type { LoginGrant } from "./systemAuthPolicy.js";
+
+const SYSTEM_RC = "/etc/ssh/sshrc";
+const MOTD = "/etc/motd";
+/** How long a PTY program may outlive its closed channel (after SIGHUP) before SIGKILL. */
+const HANGUP_GRACE_MS = 2000;
+
+interface PamSession {
+  env: Record<string, string>;
+  /** pam_info text (pam_motd, pam_mail), shown on PTY sessions as sshd shows its loginmsg. */
+  messages: string;
+}
+
+/** One PAM session per connection (sshd opens it once), closed when the connection ends. */
+const pamSessions = new WeakMap<LoginGrant, Promise<PamSession | null>>();
+
+function openPamSession(
+  grant: LoginGrant,
+  conn: ServerConnection,
+  log: LoginLog,
+): Promise<PamSession | null> {
+  let opened = pamSessions.get(grant);
+  if (!opened) {
+    const pam = grant.pam;
+    opened = (async () => {
+      if (!pam || pam.ended) return null;
+      let messages = "";
+      pam.conversation = {
+        prompt: () => null,
+        message: (text) => {
+          messages += `${text}\n`;
+        },
+      };
+      const { status, env } = await pam.openSession();
+      if (!status || status.code !== PamCode.SUCCESS) {
+        log.error(`PAM: pam_open_session(): ${status?.text ?? "helper failed"}`);
+        return null;
+      }
+      return { env, messages };
+    })();
+    pamSessions.set(grant, opened);
+    conn.transport.once("close", () => pam?.end());
+  }
+  return opened;
+}
+
+interface Plan {
+  /** The command to run, or null for the login shell. */
+  command: string | null;
+  original?: string;
+  kind: string;
+  internalSftp: boolean;
+  subsystem: boolean;
+  /** Run the command with this shell instead of the user's. */
+  shell?: string;
+}
+
+/** session.c do_exec: ForceCommand wins over the key's command=, which wins over the client's. */
+function plan(start: SessionStart, settings: LoginSettings, keyCommand: string | undefined): Plan | string {
+  let command: string | null = start.kind === "exec" ? start.command : null;
+  let subsystem = false;
+  if (start.kind === "subsystem") {
+    const sub = settings.subsystems[start.name];
+    if (sub === undefined) return `subsystem request for ${start.name} failed, subsystem not found`;
+    command = sub;
+    subsystem = true;
+  }
+  let kind =
+    start.kind === "subsystem" ? `subsystem '${start.name}'` : start.kind === "exec" ? "command" : "shell";
+  let original: string | undefined;
+  if (settings.forceCommand !== undefined) {
+    original = command ?? undefined;
+    command = settings.forceCommand;
+    kind = `forced-command (config) '${command}'`;
+  } else if (keyCommand !== undefined) {
+    original = command ?? undefined;
+    command = keyCommand;
+    kind = `forced-command (key-option) '${command}'`;
+  }
+  return {
+    command,
+    ...(original !== undefined ? { original } : {}),
+    kind,
+    internalSftp: command === "internal-sftp",
+    subsystem,
+  };
+}
+
+async function exists(file: string): Promise<boolean> {
+  try {
+    await fs.promises.stat(file);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function userEnvironmentFile(account: SystemAccount, settings: LoginSettings, log: LoginLog) {
+  if (settings.permitUserEnvironment === false) return undefined;
+  const file = path.join(account.home, ".ssh", "environment");
+  const text = await readFileAsUser(account, file, 1 << 20);
+  if (text === null) return undefined;
+  return parseEnvironmentFile(text, (n) => log.info(`Bad line ${n} in ${file}`));
+}
+
+/**
+ * Serve one session channel of an authenticated system user: call it from the server's onSession with
+ * the grant of the connection's policy (systemAuthPolicy.ts grantFor) and the user's settings.
+ */
+export function startLoginSession(
+  session: ServerSession,
+  conn: ServerConnection,
+  grant: LoginGrant,
+  settings: LoginSettings,
+  log: LoginLog,
+): void {
+  const account = grant.account;
+  const keyAuth = conn.user.methods.includes("publickey") ? grant.keyFor(conn.user.publicKey) : undefined;
+  const keyOptions = keyAuth?.entry.options;
+  session.configure({
+    acceptEnv: (name) => settings.acceptEnv.some((p) => matchHostPattern(name, p, true)),
+    permitPty: settings.permitTTY && keyOptions?.pty !== false,
+  });
+  const who = `${account.name} from ${conn.remoteAddress} port ${conn.remotePort}`;
+  session.on("start", async (start, accept, reject) => {
+    if (settings.chrootDirectory && settings.chrootDirectory.toLowerCase() !== "none") {
+      log.error(`ChrootDirectory is not supported yet: session for ${who} refused`);
+      return reject();
+    }
+    const p = plan(start, settings, keyOptions?.command);
+    if (typeof p === "string") {
+      log.info(`${p} by user ${account.name}`);
+      return reject();
+    }
+    accept();
+    const pam = await openPamSession(grant, conn, log);
+    if (grant.pam && !pam && settings.usePAM) {
+      session.channel.stderrWriter.write("PAM session could not be opened\r\n");
+      await session.exit(1);
+      return;
+    }
+    if (grant.passwordChangeRequired) {
+      // session.c do_pwchange: the session is the password change, on a tty, or a refusal without one.
+      const tty = session.pty !== null;
+      p.kind = "forced password change";
+      p.command = tty
+        ? 'echo "WARNING: Your password has expired." >&2; echo "You must change your password now and login again!" >&2; exec /usr/bin/passwd'
+        : 'echo "WARNING: Your password has expired." >&2; echo "Password change required but no TTY available." >&2; exit 1';
+      p.internalSftp = false;
+      p.subsystem = true; // no rc files, no login messages
+      p.shell = "/bin/sh";
+    }
+    if (p.internalSftp) {
+      log.info(`Starting session: ${p.kind} for ${who}`);
+      await serveInternalSftp(session, account, log);
+      return;
+    }
+    const pty = session.pty;
+    const env = buildLoginEnvironment({
+      account,
+      conn,
+      settings,
+      clientEnv: session.env,
+      ...(keyOptions?.environment ? { keyEnvironment: keyOptions.environment } : {}),
+      ...(p.original !== undefined ? { originalCommand: p.original } : {}),
+      ...(pam ? { pamEnv: pam.env } : {}),
+      ...(await userEnvironmentFile(account, settings, log).then((f) =>
+        f ? { userEnvironmentFile: f } : {},
+      )),
+      ...(pty ? { term: pty.term } : {}),
+    });
+    // do_rc_files: ~/.ssh/rc unless ForceCommand or no-user-rc, else /etc/ssh/sshrc; never for subsystems.
+    let rc: string | undefined;
+    if (!p.subsystem) {
+      const userRc = path.join(account.home, ".ssh", "rc");
+      const userRcAllowed =
+        settings.forceCommand === undefined && settings.permitUserRC && keyOptions?.userRc !== false;
+      if (userRcAllowed && (await exists(userRc))) rc = userRc;
+      else if (await exists(SYSTEM_RC)) rc = SYSTEM_RC;
+    }
+    const helper = nativeHelper("nssh-exec");
+    const change = needsIdentityChange(account);
+    if (change && !helper) {
+      log.error("nssh-exec is not built: the session runs without the user's supplementary groups");
+    }
+    // check_quietlogin: the messages, "Last login" and motd only for a login shell, and not with ~/.hushlogin.
+    const quiet = p.command !== null || (await exists(path.join(account.home, ".hushlogin")));
+    if (pty && !quiet && pam?.messages) env.NSSH_LOGIN_MESSAGES = pam.messages;
+    // Debian's sshd leaves the motd to pam_motd when it says it showed it (MOTD_SHOWN=pam).
+    const motdShown = pam?.env.MOTD_SHOWN === "pam";
+    const wrap = helper
+      ? (launch: ProgramLaunch) => ({
+          file: helper,
+          args: [
+            ...identityArgs(account),
+            "--chdir",
+            account.home,
+            ...(launch.pty ? ["--tty", "--record", conn.remoteAddress] : []),
+            ...(launch.pty && !quiet ? ["--messages"] : []),
+            ...(launch.pty && !quiet && settings.printLastLog ? ["--lastlog"] : []),
+            ...(launch.pty && !quiet && settings.printMotd && !motdShown ? ["--motd", MOTD] : []),
+            ...(rc ? ["--rc", rc] : []),
+            "--",
+            launch.file,
+            launch.argv0,
+            ...launch.args,
+          ],
+        })
+      : undefined;
+    let cwd = "/";
+    if (!helper && (await exists(account.home))) cwd = account.home;
+    let tty: string | null = null;
+    let pid = 0;
+    let ended = false;
+    await session.run({
+      shell: p.shell ?? (account.shell || "/bin/sh"),
+      cwd,
+      env,
+      mergeClientEnv: false,
+      ...(p.command !== null ? { command: p.command } : {}),
+      ...(wrap ? { wrap } : change ? { uid: account.uid, gid: account.gid } : {}),
+      onStart: (info) => {
+        tty = info.ttyName;
+        pid = info.pid;
+        if (info.ttyName) {
+          // sshd hangs up the terminal when the channel closes; a program that ignores SIGHUP (passwd
+          // waiting for input, say) must not outlive its session: it is killed a moment later.
+          session.channel.once("close", () => {
+            setTimeout(() => {
+              if (ended) return; // its pid may belong to another process by now
+              try {
+                process.kill(info.pid, "SIGKILL");
+              } catch {
+                // already gone
+              }
+            }, HANGUP_GRACE_MS).unref();
+          });
+        }
+        const on = tty ? ` on ${tty.replace(/^\/dev\//, "")}` : "";
+        log.info(`Starting session: ${p.kind}${on} for ${who}`);
+      },
+    });
+    ended = true;
+    if (tty && helper && process.geteuid?.() === 0) {
+      // The logout record in utmp and wtmp (sshd's record_logout when the session's pty is released).
+      const line = tty;
+      await new Promise<void>((resolve) =>
+        execFile(helper, ["--logout", line, String(pid)], () => resolve()),
+      );
+    }
+  });
+}

@@ -1,0 +1,58 @@
+/**
+ * Starting nsshd's child processes: pre-auth workers (as the unprivileged account) and session processes
+ * (started as the monitor's user, kept spare, and dropped to a login user when taken), each with an IPC
+ * channel to the monitor that uses the structured-clone serialization (Buffers pass as bytes).
+ */
+import { fork, type ChildProcess } from "node:child_process";
+import { IpcPeer } from "./ipc.js";
+
+export type ChildRole = "worker" | "session";
+
+export interface ChildHandle {
+  readonly role: ChildRole;
+  readonly process: ChildProcess;
+  readonly peer: IpcPeer;
+  /** Resolves once the child said it is ready; rejects if it died first. */
+  readonly ready: Promise<void>;
+}
+
+/** Environment of a child: nothing of the monitor's but what Node and the child need. */
+function childEnvironment(): Record<string, string> {
+  const env: Record<string, string> = {
+    PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+  };
+  for (const name of ["LANG", "TZ", "NODE_OPTIONS"]) {
+    const v = process.env[name];
+    if (v !== undefined) env[name] = v;
+  }
+  return env;
+}
+
+export function startChild(
+  role: ChildRole,
+  entry: URL,
+  opts: { uid?: number; gid?: number; onRefused: (reason: string) => void; execArgv?: string[] },
+): ChildHandle {
+  const child = fork(entry, [role], {
+    serialization: "advanced",
+    stdio: ["ignore", "inherit", "inherit", "ipc"],
+    env: childEnvironment(),
+    execArgv: opts.execArgv ?? [],
+    ...(opts.uid !== undefined ? { uid: opts.uid } : {}),
+    ...(opts.gid !== undefined ? { gid: opts.gid } : {}),
+  });
+  const peer = new IpcPeer(child, { onRefused: opts.onRefused });
+  const ready = new Promise<void>((resolve, reject) => {
+    peer.handle(
+      "ready",
+      () => undefined,
+      () => resolve(),
+    );
+    child.once("exit", (code, signal) =>
+      reject(new Error(`${role} exited (${signal ?? code}) before it was ready`)),
+    );
+    child.once("error", reject);
+  });
+  ready.catch(() => {}); // observed by whoever awaits it; an early exit is also reported by "exit"
+  return { role, process: child, peer, ready };
+}
