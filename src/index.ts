@@ -64,3 +64,16 @@ export {
   MACS,
   COMPRESSIONS,
 } from "./crypto/index.js";
+export {
+  SftpClient,
+  SftpError,
+  serveSftp,
+  handleSftpSubsystem,
+  DiskFileSystem,
+  MemoryFileSystem,
+  type SftpServerOptions,
+  type SftpFileSystem,
+  type SftpAttrs,
+  type TransferOptions,
+  type TransferProgress,
+} from "./sftp/index.js";

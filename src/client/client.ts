@@ -15,6 +15,7 @@ import {
   type UserKeySigner,
 } from "../auth/index.js";
 import { Connection, type Channel, type ChannelOptions } from "../connection/index.js";
+import { SftpClient } from "../sftp/client.js";
 import { openSession, type ClientSession, type PtyOptions, type SessionExit } from "../session/index.js";
 import {
   resolveLists,
@@ -137,7 +138,10 @@ export class SshClient extends EventEmitter<{ close: [error: SshError | null] }>
     // Aborted while it ran: the caller gets ABORTED, not whatever the torn-down channel had collected.
     let aborted = false;
     let ended = false;
-    void session.exit.then(() => (ended = true));
+    session.exit.then(
+      () => (ended = true),
+      () => (ended = true),
+    );
     const onAbort = (): void => {
       if (!ended) aborted = true;
     };
@@ -182,6 +186,18 @@ export class SshClient extends EventEmitter<{ close: [error: SshError | null] }>
     return session;
   }
 
+  /** The "sftp" subsystem as an SftpClient, its VERSION exchanged; `sftp.end()` closes the channel. */
+  async sftp(options: { signal?: AbortSignal } = {}): Promise<SftpClient> {
+    const session = await this.subsystem("sftp", options);
+    const client = new SftpClient(session.channel, session.channel);
+    try {
+      return await client.init();
+    } catch (err) {
+      session.channel.destroy();
+      throw err;
+    }
+  }
+
   /** Open a channel of any type (RFC 4254 §5.1). */
   openChannel(
     type: string,
@@ -200,7 +216,11 @@ export class SshClient extends EventEmitter<{ close: [error: SshError | null] }>
       session.channel.destroy();
     };
     options.signal?.addEventListener("abort", abort, { once: true });
-    void session.exit.then(() => options.signal?.removeEventListener("abort", abort));
+    // The exit promise rejects when the connection ends first: that is reported by the session itself.
+    session.exit.then(
+      () => options.signal?.removeEventListener("abort", abort),
+      () => options.signal?.removeEventListener("abort", abort),
+    );
     try {
       if (options.pty) await session.requestPty(options.pty === true ? {} : options.pty);
       for (const [k, v] of Object.entries(options.env ?? {})) await session.setEnv(k, v);

@@ -11,3 +11,14 @@ export { MemoryFileSystem, type MemoryFileSystemOptions } from "./fileSystemMemo
 export { serveSftp, type SftpServerOptions } from "./server.js";
 export { MAX_OPEN_HANDLES } from "./serverHandles.js";
 export { handleSftpSubsystem, isSftpSubsystem, serveSftpSession } from "./serverSubsystem.js";
+export {
+  SftpClient,
+  SftpHandle,
+  SftpChannel,
+  SftpError,
+  DEFAULT_BLOCK_SIZE,
+  MAX_BLOCK_SIZE,
+  type SftpEntry,
+  type OpenMode,
+} from "./client.js";
+export type { TransferOptions, TransferProgress } from "./clientTransfer.js";
