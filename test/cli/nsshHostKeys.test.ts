@@ -9,6 +9,7 @@ import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { after, before, beforeEach, describe, test } from "node:test";
+import { hashKnownHostName } from "../../src/keys/knownHosts.js";
 import { envWithoutAgent, runProgram } from "../helpers/processes.js";
 import { nsshSkip, runNssh, startNsshWorld, writeScript, type NsshWorld } from "../helpers/nsshFixtures.js";
 
@@ -200,5 +201,59 @@ describe("nssh: host key checking", { skip: nsshSkip }, () => {
     assert.equal(ok.status, 0, ok.stderr);
     const plain = await nssh("yes");
     assert.equal(plain.status, 255);
+  });
+  test("ask: the same key known under other names is listed, word for word as OpenSSH's ssh", async () => {
+    const key = w.sshd.hostPublicKeys.get("ed25519")!.split(" ").slice(0, 2).join(" ");
+    const otherKey = w.sshd.hostPublicKeys.get("ecdsa")!.split(" ").slice(0, 2).join(" ");
+    fs.writeFileSync(
+      w.knownHosts,
+      [
+        `otherhost,10.9.8.7 ${key}`,
+        `${hashKnownHostName("hashedalias")} ${key}`,
+        `unrelated ${otherKey}`,
+        `@revoked revokedname ${otherKey}`,
+        `# a comment`,
+        `[127.0.0.1]:1 ${key}`,
+      ].join("\n") + "\n",
+    );
+    const globalFile = path.join(w.dir, "global_known_hosts");
+    fs.writeFileSync(globalFile, `globalname ${key}\n`);
+    const args = w
+      .baseArgs(["-o", "StrictHostKeyChecking=ask"])
+      .map((a) => (a === "GlobalKnownHostsFile=/dev/null" ? `GlobalKnownHostsFile=${globalFile}` : a))
+      .concat("127.0.0.1", "true");
+    const ours = await runNssh(args, { env: w.env(askpassEnv("no")) });
+    assert.equal(ours.status, 255);
+    const expected =
+      `The authenticity of host '${hostName()} (${hostName()})' can't be established.\n` +
+      `ED25519 key fingerprint is ${fingerprint()}.\n` +
+      `This host key is known by the following other names/addresses:\n` +
+      `    ~/.ssh/known_hosts:1: otherhost,10.9.8.7\n` +
+      `    ~/.ssh/known_hosts:2: [hashed name]\n` +
+      `    ~/.ssh/known_hosts:6: [127.0.0.1]:1\n` +
+      `    ${globalFile}:1: globalname\n` +
+      `Are you sure you want to continue connecting (yes/no/[fingerprint])? `;
+    assert.equal(fs.readFileSync(promptLog, "utf8"), expected + "\n---\n");
+
+    fs.rmSync(promptLog);
+    const ssh = await runProgram("ssh", args, {
+      env: { ...envWithoutAgent(), HOME: w.home, ...askpassEnv("no") },
+      timeoutMs: 15_000,
+    });
+    assert.equal(ssh.status, 255);
+    assert.equal(fs.readFileSync(promptLog, "utf8"), expected + "\n---\n");
+  });
+
+  test("ask: more than eight other names are cut, as ssh does", async () => {
+    const key = w.sshd.hostPublicKeys.get("ed25519")!.split(" ").slice(0, 2).join(" ");
+    fs.writeFileSync(w.knownHosts, Array.from({ length: 10 }, (_, i) => `name${i} ${key}\n`).join(""));
+    const ours = await nssh("ask", askpassEnv("no"));
+    assert.equal(ours.status, 255);
+    const prompt = fs.readFileSync(promptLog, "utf8");
+    assert.match(
+      prompt,
+      /    ~\/\.ssh\/known_hosts:8: name7\n    \(2 additional names omitted\)\nAre you sure/,
+    );
+    assert.ok(!prompt.includes("name8"));
   });
 });

@@ -3,6 +3,7 @@
  * transport (TCP, ProxyCommand, or a channel through the previous ProxyJump hop), check the host key,
  * offer keys and answer prompts, then keep the connection alive (ServerAliveInterval).
  */
+import net from "node:net";
 import os from "node:os";
 import { connect, type SshClient } from "../../client/index.js";
 import { expandProxyCommand, resolveSshConfig, type SshResolvedConfig } from "../../config/sshConfig.js";
@@ -15,6 +16,7 @@ import { progname, type CliLog } from "./log.js";
 import { algorithmOptions, authMethods, expandPath, orderHostKeyAlgorithms } from "./options.js";
 import { readPassphrase } from "./readPassphrase.js";
 import {
+  BannerTimeout,
   connectProxyCommand,
   connectTcp,
   ConnectFailure,
@@ -161,6 +163,7 @@ export async function connectHost(ctx: Context, host: string, options: string[])
   const check: HostKeyCheck = createHostKeyCheck({
     hostName,
     address: () => (conn.address === "UNKNOWN" ? "UNKNOWN" : knownHostsName(conn.address, cfg.port)),
+    checkHostIP: checkHostIpApplies(cfg, conn),
     strict: cfg.strictHostKeyChecking,
     userKnownHostsFiles: userFiles,
     globalKnownHostsFiles: globalFiles,
@@ -188,9 +191,12 @@ export async function connectHost(ctx: Context, host: string, options: string[])
   ctx.cleanups.push(() => identities.close());
   const user = cfg.user;
   const promptHost = cfg.hostname;
+  const peer = conn.address === "UNKNOWN" ? `UNKNOWN port 65535` : `${conn.address} port ${cfg.port}`;
+  const gaveUp = new AbortController();
+  const banner = new BannerTimeout(conn.socket, cfg.connectTimeout ?? 0, () => gaveUp.abort());
   let client: SshClient;
   try {
-    client = await connect({
+    const connecting = connect({
       host: cfg.hostname,
       port: cfg.port,
       username: user,
@@ -235,15 +241,37 @@ export async function connectHost(ctx: Context, host: string, options: string[])
         : {}),
       // Prompts may wait on a person: ssh has no overall login limit, only ConnectTimeout for the TCP part.
       readyTimeout: 2 ** 31 - 1,
+      signal: gaveUp.signal,
       log: log.library,
     });
+    // connect() has attached the transport to the socket by now (synchronously): watching takes nothing.
+    banner.start();
+    client = await connecting;
   } catch (err) {
+    if (banner.timedOut)
+      throw new ConnectFailure(
+        `Connection timed out during banner exchange\nConnection to ${peer} timed out`,
+      );
     throw describeLoginFailure(err, check, user, cfg, conn);
+  } finally {
+    banner.stop();
   }
   ctx.cleanups.push(() => client.transport.disconnect(11, "disconnected by user"));
   const alive = serverAlive(client, cfg, log);
   ctx.cleanups.push(alive.stop);
   return { client, cfg, cleanup: conn.cleanup, lostReason: alive.reason };
+}
+
+/**
+ * sshconnect.c check_host_key turns CheckHostIP off for a loopback address, a connection through a
+ * ProxyCommand or ProxyJump (no address), and a host name that is already the address (compared with the
+ * address as known_hosts writes it, so an address with a port other than 22 is still checked, as in ssh).
+ */
+function checkHostIpApplies(cfg: SshResolvedConfig, conn: Connected): boolean {
+  if (!cfg.checkHostIP || conn.address === "UNKNOWN") return false;
+  const address = conn.address.replace(/^::ffff:(?=\d+\.)/i, "");
+  const loopback = net.isIPv4(address) ? address.startsWith("127.") : address === "::1";
+  return !loopback && cfg.hostname !== knownHostsName(address, cfg.port);
 }
 
 /** The message ssh prints when a login fails (sshconnect2.c, packet.c sshpkt_fatal). */

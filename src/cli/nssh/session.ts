@@ -8,6 +8,7 @@ import tty from "node:tty";
 import type { SshClient } from "../../client/index.js";
 import { matchesPattern } from "../../crypto/index.js";
 import { openSession, type ClientSession } from "../../session/index.js";
+import { readLocalTerminalModes } from "./localTerminalModes.js";
 import type { CliLog } from "./log.js";
 import { EscapeFilter, RawTerminal } from "./terminal.js";
 
@@ -62,11 +63,15 @@ export async function runSession(client: SshClient, plan: SessionPlan): Promise<
   const log = plan.log;
   const session: ClientSession = await openSession(client.connection);
   const channel = session.channel;
+  const stdin = process.stdin;
+  const stdinIsTty = (stdin as tty.ReadStream).isTTY === true;
   if (plan.pty) {
     const size = windowSize();
+    // Read before raw mode is entered: the modes the user set are what the remote PTY should get.
+    const modes = stdinIsTty ? readLocalTerminalModes(log) : {};
     log.debug2(`channel 0: request pty-req confirm 1`);
     try {
-      await session.requestPty({ term: process.env.TERM || "vt220", ...size });
+      await session.requestPty({ term: process.env.TERM || "vt220", ...size, modes });
     } catch (err) {
       log.error(`PTY allocation request failed on channel 0`);
       log.debug1(`${(err as Error).message}`);
@@ -87,8 +92,6 @@ export async function runSession(client: SshClient, plan: SessionPlan): Promise<
     await session.shell();
   }
 
-  const stdin = process.stdin;
-  const stdinIsTty = (stdin as tty.ReadStream).isTTY === true;
   const raw = plan.pty && stdinIsTty ? new RawTerminal(stdin as tty.ReadStream) : null;
   raw?.enter();
   let quit = false;

@@ -110,7 +110,14 @@ export async function connectTcp(o: TcpOptions): Promise<Connected> {
         o.log.debug1("Connection established.");
         return { socket, address, cleanup: () => socket.destroy() };
       } catch (err) {
-        last = err as NodeJS.ErrnoException;
+        const e = err as NodeJS.ErrnoException;
+        if (e.syscall === "bind") {
+          // ssh_create_socket says why bind failed; the final message then only says "failure".
+          o.log.error(`bind ${o.bindAddress}: ${errnoText(e)}`);
+          last = null;
+          continue;
+        }
+        last = e;
         o.log.debug1(`connect to address ${address} port ${o.port}: ${errnoText(last)}`);
       }
     }
@@ -119,7 +126,7 @@ export async function connectTcp(o: TcpOptions): Promise<Connected> {
 }
 
 function errnoText(err: NodeJS.ErrnoException | null): string {
-  if (!err) return "failed";
+  if (!err) return "failure"; // ssh: errno 0 after a socket that could not be set up
   return ERRNO_TEXT[err.code ?? ""] ?? err.message;
 }
 
@@ -166,5 +173,50 @@ export async function openDirectTcpip(
     return await via.openChannel("direct-tcpip", data);
   } catch (err) {
     throw new ConnectFailure(`channel 0: open failed: ${(err as Error).message}\nstdio forwarding failed`);
+  }
+}
+
+/**
+ * ConnectTimeout also bounds the wait for the server's version line (sshconnect.c
+ * ssh_exchange_identification, kex_exchange_identification with timeout_ms): `timedOut` turns true and
+ * `onTimeout` runs when no "SSH-" line has arrived in time. `start` must be called once the transport
+ * reads the socket, so that this watcher's "data" listener takes no bytes from it.
+ */
+export class BannerTimeout {
+  timedOut = false;
+  private timer: NodeJS.Timeout | undefined;
+  /** The start of the current incomplete line, kept to 255 bytes (RFC 4253 §4.2's line limit). */
+  private line = "";
+  private readonly onData = (chunk: Buffer): void => {
+    for (const text of chunk.toString("latin1").split(/(?<=\n)/)) {
+      const line = this.line + text;
+      if (!text.endsWith("\n")) {
+        this.line = line.slice(0, 255);
+        continue;
+      }
+      if (line.startsWith("SSH-")) return this.stop();
+      this.line = "";
+    }
+  };
+
+  constructor(
+    private readonly socket: Duplex,
+    private readonly seconds: number,
+    private readonly onTimeout: () => void,
+  ) {}
+
+  start(): void {
+    if (!(this.seconds > 0)) return;
+    this.socket.on("data", this.onData);
+    this.timer = setTimeout(() => {
+      this.timedOut = true;
+      this.stop();
+      this.onTimeout();
+    }, this.seconds * 1000);
+  }
+
+  stop(): void {
+    clearTimeout(this.timer);
+    this.socket.off("data", this.onData);
   }
 }
