@@ -11,8 +11,10 @@ import { getopt } from "./nsftp/getopt.js";
 import {
   openLocalServer,
   openSftpTransport,
+  optionsForRemote,
   parseRemote,
   type RemoteSpec,
+  takeSshFlag,
   type SshProgramOptions,
 } from "./nsftp/sshProgram.js";
 import { isDirectoryMode } from "../sftp/attrs.js";
@@ -47,18 +49,9 @@ async function main(argv: string[]): Promise<number> {
   let forceNoQuiet = false;
   let localServer: string | null = null;
   for (const { flag, value } of parsed.flags) {
+    // The flags ssh takes (sftp acts on -q itself too); nsftp's own are below.
+    takeSshFlag(ssh, flag, value);
     switch (flag) {
-      case "4":
-      case "6":
-      case "C":
-        ssh.args.push(`-${flag}`);
-        break;
-      case "v":
-        ssh.args.push("-v");
-        break;
-      case "A":
-        ssh.forwardAgent = true;
-        break;
       case "a":
         settings.resume = true;
         break;
@@ -73,7 +66,6 @@ async function main(argv: string[]): Promise<number> {
         break;
       case "q":
         settings.quiet = true;
-        ssh.args.push("-q");
         break;
       case "r":
         settings.recursive = true;
@@ -98,22 +90,9 @@ async function main(argv: string[]): Promise<number> {
         else usage(`Invalid -X option`);
         break;
       }
-      case "c":
-      case "F":
-      case "i":
-      case "J":
-      case "o":
-        ssh.args.push(`-${flag}`, value!);
-        break;
       case "l":
         settings.limitKbps = Number(value);
         if (!(settings.limitKbps > 0)) usage(`Invalid limit "${value}"`);
-        break;
-      case "P":
-        ssh.port = value!;
-        break;
-      case "S":
-        ssh.program = value!;
         break;
       case "s":
         subsystem = value!;
@@ -132,15 +111,14 @@ async function main(argv: string[]): Promise<number> {
   }
   const dest = parsed.operands[0] ?? "localhost";
   const remote = parseRemote(dest) ?? hostOnly(dest);
-  if (remote.user) ssh.user = remote.user;
-  if (remote.port && !ssh.port) ssh.port = remote.port;
+  const sshForRemote = optionsForRemote(ssh, remote);
 
   let transport;
   try {
     transport =
       localServer !== null
         ? await openLocalServer(localServer)
-        : await openSftpTransport(ssh, remote.host, subsystem);
+        : await openSftpTransport(sshForRemote, remote.host, subsystem);
   } catch (err) {
     process.stderr.write(`${(err as Error).message}\n`);
     return 255;

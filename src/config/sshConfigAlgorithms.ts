@@ -15,6 +15,7 @@ import {
 } from "../crypto/index.js";
 import { SIGNATURE_ALGORITHMS } from "../keys/index.js";
 import { matchHostPattern } from "../keys/hostPatterns.js";
+import { GSS_KEX_ALGORITHMS } from "./configValues.js";
 
 const names = (xs: readonly { name: string }[]): string[] => xs.map((x) => x.name);
 
@@ -77,15 +78,6 @@ const KNOWN_KEY_ALGS = new Set([
   ...PLAIN_KEY_ALGS.map((a) => a.replace(/@openssh\.com$/, "") + "-cert-v01@openssh.com"),
   "webauthn-sk-ecdsa-sha2-nistp256@openssh.com",
 ]);
-const GSS_KEX_PREFIXES = [
-  "gss-gex-sha1-",
-  "gss-group1-sha1-",
-  "gss-group14-sha1-",
-  "gss-group14-sha256-",
-  "gss-group16-sha512-",
-  "gss-nistp256-sha256-",
-  "gss-curve25519-sha256-",
-];
 
 /** The algorithm name sets a list keyword is checked against (exported for the -G list resolution). */
 export const KNOWN_ALGORITHMS: Readonly<Record<string, ReadonlySet<string>>> = {
@@ -96,8 +88,11 @@ export const KNOWN_ALGORITHMS: Readonly<Record<string, ReadonlySet<string>>> = {
   casignaturealgorithms: KNOWN_KEY_ALGS,
   hostbasedacceptedalgorithms: KNOWN_KEY_ALGS,
   pubkeyacceptedalgorithms: KNOWN_KEY_ALGS,
-  gssapikexalgorithms: new Set(GSS_KEX_PREFIXES),
+  gssapikexalgorithms: new Set(GSS_KEX_ALGORITHMS),
 };
+
+/** The key algorithm lists all default to our host key algorithms and take the signatures we implement. */
+const KEY_ALGORITHM_LIST = { defaults: DEFAULT_HOST_KEY_ALGORITHMS, supported: names(SIGNATURE_ALGORITHMS) };
 
 /** The default list and what we implement, for each algorithm keyword. */
 export const ALGORITHM_LISTS: Readonly<
@@ -106,13 +101,10 @@ export const ALGORITHM_LISTS: Readonly<
   ciphers: { defaults: DEFAULT_CIPHERS, supported: names(CIPHERS) },
   macs: { defaults: DEFAULT_MACS, supported: names(MACS) },
   kexalgorithms: { defaults: DEFAULT_KEX, supported: names(KEX_ALGORITHMS) },
-  hostkeyalgorithms: { defaults: DEFAULT_HOST_KEY_ALGORITHMS, supported: names(SIGNATURE_ALGORITHMS) },
-  hostbasedacceptedalgorithms: {
-    defaults: DEFAULT_HOST_KEY_ALGORITHMS,
-    supported: names(SIGNATURE_ALGORITHMS),
-  },
-  pubkeyacceptedalgorithms: { defaults: DEFAULT_HOST_KEY_ALGORITHMS, supported: names(SIGNATURE_ALGORITHMS) },
-  casignaturealgorithms: { defaults: DEFAULT_HOST_KEY_ALGORITHMS, supported: names(SIGNATURE_ALGORITHMS) },
+  hostkeyalgorithms: KEY_ALGORITHM_LIST,
+  hostbasedacceptedalgorithms: KEY_ALGORITHM_LIST,
+  pubkeyacceptedalgorithms: KEY_ALGORITHM_LIST,
+  casignaturealgorithms: KEY_ALGORITHM_LIST,
 };
 
 /** The resolved list for a keyword's setting (undefined: the default). */
@@ -136,6 +128,5 @@ export function assembleAlgorithmList(
   return [...new Set(list.filter((n) => supported.includes(n)))];
 }
 
-/** Debian's GSSAPIKexAlgorithms default. */
-export const DEFAULT_GSS_KEX =
-  "gss-group14-sha256-,gss-group16-sha512-,gss-nistp256-sha256-,gss-curve25519-sha256-,gss-group14-sha1-,gss-gex-sha1-";
+// Debian's GSSAPIKexAlgorithms default, shared with sshd_config; re-exported under the name ssh code uses.
+export { DEFAULT_GSS_KEX } from "./configValues.js";

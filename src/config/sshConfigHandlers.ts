@@ -80,6 +80,13 @@ function missing(): never {
   throw new LineProblem("Missing argument.");
 }
 
+/** The next argument, which must be there and non-empty ("Missing argument."). */
+function requiredArg(c: KeywordContext): string {
+  const arg = c.args.next();
+  if (arg === undefined || arg === "") missing();
+  return arg;
+}
+
 function flag(table: Multistate = MS_FLAG): (c: KeywordContext) => void {
   return (c) => {
     const arg = c.args.next();
@@ -107,8 +114,7 @@ function time(c: KeywordContext, key = c.key): void {
 }
 
 function string(c: KeywordContext): void {
-  const arg = c.args.next();
-  if (arg === undefined || arg === "") missing();
+  const arg = requiredArg(c);
   store(c, arg);
 }
 
@@ -125,8 +131,7 @@ function command(c: KeywordContext): void {
  */
 function algorithms(badMessage: (arg: string) => string): (c: KeywordContext) => void {
   return (c) => {
-    const arg = c.args.next();
-    if (arg === undefined || arg === "") missing();
+    const arg = requiredArg(c);
     if (!arg.startsWith("-")) {
       const list = arg.startsWith("+") || arg.startsWith("^") ? arg.slice(1) : arg;
       const known = KNOWN_ALGORITHMS[c.key]!;
@@ -136,19 +141,25 @@ function algorithms(badMessage: (arg: string) => string): (c: KeywordContext) =>
   };
 }
 
-/** readconf.c parse_char_array (GlobalKnownHostsFile, UserKnownHostsFile): the whole list the first time. */
-function fileList(c: KeywordContext): void {
-  const list: string[] = [];
+/**
+ * readconf.c's loop over a list keyword's arguments (parse_char_array and its kin): each must be non-empty,
+ * and "none" must stand alone. `each` gets every argument with its index.
+ */
+function eachListArg(c: KeywordContext, each: (arg: string, index: number) => void): void {
   let arg: string | undefined;
-  let i = 0;
-  while ((arg = c.args.next()) !== undefined) {
+  for (let i = 0; (arg = c.args.next()) !== undefined; i++) {
     if (arg === "") throw new LineProblem(`keyword ${c.keyword} empty argument`);
     if (arg.toLowerCase() === "none" && (i > 0 || c.args.remaining() > 0)) {
       throw new LineProblem(`keyword ${c.keyword} "none" argument must appear alone.`);
     }
-    list.push(arg);
-    i++;
+    each(arg, i);
   }
+}
+
+/** readconf.c parse_char_array (GlobalKnownHostsFile, UserKnownHostsFile): the whole list the first time. */
+function fileList(c: KeywordContext): void {
+  const list: string[] = [];
+  eachListArg(c, (arg) => list.push(arg));
   if (list.length > 0) store(c, list);
 }
 
@@ -167,8 +178,7 @@ function agentPath(c: KeywordContext, arg: string, key: string): void {
 }
 
 function pathList(c: KeywordContext, which: "identityFiles" | "certificateFiles"): void {
-  const arg = c.args.next();
-  if (arg === undefined || arg === "") missing();
+  const arg = requiredArg(c);
   if (!c.active) return;
   const list = c.store[which];
   if (list.length >= 100)
@@ -181,8 +191,7 @@ function pathList(c: KeywordContext, which: "identityFiles" | "certificateFiles"
 }
 
 function forward(c: KeywordContext): void {
-  const arg = c.args.next();
-  if (arg === undefined || arg === "") missing();
+  const arg = requiredArg(c);
   const remote = c.key === "remoteforward";
   let dynamic = c.key === "dynamicforward";
   let spec = arg;
@@ -245,8 +254,7 @@ export const KEYWORD_HANDLERS: Partial<Record<string, (c: KeywordContext) => voi
   canonicalizemaxdots: integer,
   requiredrsasize: integer,
   rekeylimit: (c) => {
-    const arg = c.args.next();
-    if (arg === undefined || arg === "") missing();
+    const arg = requiredArg(c);
     let bytes = 0;
     if (arg !== "default") {
       const parsed = parseScaledBytes(arg);
@@ -281,8 +289,7 @@ export const KEYWORD_HANDLERS: Partial<Record<string, (c: KeywordContext) => voi
   // Newer than OpenSSH 9.2 (which refuses them): accepted so a configuration written for a later ssh works.
   tag: string,
   obscurekeystroketiming: (c) => {
-    const arg = c.args.next();
-    if (arg === undefined || arg === "") missing();
+    const arg = requiredArg(c);
     const value = multistateValue(arg, MS_FLAG);
     const interval = /^interval:(\d+)$/.exec(arg);
     if (value === undefined && (!interval || Number(interval[1]) > 1000)) {
@@ -330,8 +337,7 @@ export const KEYWORD_HANDLERS: Partial<Record<string, (c: KeywordContext) => voi
     if (spec !== "none") c.store.setFirst("proxycommand", "none", c.origin);
   },
   port: (c) => {
-    const arg = c.args.next();
-    if (arg === undefined || arg === "") missing();
+    const arg = requiredArg(c);
     const port = parsePort(arg);
     if (port <= 0) throw new LineProblem(`Bad port '${arg}'.`);
     store(c, port);
@@ -358,17 +364,10 @@ export const KEYWORD_HANDLERS: Partial<Record<string, (c: KeywordContext) => voi
     c.store.setFirst(c.key, facility, c.origin);
   },
   logverbose: (c) => {
-    let arg: string | undefined;
-    let i = 0;
-    while ((arg = c.args.next()) !== undefined) {
-      if (arg === "") throw new LineProblem(`keyword ${c.keyword} empty argument`);
-      if (arg.toLowerCase() === "none" && (i > 0 || c.args.remaining() > 0)) {
-        throw new LineProblem(`keyword ${c.keyword} "none" argument must appear alone.`);
-      }
-      // OpenSSH 9.2 keeps only the first pattern of the first active line (its "*uintptr == 0" test).
+    // OpenSSH 9.2 keeps only the first pattern of the first active line (its "*uintptr == 0" test).
+    eachListArg(c, (arg, i) => {
       if (i === 0) store(c, [arg]);
-      i++;
-    }
+    });
   },
   localforward: forward,
   remoteforward: forward,
@@ -388,8 +387,7 @@ export const KEYWORD_HANDLERS: Partial<Record<string, (c: KeywordContext) => voi
   },
   clearallforwardings: flag(),
   escapechar: (c) => {
-    const arg = c.args.next();
-    if (arg === undefined || arg === "") missing();
+    const arg = requiredArg(c);
     let value: number;
     if (arg === "none") value = -2;
     else if (arg.length === 1) value = arg.charCodeAt(0);
@@ -436,8 +434,7 @@ export const KEYWORD_HANDLERS: Partial<Record<string, (c: KeywordContext) => voi
     store(c, value);
   },
   tunneldevice: (c) => {
-    const arg = c.args.next();
-    if (arg === undefined || arg === "") missing();
+    const arg = requiredArg(c);
     const tun = parseTunDevice(arg);
     if (!tun) throw new LineProblem("Bad tun device.");
     store(c, tun);
@@ -454,17 +451,10 @@ export const KEYWORD_HANDLERS: Partial<Record<string, (c: KeywordContext) => voi
   canonicaldomains: (c) => {
     const already = c.store.has(c.key);
     const list: string[] = [];
-    let arg: string | undefined;
-    let i = 0;
-    while ((arg = c.args.next()) !== undefined) {
-      if (arg === "") throw new LineProblem(`keyword ${c.keyword} empty argument`);
-      if (arg.toLowerCase() === "none" && (i > 0 || c.args.remaining() > 0)) {
-        throw new LineProblem(`keyword ${c.keyword} "none" argument must appear alone.`);
-      }
-      i++;
+    eachListArg(c, (arg) => {
       checkDomain(arg);
       list.push(arg);
-    }
+    });
     if (!already) store(c, list);
   },
   canonicalizepermittedcnames: (c) => {
@@ -500,8 +490,7 @@ export const KEYWORD_HANDLERS: Partial<Record<string, (c: KeywordContext) => voi
     c.store.set(c.key, value, c.origin);
   },
   fingerprinthash: (c) => {
-    const arg = c.args.next();
-    if (arg === undefined || arg === "") missing();
+    const arg = requiredArg(c);
     const hash = FINGERPRINT_HASHES.find((h) => h === arg.toUpperCase());
     if (!hash) throw new LineProblem(`Invalid hash algorithm "${arg}".`);
     store(c, hash);
@@ -527,8 +516,7 @@ export const KEYWORD_HANDLERS: Partial<Record<string, (c: KeywordContext) => voi
     store(c, { value, lifespan });
   },
   identityagent: (c) => {
-    const arg = c.args.next();
-    if (arg === undefined || arg === "") missing();
+    const arg = requiredArg(c);
     agentPath(c, arg, c.key);
   },
 };

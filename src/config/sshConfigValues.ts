@@ -4,7 +4,18 @@
  * (RekeyLimit), IPQoS names, forwarding specifications (LocalForward, RemoteForward, DynamicForward) and
  * tun devices. A bad value throws LineProblem, which the reader turns into "file line N: ...".
  */
+import { INT_MAX, SYSLOG_FACILITIES, parsePort } from "./configValues.js";
 import { expandTokens } from "./tokens.js";
+
+// Shared with sshd_config; re-exported here for the names ssh_config code has always imported.
+export {
+  INT_MAX,
+  formatIpqos,
+  parseIpqos,
+  parsePort,
+  parseScaledBytes,
+  parseTimeSpec,
+} from "./configValues.js";
 
 /** A problem with one configuration line; the reader adds file and line. */
 export class LineProblem extends Error {
@@ -20,8 +31,6 @@ export class LineProblem extends Error {
     this.name = "LineProblem";
   }
 }
-
-export const INT_MAX = 2147483647;
 
 /** A multi-state keyword's words and the value each stands for; printing picks the first word of a value. */
 export type Multistate = readonly (readonly [string, number])[];
@@ -121,35 +130,6 @@ export function multistateWord(value: number, table: Multistate): string {
   return table.find(([, v]) => v === value)?.[0] ?? "UNKNOWN";
 }
 
-/**
- * misc.c convtime: a sequence of numbers each with an optional unit (s, m, h, d, w; none means seconds),
- * e.g. "90", "1h30m". Undefined when malformed or beyond INT_MAX seconds.
- */
-export function parseTimeSpec(text: string): number | undefined {
-  if (text === "") return undefined;
-  let total = 0;
-  const re = /(\d+)([sSmMhHdDwW]?)/y;
-  let pos = 0;
-  while (pos < text.length) {
-    re.lastIndex = pos;
-    const m = re.exec(text);
-    if (!m) return undefined;
-    const unit = (m[2] ?? "").toLowerCase();
-    const mult = unit === "m" ? 60 : unit === "h" ? 3600 : unit === "d" ? 86400 : unit === "w" ? 604800 : 1;
-    total += Number(m[1]) * mult;
-    if (total > INT_MAX) return undefined;
-    pos = re.lastIndex;
-  }
-  return total;
-}
-
-/** misc.c a2port: 0..65535, or -1. (Service names from /etc/services are not looked up.) */
-export function parsePort(text: string): number {
-  if (!/^\d+$/.test(text)) return -1;
-  const n = Number(text);
-  return n <= 65535 ? n : -1;
-}
-
 /** misc.c atoi_err: an int in 0..INT_MAX, or the OpenSSH reason ("missing", "invalid", "too small", "too large"). */
 export function parseNonNegativeInt(text: string | undefined): number | string {
   if (text === undefined || text === "") return "missing";
@@ -158,70 +138,6 @@ export function parseNonNegativeInt(text: string | undefined): number | string {
   if (n < 0) return "too small";
   if (n > INT_MAX) return "too large";
   return n;
-}
-
-/** misc.c scan_scaled: a number with an optional fraction and unit B, K, M, G, T, P, E (powers of 1024). */
-export function parseScaledBytes(text: string): number | undefined {
-  const m = /^(\d+)(?:\.(\d+))?([bkmgtpeBKMGTPE]?)$/.exec(text);
-  if (!m) return undefined;
-  const power = " KMGTPE".indexOf((m[3] ?? "").toUpperCase() === "B" ? " " : (m[3] ?? "").toUpperCase());
-  const scale = 1024 ** Math.max(power, 0);
-  const whole = Number(m[1]) * scale;
-  const fraction = m[2] ? Math.floor(Number(`0.${m[2]}`) * scale) : 0;
-  if (m[2] && power <= 0) return undefined; // a fraction of a byte
-  return whole + fraction;
-}
-
-/** misc.c ipqos[] (IPQoS names), in OpenSSH's order, which decides how a value is printed. */
-const IPQOS: readonly (readonly [string, number])[] = [
-  ["none", INT_MAX],
-  ["af11", 0x28],
-  ["af12", 0x30],
-  ["af13", 0x38],
-  ["af21", 0x48],
-  ["af22", 0x50],
-  ["af23", 0x58],
-  ["af31", 0x68],
-  ["af32", 0x70],
-  ["af33", 0x78],
-  ["af41", 0x88],
-  ["af42", 0x90],
-  ["af43", 0x98],
-  ["cs0", 0x00],
-  ["cs1", 0x20],
-  ["cs2", 0x40],
-  ["cs3", 0x60],
-  ["cs4", 0x80],
-  ["cs5", 0xa0],
-  ["cs6", 0xc0],
-  ["cs7", 0xe0],
-  ["ef", 0xb8],
-  ["le", 0x04],
-  ["lowdelay", 0x10],
-  ["throughput", 0x08],
-  ["reliability", 0x04],
-];
-
-/** misc.c parse_ipqos: a name or a number 0..255; -1 when neither. */
-export function parseIpqos(text: string | undefined): number {
-  if (text === undefined) return -1;
-  const named = IPQOS.find(([name]) => name === text.toLowerCase());
-  if (named) return named[1];
-  const m = /^(0x[0-9a-fA-F]+|0[0-7]*|[1-9]\d*)$/.exec(text);
-  if (!m) return -1;
-  const n =
-    text.startsWith("0x") || text.startsWith("0X")
-      ? parseInt(text, 16)
-      : text.startsWith("0")
-        ? parseInt(text, 8)
-        : Number(text);
-  return n >= 0 && n <= 255 ? n : -1;
-}
-
-/** misc.c iptos2str. */
-export function formatIpqos(value: number): string {
-  const named = IPQOS.find(([, v]) => v === value);
-  return named ? named[0] : `0x${value.toString(16).padStart(2, "0")}`;
 }
 
 /** vis(3) of one character with VIS_WHITE, as `ssh -G` prints EscapeChar. */
@@ -441,20 +357,8 @@ export const LOG_LEVELS: readonly (readonly [string, number])[] = [
   ["DEBUG2", 6],
   ["DEBUG3", 7],
 ];
-export const LOG_FACILITIES = [
-  "DAEMON",
-  "USER",
-  "AUTH",
-  "AUTHPRIV",
-  "LOCAL0",
-  "LOCAL1",
-  "LOCAL2",
-  "LOCAL3",
-  "LOCAL4",
-  "LOCAL5",
-  "LOCAL6",
-  "LOCAL7",
-] as const;
+/** log.c log_facility_names, shared with sshd_config. */
+export const LOG_FACILITIES = SYSLOG_FACILITIES;
 
 /** digest.c names accepted by FingerprintHash. */
 export const FINGERPRINT_HASHES = ["MD5", "SHA1", "SHA256", "SHA384", "SHA512"] as const;

@@ -17,25 +17,7 @@ import {
 import { SIGNATURE_ALGORITHMS } from "../keys/keyTypes.js";
 import { ValueError } from "./sshdConfigValues.js";
 
-/** Signature algorithms OpenSSH 9.x accepts in Pubkey/Hostbased/CASignature lists, in its default order. */
-const OPENSSH_KEY_ALGORITHMS_WITH_CERTS = [
-  "ssh-ed25519-cert-v01@openssh.com",
-  "ecdsa-sha2-nistp256-cert-v01@openssh.com",
-  "ecdsa-sha2-nistp384-cert-v01@openssh.com",
-  "ecdsa-sha2-nistp521-cert-v01@openssh.com",
-  "sk-ssh-ed25519-cert-v01@openssh.com",
-  "sk-ecdsa-sha2-nistp256-cert-v01@openssh.com",
-  "rsa-sha2-512-cert-v01@openssh.com",
-  "rsa-sha2-256-cert-v01@openssh.com",
-  "ssh-ed25519",
-  "ecdsa-sha2-nistp256",
-  "ecdsa-sha2-nistp384",
-  "ecdsa-sha2-nistp521",
-  "sk-ssh-ed25519@openssh.com",
-  "sk-ecdsa-sha2-nistp256@openssh.com",
-  "rsa-sha2-512",
-  "rsa-sha2-256",
-];
+/** Plain signature algorithms OpenSSH 9.x accepts, in its default order: CASignatureAlgorithms' default. */
 const OPENSSH_CA_DEFAULT = [
   "ssh-ed25519",
   "ecdsa-sha2-nistp256",
@@ -45,6 +27,18 @@ const OPENSSH_CA_DEFAULT = [
   "sk-ecdsa-sha2-nistp256@openssh.com",
   "rsa-sha2-512",
   "rsa-sha2-256",
+];
+/** Pubkey/Hostbased lists' default: the certificate forms first, then the plain ones. */
+const OPENSSH_KEY_ALGORITHMS_WITH_CERTS = [
+  "ssh-ed25519-cert-v01@openssh.com",
+  "ecdsa-sha2-nistp256-cert-v01@openssh.com",
+  "ecdsa-sha2-nistp384-cert-v01@openssh.com",
+  "ecdsa-sha2-nistp521-cert-v01@openssh.com",
+  "sk-ssh-ed25519-cert-v01@openssh.com",
+  "sk-ecdsa-sha2-nistp256-cert-v01@openssh.com",
+  "rsa-sha2-512-cert-v01@openssh.com",
+  "rsa-sha2-256-cert-v01@openssh.com",
+  ...OPENSSH_CA_DEFAULT,
 ];
 /** Names OpenSSH still knows but leaves out of its defaults. */
 const OPENSSH_LEGACY_KEY_ALGORITHMS = [
@@ -64,6 +58,15 @@ interface AlgorithmKeyword {
 }
 
 const HOST_KEY_NAMES = SIGNATURE_ALGORITHMS.map((a) => a.name);
+
+/** A list auth only compares names against: any name OpenSSH knows, with servconf.c's "Bad key types". */
+function keyAlgorithmsKeyword(
+  key: string,
+  name: string,
+  defaults: readonly string[],
+): [string, AlgorithmKeyword] {
+  return [key, { name, defaults, supported: KNOWN_KEY_ALGORITHMS, error: (a) => `Bad key types '${a}'.` }];
+}
 
 export const ALGORITHM_KEYWORDS: ReadonlyMap<string, AlgorithmKeyword> = new Map<string, AlgorithmKeyword>([
   [
@@ -102,33 +105,17 @@ export const ALGORITHM_KEYWORDS: ReadonlyMap<string, AlgorithmKeyword> = new Map
       error: (a) => `Bad key types '${a}'.`,
     },
   ],
-  [
+  keyAlgorithmsKeyword(
     "pubkeyacceptedalgorithms",
-    {
-      name: "PubkeyAcceptedAlgorithms",
-      defaults: OPENSSH_KEY_ALGORITHMS_WITH_CERTS,
-      supported: KNOWN_KEY_ALGORITHMS,
-      error: (a) => `Bad key types '${a}'.`,
-    },
-  ],
-  [
+    "PubkeyAcceptedAlgorithms",
+    OPENSSH_KEY_ALGORITHMS_WITH_CERTS,
+  ),
+  keyAlgorithmsKeyword(
     "hostbasedacceptedalgorithms",
-    {
-      name: "HostbasedAcceptedAlgorithms",
-      defaults: OPENSSH_KEY_ALGORITHMS_WITH_CERTS,
-      supported: KNOWN_KEY_ALGORITHMS,
-      error: (a) => `Bad key types '${a}'.`,
-    },
-  ],
-  [
-    "casignaturealgorithms",
-    {
-      name: "CASignatureAlgorithms",
-      defaults: OPENSSH_CA_DEFAULT,
-      supported: KNOWN_KEY_ALGORITHMS,
-      error: (a) => `Bad key types '${a}'.`,
-    },
-  ],
+    "HostbasedAcceptedAlgorithms",
+    OPENSSH_KEY_ALGORITHMS_WITH_CERTS,
+  ),
+  keyAlgorithmsKeyword("casignaturealgorithms", "CASignatureAlgorithms", OPENSSH_CA_DEFAULT),
 ]);
 
 /** Resolve one algorithm keyword's argument (plain list, +append, -remove, ^prepend) to sshd -T's list. */

@@ -2,8 +2,18 @@
  * Value syntax of sshd_config(5) arguments, checked as OpenSSH's servconf.c checks them: yes/no flags and the
  * other fixed choices, integers, TIME FORMATS (`1h30m`), ports, MaxStartups, RekeyLimit, IPQoS, octal masks.
  * Each parser returns the value as `sshd -T` prints it, or throws ValueError with sshd's wording; the caller
- * adds the file and line.
+ * adds the file and line. The syntaxes ssh_config shares are read by configValues.ts; this file words sshd's
+ * errors for them.
  */
+import {
+  INT_MAX,
+  SYSLOG_FACILITIES as FACILITY_NAMES,
+  formatIpqos,
+  parsePort as a2port,
+  parseIpqos,
+  parseScaledBytes,
+  sumTimeSpec,
+} from "./configValues.js";
 
 /** A bad argument; sshdConfig.ts turns it into a ConfigError naming the file and line. */
 export class ValueError extends Error {
@@ -34,25 +44,14 @@ export const YES_NO: Record<string, string> = { yes: "yes", no: "no" };
 
 /** sshd_config(5) TIME FORMATS: a number with an optional s/m/h/d/w unit, several concatenated (misc.c convtime). */
 export function parseTime(arg: string): number {
-  if (arg === "") throw new ValueError(`invalid time value "".`);
-  const units: Record<string, number> = { "": 1, s: 1, m: 60, h: 3600, d: 86400, w: 604800 };
-  let total = 0;
-  const re = /(\d+)([smhdwSMHDW]?)/y;
-  let pos = 0;
-  while (pos < arg.length) {
-    re.lastIndex = pos;
-    const m = re.exec(arg);
-    if (!m) throw new ValueError(`invalid time value "${arg}".`);
-    total += Number(m[1]) * units[m[2]!.toLowerCase()]!;
-    pos = re.lastIndex;
-  }
-  if (!Number.isSafeInteger(total) || total > 0x7fffffff)
-    throw new ValueError(`time value "${arg}" too large.`);
+  const total = sumTimeSpec(arg);
+  if (total === undefined) throw new ValueError(`invalid time value "${arg}".`);
+  if (total > INT_MAX) throw new ValueError(`time value "${arg}" too large.`);
   return total;
 }
 
 /** An integer as servconf.c's SSHCFG integer keywords take it ("X integer value invalid/too small."). */
-export function parseInteger(arg: string, keyword: string, min = 0, max = 0x7fffffff): number {
+export function parseInteger(arg: string, keyword: string, min = 0, max = INT_MAX): number {
   if (!/^-?\d+$/.test(arg)) throw new ValueError(`${keyword} integer value invalid: "${arg}".`);
   const n = Number(arg);
   if (n < min) throw new ValueError(`${keyword} integer value too small: ${arg}.`);
@@ -63,8 +62,8 @@ export function parseInteger(arg: string, keyword: string, min = 0, max = 0x7fff
 /** A TCP port, 1-65535 (misc.c a2port). */
 export function parsePort(arg: string): number {
   if (!/^\d+$/.test(arg)) throw new ValueError(`Badly formatted port number "${arg}".`);
-  const n = Number(arg);
-  if (n < 1 || n > 65535) throw new ValueError(`Badly formatted port number "${arg}" (1-65535).`);
+  const n = a2port(arg);
+  if (n < 1) throw new ValueError(`Badly formatted port number "${arg}" (1-65535).`);
   return n;
 }
 
@@ -95,12 +94,10 @@ export function formatMaxStartups(m: MaxStartups): string {
   return `${m.start}:${m.rate}:${m.full}`;
 }
 
-/** A byte count with an optional K/M/G suffix (misc.c scan_scaled as RekeyLimit uses it). */
+/** A byte count as RekeyLimit takes it (misc.c scan_scaled: `1G`, `1.5G`, `100B`, up to E). */
 export function parseScaledSize(arg: string): number {
-  const m = /^(\d+)([KMGkmg]?)$/.exec(arg);
-  if (!m) throw new ValueError(`Bad RekeyLimit number '${arg}'.`);
-  const scale: Record<string, number> = { "": 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
-  const n = Number(m[1]) * scale[m[2]!.toLowerCase()]!;
+  const n = parseScaledBytes(arg);
+  if (n === undefined) throw new ValueError(`Bad RekeyLimit number '${arg}'.`);
   if (!Number.isSafeInteger(n)) throw new ValueError(`RekeyLimit too large: '${arg}'.`);
   return n;
 }
@@ -119,48 +116,11 @@ export function parseRekeyLimit(args: string[]): string {
   return `${bytes} ${seconds}`;
 }
 
-/** IPQoS names (misc.c ipqos table, first name wins when printing a number). */
-const IPQOS: [string, number][] = [
-  ["af11", 0x28],
-  ["af12", 0x30],
-  ["af13", 0x38],
-  ["af21", 0x48],
-  ["af22", 0x50],
-  ["af23", 0x58],
-  ["af31", 0x68],
-  ["af32", 0x70],
-  ["af33", 0x78],
-  ["af41", 0x88],
-  ["af42", 0x90],
-  ["af43", 0x98],
-  ["cs0", 0x00],
-  ["cs1", 0x20],
-  ["cs2", 0x40],
-  ["cs3", 0x60],
-  ["cs4", 0x80],
-  ["cs5", 0xa0],
-  ["cs6", 0xc0],
-  ["cs7", 0xe0],
-  ["ef", 0xb8],
-  ["le", 0x01],
-  ["lowdelay", 0x10],
-  ["throughput", 0x08],
-  ["reliability", 0x04],
-];
-
 /** One IPQoS value: a name, "none", or a number (decimal, 0x hex, 0 octal) up to 255; returns its -T name. */
 export function parseIpQos(arg: string): string {
-  const lower = arg.toLowerCase();
-  if (lower === "none") return "none";
-  const named = IPQOS.find(([n]) => n === lower);
-  if (named) return named[0];
-  let n = NaN;
-  if (/^0x[0-9a-f]+$/i.test(arg)) n = parseInt(arg.slice(2), 16);
-  else if (/^0[0-7]*$/.test(arg)) n = parseInt(arg, 8);
-  else if (/^[1-9]\d*$/.test(arg)) n = parseInt(arg, 10);
-  if (Number.isNaN(n) || n > 255) throw new ValueError(`Bad IPQoS value: ${arg}`);
-  const byValue = IPQOS.find(([, v]) => v === n);
-  return byValue ? byValue[0] : `0x${n.toString(16).padStart(2, "0")}`;
+  const n = parseIpqos(arg);
+  if (n < 0) throw new ValueError(`Bad IPQoS value: ${arg}`);
+  return formatIpqos(n);
 }
 
 /** An octal permission mask up to 0777 (StreamLocalBindMask), printed as sshd does ("0" + octal digits). */
@@ -220,20 +180,7 @@ export const LOG_LEVELS: Record<string, string> = {
   debug3: "DEBUG3",
 };
 
-export const SYSLOG_FACILITIES: readonly string[] = [
-  "DAEMON",
-  "USER",
-  "AUTH",
-  "AUTHPRIV",
-  "LOCAL0",
-  "LOCAL1",
-  "LOCAL2",
-  "LOCAL3",
-  "LOCAL4",
-  "LOCAL5",
-  "LOCAL6",
-  "LOCAL7",
-];
+export const SYSLOG_FACILITIES: readonly string[] = FACILITY_NAMES;
 
 /** Authentication method names AuthenticationMethods accepts (auth2.c authmethods, plus submethods). */
 const AUTH_METHODS = [

@@ -55,16 +55,33 @@ describe("nssh: passphrases and passwords", { skip: nsshSkip }, () => {
     ...extra,
     "127.0.0.1",
   ];
-  const askEnv = (answer: string) =>
-    w.env({ SSH_ASKPASS: askpass, SSH_ASKPASS_REQUIRE: "force", ASKPASS_ANSWER: answer });
+  /** nssh with `extra` flags running `command`, its prompts answered `answer` by the logging askpass. */
+  function runAsked(extra: string[], command: string, answer: string) {
+    fs.rmSync(promptLog, { force: true });
+    const env = w.env({ SSH_ASKPASS: askpass, SSH_ASKPASS_REQUIRE: "force", ASKPASS_ANSWER: answer });
+    return runNssh([...base(extra), command], { env });
+  }
+  /** nssh -v logging in with `method`, the user's password typed on its terminal by sshpass. */
+  function runWithSshpass(method: string, command: string) {
+    return runProgram(
+      "sshpass",
+      [
+        "-p",
+        w.user.password,
+        process.execPath,
+        NSSH,
+        ...base(["-o", `PreferredAuthentications=${method}`, "-v"]),
+        command,
+      ],
+      { env: w.env(), timeoutMs: 20_000 },
+    );
+  }
 
   test("a passphrase-protected key asks for its passphrase and logs in", async () => {
-    fs.rmSync(promptLog, { force: true });
-    const r = await runNssh(
-      [...base(["-i", protectedKey, "-o", "PreferredAuthentications=publickey"]), "echo key-ok"],
-      {
-        env: askEnv("correct horse"),
-      },
+    const r = await runAsked(
+      ["-i", protectedKey, "-o", "PreferredAuthentications=publickey"],
+      "echo key-ok",
+      "correct horse",
     );
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stdout, "key-ok\n");
@@ -72,20 +89,10 @@ describe("nssh: passphrases and passwords", { skip: nsshSkip }, () => {
   });
 
   test("a wrong passphrase is asked NumberOfPasswordPrompts times, then the key is skipped", async () => {
-    fs.rmSync(promptLog, { force: true });
-    const r = await runNssh(
-      [
-        ...base([
-          "-i",
-          protectedKey,
-          "-o",
-          "PreferredAuthentications=publickey",
-          "-o",
-          "NumberOfPasswordPrompts=2",
-        ]),
-        "true",
-      ],
-      { env: askEnv("wrong") },
+    const r = await runAsked(
+      ["-i", protectedKey, "-o", "PreferredAuthentications=publickey", "-o", "NumberOfPasswordPrompts=2"],
+      "true",
+      "wrong",
     );
     assert.equal(r.status, 255);
     assert.match(r.stderr, /Permission denied \(publickey/);
@@ -96,18 +103,7 @@ describe("nssh: passphrases and passwords", { skip: nsshSkip }, () => {
     "password authentication through the prompt, typed by sshpass",
     { skip: !sshpassAvailable() },
     async () => {
-      const r = await runProgram(
-        "sshpass",
-        [
-          "-p",
-          w.user.password,
-          process.execPath,
-          NSSH,
-          ...base(["-o", "PreferredAuthentications=password", "-v"]),
-          "echo pw-ok",
-        ],
-        { env: w.env(), timeoutMs: 20_000 },
-      );
+      const r = await runWithSshpass("password", "echo pw-ok");
       assert.equal(r.status, 0, r.stderr);
       assert.match(r.stdout, /pw-ok/);
       assert.match(r.stderr, /Authenticated to 127\.0\.0\.1 \(\[127\.0\.0\.1\]:\d+\) using "password"\./);
@@ -115,10 +111,10 @@ describe("nssh: passphrases and passwords", { skip: nsshSkip }, () => {
   );
 
   test("the password prompt is ssh's, and a wrong password is asked again", async () => {
-    fs.rmSync(promptLog, { force: true });
-    const r = await runNssh(
-      [...base(["-o", "PreferredAuthentications=password", "-o", "NumberOfPasswordPrompts=2"]), "true"],
-      { env: askEnv("not-the-password") },
+    const r = await runAsked(
+      ["-o", "PreferredAuthentications=password", "-o", "NumberOfPasswordPrompts=2"],
+      "true",
+      "not-the-password",
     );
     assert.equal(r.status, 255, r.stderr);
     const prompt = `${w.user.name}@127.0.0.1's password: `;
@@ -128,30 +124,17 @@ describe("nssh: passphrases and passwords", { skip: nsshSkip }, () => {
   });
 
   test("keyboard-interactive (PAM) through sshpass", { skip: !sshpassAvailable() }, async () => {
-    const r = await runProgram(
-      "sshpass",
-      [
-        "-p",
-        w.user.password,
-        process.execPath,
-        NSSH,
-        ...base(["-o", "PreferredAuthentications=keyboard-interactive", "-v"]),
-        "echo kbd-ok",
-      ],
-      { env: w.env(), timeoutMs: 20_000 },
-    );
+    const r = await runWithSshpass("keyboard-interactive", "echo kbd-ok");
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /kbd-ok/);
     assert.match(r.stderr, /using "keyboard-interactive"/);
   });
 
   test("BatchMode never prompts: password-only login fails at once", async () => {
-    fs.rmSync(promptLog, { force: true });
-    const r = await runNssh(
-      [...base(["-o", "PreferredAuthentications=password", "-o", "BatchMode=yes"]), "true"],
-      {
-        env: askEnv(w.user.password),
-      },
+    const r = await runAsked(
+      ["-o", "PreferredAuthentications=password", "-o", "BatchMode=yes"],
+      "true",
+      w.user.password,
     );
     assert.equal(r.status, 255);
     assert.match(r.stderr, /Permission denied/);
@@ -159,13 +142,10 @@ describe("nssh: passphrases and passwords", { skip: nsshSkip }, () => {
   });
 
   test("IdentitiesOnly with a different key file: that key only, then the password", async () => {
-    fs.rmSync(promptLog, { force: true });
-    const r = await runNssh(
-      [
-        ...base(["-i", w.key.file, "-o", "PreferredAuthentications=publickey,password", "-v"]),
-        "echo fallback",
-      ],
-      { env: askEnv(w.user.password) },
+    const r = await runAsked(
+      ["-i", w.key.file, "-o", "PreferredAuthentications=publickey,password", "-v"],
+      "echo fallback",
+      w.user.password,
     );
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stdout, "fallback\n");

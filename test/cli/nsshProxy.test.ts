@@ -49,55 +49,43 @@ describe("nssh: ProxyCommand, -W, -J, ServerAliveInterval", { skip: nsshSkip }, 
     assert.equal(r.stdout, "via-proxy\n");
   });
 
+  /** nssh -W through the first sshd, as a ProxyCommand line. */
+  const nsshWProxy = (): string => `${process.execPath} ${NSSH} ${w.baseArgs().join(" ")} -W %h:%p 127.0.0.1`;
+
+  /** ssh or nssh arguments that reach the inner sshd as the test user through `proxyCommand`. */
+  function innerThroughProxy(proxyCommand: string, command: string, options: string[] = []): string[] {
+    return [
+      "-F",
+      "none",
+      "-o",
+      `UserKnownHostsFile=${w.knownHosts}`,
+      ...options,
+      "-o",
+      `ProxyCommand=${proxyCommand}`,
+      "-i",
+      w.key.file,
+      "-p",
+      String(inner.port),
+      "-l",
+      w.user.name,
+      "127.0.0.1",
+      command,
+    ];
+  }
+
+  /** OpenSSH's ssh with the temp HOME and no agent. */
+  function runOpenSsh(args: string[]) {
+    return runProgram("ssh", args, { env: { ...envWithoutAgent(), HOME: w.home }, timeoutMs: 20_000 });
+  }
+
   test("-W host:port carries stdin/stdout to the target, for OpenSSH's ssh as its ProxyCommand", async () => {
-    const proxy = `${process.execPath} ${NSSH} ${w.baseArgs().join(" ")} -W %h:%p 127.0.0.1`;
-    const r = await runProgram(
-      "ssh",
-      [
-        "-F",
-        "none",
-        "-o",
-        `UserKnownHostsFile=${w.knownHosts}`,
-        "-o",
-        "BatchMode=yes",
-        "-o",
-        `ProxyCommand=${proxy}`,
-        "-i",
-        w.key.file,
-        "-p",
-        String(inner.port),
-        "-l",
-        w.user.name,
-        "127.0.0.1",
-        "echo inner-via-W",
-      ],
-      { env: { ...envWithoutAgent(), HOME: w.home }, timeoutMs: 20_000 },
-    );
+    const r = await runOpenSsh(innerThroughProxy(nsshWProxy(), "echo inner-via-W", ["-o", "BatchMode=yes"]));
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stdout, "inner-via-W\n");
   });
 
   test("nssh's ProxyCommand may be nssh -W", async () => {
-    const proxy = `${process.execPath} ${NSSH} ${w.baseArgs().join(" ")} -W %h:%p 127.0.0.1`;
-    const r = await runNssh(
-      [
-        "-F",
-        "none",
-        "-o",
-        `UserKnownHostsFile=${w.knownHosts}`,
-        "-o",
-        `ProxyCommand=${proxy}`,
-        "-i",
-        w.key.file,
-        "-p",
-        String(inner.port),
-        "-l",
-        w.user.name,
-        "127.0.0.1",
-        "echo nested",
-      ],
-      { env: w.env() },
-    );
+    const r = await runNssh(innerThroughProxy(nsshWProxy(), "echo nested"), { env: w.env() });
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stdout, "nested\n");
   });
@@ -122,10 +110,7 @@ describe("nssh: ProxyCommand, -W, -J, ServerAliveInterval", { skip: nsshSkip }, 
     const r = await runNssh(args, { env: w.env() });
     assert.equal(r.status, 5, r.stderr);
     assert.equal(r.stdout, "jumped\n");
-    const ssh = await runProgram("ssh", args, {
-      env: { ...envWithoutAgent(), HOME: w.home },
-      timeoutMs: 20_000,
-    });
+    const ssh = await runOpenSsh(args);
     assert.equal(ssh.status, 5, ssh.stderr);
     assert.equal(ssh.stdout, "jumped\n");
   });

@@ -7,16 +7,50 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
-import { test } from "node:test";
+import { test, type TestContext } from "node:test";
 import { nativeHelper } from "../../src/daemon/loginExec.js";
 import { pamAvailable } from "../../src/daemon/pamTransaction.js";
-import { createTestGroup, createTestUser, isRoot, sshTo, startLoginServer } from "../helpers/systemUsers.js";
+import {
+  createTestGroup,
+  createTestUser,
+  isRoot,
+  sshTo,
+  startLoginServer,
+  type LoginServer,
+  type TestUser,
+} from "../helpers/systemUsers.js";
 
 const skip = !isRoot
   ? "needs root"
   : !pamAvailable() || !nativeHelper("nssh-exec")
     ? "native helpers not built"
     : false;
+
+type LoginSettings = Parameters<typeof startLoginServer>[0];
+
+/** A throwaway user and a login server, both removed when the test ends. */
+async function userWithServer(
+  t: TestContext,
+  settings?: LoginSettings,
+): Promise<{ u: TestUser; srv: LoginServer }> {
+  const u = createTestUser();
+  const srv = await startLoginServer(settings);
+  t.after(async () => {
+    await srv.close();
+    u.remove();
+  });
+  return { u, srv };
+}
+
+/** `ssh -o PreferredAuthentications=password user@127.0.0.1 command` with the password typed in. */
+function passwordLogin(server: LoginServer, user: string, password: string, command: string) {
+  return sshTo(server.port, { user, password, methods: "password", command });
+}
+
+/** ssh with the user's key, running `command`. */
+function keyLogin(server: LoginServer, u: TestUser, command: string) {
+  return sshTo(server.port, { user: u.name, identity: u.keyFile, command });
+}
 
 test(
   "password (PAM, yescrypt): the command runs as the user, in the home folder, with sshd's environment",
@@ -30,12 +64,12 @@ test(
       u.remove();
       group.remove();
     });
-    const r = await sshTo(srv.port, {
-      user: u.name,
-      password: u.password,
-      methods: "password",
-      command: 'id -un; echo "$HOME|$SHELL|$USER|$LOGNAME|$MAIL|$PATH"; echo "$SSH_CONNECTION"; id -Gn; pwd',
-    });
+    const r = await passwordLogin(
+      srv,
+      u.name,
+      u.password,
+      'id -un; echo "$HOME|$SHELL|$USER|$LOGNAME|$MAIL|$PATH"; echo "$SSH_CONNECTION"; id -Gn; pwd',
+    );
     assert.equal(r.status, 0, r.stderr);
     const [name, vars, conn, groups, cwd] = r.stdout.split("\n");
     assert.equal(name, u.name);
@@ -55,18 +89,8 @@ test(
 );
 
 test("a wrong password is refused and logged as sshd logs it", { skip }, async (t) => {
-  const u = createTestUser();
-  const srv = await startLoginServer();
-  t.after(async () => {
-    await srv.close();
-    u.remove();
-  });
-  const r = await sshTo(srv.port, {
-    user: u.name,
-    password: "not-" + u.password,
-    methods: "password",
-    command: "true",
-  });
+  const { u, srv } = await userWithServer(t);
+  const r = await passwordLogin(srv, u.name, "not-" + u.password, "true");
   assert.equal(r.status, 255);
   assert.match(r.stderr, /Permission denied/);
   assert.ok(
@@ -74,12 +98,7 @@ test("a wrong password is refused and logged as sshd logs it", { skip }, async (
     srv.log.join("\n"),
   );
   assert.ok(srv.log.some((l) => l.startsWith(`info: Failed password for ${u.name} from 127.0.0.1 port `)));
-  const invalid = await sshTo(srv.port, {
-    user: "nssh-nobody-here",
-    password: "x",
-    methods: "password",
-    command: "true",
-  });
+  const invalid = await passwordLogin(srv, "nssh-nobody-here", "x", "true");
   assert.equal(invalid.status, 255);
   assert.ok(
     srv.log.some((l) =>
@@ -89,19 +108,9 @@ test("a wrong password is refused and logged as sshd logs it", { skip }, async (
 });
 
 test("a locked account (usermod -L) is refused with its right password", { skip }, async (t) => {
-  const u = createTestUser();
-  const srv = await startLoginServer();
-  t.after(async () => {
-    await srv.close();
-    u.remove();
-  });
+  const { u, srv } = await userWithServer(t);
   execFileSync("usermod", ["-L", u.name]);
-  const r = await sshTo(srv.port, {
-    user: u.name,
-    password: u.password,
-    methods: "password",
-    command: "true",
-  });
+  const r = await passwordLogin(srv, u.name, u.password, "true");
   assert.equal(r.status, 255);
   assert.match(r.stderr, /Permission denied/);
 });
@@ -110,19 +119,9 @@ test(
   "an expired password (chage -d 0): the session is a forced change, refused without a tty",
   { skip },
   async (t) => {
-    const u = createTestUser();
-    const srv = await startLoginServer();
-    t.after(async () => {
-      await srv.close();
-      u.remove();
-    });
+    const { u, srv } = await userWithServer(t);
     execFileSync("chage", ["-d", "0", u.name]);
-    const r = await sshTo(srv.port, {
-      user: u.name,
-      password: u.password,
-      methods: "password",
-      command: "id",
-    });
+    const r = await passwordLogin(srv, u.name, u.password, "id");
     assert.equal(r.status, 1);
     assert.equal(r.stdout, "");
     assert.match(
@@ -144,24 +143,14 @@ test(
     });
     assert.match(tty.stdout, /You must change your password now and login again!/);
     assert.match(tty.stdout, /password updated successfully/);
-    const after = await sshTo(srv.port, {
-      user: u.name,
-      password: newPassword,
-      methods: "password",
-      command: "id -un",
-    });
+    const after = await passwordLogin(srv, u.name, newPassword, "id -un");
     assert.equal(after.status, 0, after.stderr);
     assert.equal(after.stdout, `${u.name}\n`);
   },
 );
 
 test("keyboard-interactive runs the PAM conversation", { skip }, async (t) => {
-  const u = createTestUser();
-  const srv = await startLoginServer();
-  t.after(async () => {
-    await srv.close();
-    u.remove();
-  });
+  const { u, srv } = await userWithServer(t);
   const r = await sshTo(srv.port, {
     user: u.name,
     password: u.password,
@@ -179,12 +168,7 @@ test(
   "ssh -tt: a login shell (-bash) on a tty owned by the user, group tty, mode 620; Last login; last and lastlog",
   { skip },
   async (t) => {
-    const u = createTestUser();
-    const srv = await startLoginServer({ printLastLog: true });
-    t.after(async () => {
-      await srv.close();
-      u.remove();
-    });
+    const { u, srv } = await userWithServer(t, { printLastLog: true });
     const cmd = await sshTo(srv.port, {
       user: u.name,
       password: u.password,
@@ -226,12 +210,7 @@ test("DenyUsers and AllowGroups refuse the user, with sshd's log line", { skip }
   });
   const deny = await startLoginServer({ denyUsers: [`${u.name}@127.0.0.1`] });
   t.after(() => deny.close());
-  const r1 = await sshTo(deny.port, {
-    user: u.name,
-    password: u.password,
-    methods: "password",
-    command: "true",
-  });
+  const r1 = await passwordLogin(deny, u.name, u.password, "true");
   assert.equal(r1.status, 255);
   assert.ok(
     deny.log.includes(`info: User ${u.name} from 127.0.0.1 not allowed because listed in DenyUsers`),
@@ -243,12 +222,7 @@ test("DenyUsers and AllowGroups refuse the user, with sshd's log line", { skip }
 
   const allow = await startLoginServer({ allowGroups: [group.name] });
   t.after(() => allow.close());
-  const r2 = await sshTo(allow.port, {
-    user: u.name,
-    password: u.password,
-    methods: "password",
-    command: "true",
-  });
+  const r2 = await passwordLogin(allow, u.name, u.password, "true");
   assert.equal(r2.status, 255);
   assert.ok(
     allow.log.includes(
@@ -256,12 +230,7 @@ test("DenyUsers and AllowGroups refuse the user, with sshd's log line", { skip }
     ),
   );
   execFileSync("usermod", ["-a", "-G", group.name, u.name]);
-  const r3 = await sshTo(allow.port, {
-    user: u.name,
-    password: u.password,
-    methods: "password",
-    command: "id -un",
-  });
+  const r3 = await passwordLogin(allow, u.name, u.password, "id -un");
   assert.equal(r3.status, 0, r3.stderr);
   assert.equal(r3.stdout, `${u.name}\n`);
 });
@@ -270,18 +239,8 @@ test(
   "ForceCommand runs instead of the client's command, which is in SSH_ORIGINAL_COMMAND",
   { skip },
   async (t) => {
-    const u = createTestUser();
-    const srv = await startLoginServer({ forceCommand: 'echo "forced:$SSH_ORIGINAL_COMMAND"' });
-    t.after(async () => {
-      await srv.close();
-      u.remove();
-    });
-    const r = await sshTo(srv.port, {
-      user: u.name,
-      password: u.password,
-      methods: "password",
-      command: "uname -a",
-    });
+    const { u, srv } = await userWithServer(t, { forceCommand: 'echo "forced:$SSH_ORIGINAL_COMMAND"' });
+    const r = await passwordLogin(srv, u.name, u.password, "uname -a");
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stdout, "forced:uname -a\n");
   },
@@ -300,12 +259,7 @@ test(
     execFileSync("chpasswd", [], { input: `${alias}:${u.password}\n` });
     const refused = await startLoginServer({ permitRootLogin: "prohibit-password" });
     t.after(() => refused.close());
-    const r1 = await sshTo(refused.port, {
-      user: alias,
-      password: u.password,
-      methods: "password",
-      command: "id -u",
-    });
+    const r1 = await passwordLogin(refused, alias, u.password, "id -u");
     assert.equal(r1.status, 255);
     assert.ok(
       refused.log.some((l) => /^info: ROOT LOGIN REFUSED FROM 127\.0\.0\.1 port \d+$/.test(l)),
@@ -313,12 +267,7 @@ test(
     );
     const allowed = await startLoginServer({ permitRootLogin: "yes" });
     t.after(() => allowed.close());
-    const r2 = await sshTo(allowed.port, {
-      user: alias,
-      password: u.password,
-      methods: "password",
-      command: "id -u",
-    });
+    const r2 = await passwordLogin(allowed, alias, u.password, "id -u");
     assert.equal(r2.status, 0, r2.stderr);
     assert.equal(r2.stdout, "0\n");
   },
@@ -328,14 +277,9 @@ test(
   "publickey: the user's authorized_keys, read with StrictModes; a group-writable ~/.ssh is refused",
   { skip },
   async (t) => {
-    const u = createTestUser();
-    const srv = await startLoginServer();
-    t.after(async () => {
-      await srv.close();
-      u.remove();
-    });
+    const { u, srv } = await userWithServer(t);
     u.authorize([u.publicKeyLine]);
-    const ok = await sshTo(srv.port, { user: u.name, identity: u.keyFile, command: "id -un" });
+    const ok = await keyLogin(srv, u, "id -un");
     assert.equal(ok.status, 0, ok.stderr);
     assert.equal(ok.stdout, `${u.name}\n`);
     assert.ok(
@@ -347,7 +291,7 @@ test(
       srv.log.join("\n"),
     );
     fs.chmodSync(path.join(u.home, ".ssh"), 0o770);
-    const refused = await sshTo(srv.port, { user: u.name, identity: u.keyFile, command: "id -un" });
+    const refused = await keyLogin(srv, u, "id -un");
     assert.equal(refused.status, 255);
     assert.ok(
       srv.log.includes(`info: Authentication refused: bad ownership or modes for directory ${u.home}/.ssh`),
@@ -360,14 +304,9 @@ test(
   "authorized_keys options: command= runs with SSH_ORIGINAL_COMMAND; from= refuses other addresses; no-pty",
   { skip },
   async (t) => {
-    const u = createTestUser();
-    const srv = await startLoginServer();
-    t.after(async () => {
-      await srv.close();
-      u.remove();
-    });
+    const { u, srv } = await userWithServer(t);
     u.authorize([`command="echo key-forced:$SSH_ORIGINAL_COMMAND",no-pty ${u.publicKeyLine}`]);
-    const forced = await sshTo(srv.port, { user: u.name, identity: u.keyFile, command: "whoami" });
+    const forced = await keyLogin(srv, u, "whoami");
     assert.equal(forced.status, 0, forced.stderr);
     assert.equal(forced.stdout, "key-forced:whoami\n");
     const pty = await sshTo(srv.port, {
@@ -380,14 +319,14 @@ test(
     assert.match(pty.stderr, /PTY allocation request failed/);
 
     u.authorize([`from="10.0.0.0/8" ${u.publicKeyLine}`]);
-    const elsewhere = await sshTo(srv.port, { user: u.name, identity: u.keyFile, command: "true" });
+    const elsewhere = await keyLogin(srv, u, "true");
     assert.equal(elsewhere.status, 255);
     assert.ok(
       srv.log.some((l) => l.includes("with correct key but not from a permitted host")),
       srv.log.join("\n"),
     );
     u.authorize([`from="127.0.0.1" ${u.publicKeyLine}`]);
-    const here = await sshTo(srv.port, { user: u.name, identity: u.keyFile, command: "id -un" });
+    const here = await keyLogin(srv, u, "id -un");
     assert.equal(here.status, 0, here.stderr);
   },
 );

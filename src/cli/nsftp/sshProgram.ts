@@ -24,6 +24,49 @@ export interface SshProgramOptions {
   forwardAgent?: boolean;
 }
 
+/**
+ * The flags sftp(1) and scp(1) both hand to ssh (sftp.c and scp.c main): -4, -6, -C, -v, -q as they are, -c,
+ * -F, -i, -J, -o with their argument, -A for agent forwarding, -P for the port and -S for the program.
+ * Records `flag` in `ssh` and returns true when it is one of them; the caller handles its own flags.
+ */
+export function takeSshFlag(ssh: SshProgramOptions, flag: string, value: string | undefined): boolean {
+  switch (flag) {
+    case "4":
+    case "6":
+    case "C":
+    case "v":
+    case "q":
+      ssh.args.push(`-${flag}`);
+      return true;
+    case "c":
+    case "F":
+    case "i":
+    case "J":
+    case "o":
+      ssh.args.push(`-${flag}`, value!);
+      return true;
+    case "A":
+      ssh.forwardAgent = true;
+      return true;
+    case "P":
+      ssh.port = value!;
+      return true;
+    case "S":
+      ssh.program = value!;
+      return true;
+    default:
+      return false;
+  }
+}
+
+/** The options for one remote operand: its user, and its port unless -P gave one (scp.c, sftp.c). */
+export function optionsForRemote(ssh: SshProgramOptions, spec: RemoteSpec): SshProgramOptions {
+  const options = { ...ssh, args: [...ssh.args] };
+  if (spec.user) options.user = spec.user;
+  if (spec.port && !ssh.port) options.port = spec.port;
+  return options;
+}
+
 /** The argument vector for one ssh run, as scp.c do_cmd() builds it. */
 export function sshArgv(
   options: SshProgramOptions,
