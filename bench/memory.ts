@@ -1,0 +1,120 @@
+/**
+ * Case 6: memory added per idle authenticated connection. The nssh library client, in a process of its
+ * own, opens N connections (no channel) and holds them; the server's whole process tree is measured from
+ * /proc/<pid>/smaps_rollup before and while they are held: USS (private pages) and RSS, per connection.
+ */
+import { clientFlags } from "./clientArgs.js";
+import type { BenchFixtures } from "./fixtures.js";
+import { treeMemory } from "./procfs.js";
+import { failureReason, startMeasured, type RunningProgram } from "./runMeasured.js";
+import { distFile, type BenchServer } from "./servers.js";
+import { formatNumber, formatRatio } from "./stats.js";
+import { markdownTable } from "./table.js";
+import type { Servers } from "./throughput.js";
+
+export interface MemoryOptions {
+  fx: BenchFixtures;
+  servers: Servers;
+  quick: boolean;
+  progress: (line: string) => void;
+}
+
+const settle = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+interface Measured {
+  ussKiB: number;
+  rssKiB: number;
+  processes: number;
+  failure: string | null;
+}
+
+function hold(o: MemoryOptions, server: BenchServer, count: number): RunningProgram {
+  return startMeasured({
+    argv: [
+      process.execPath,
+      distFile("bench/nsshClientMain.js"),
+      ...clientFlags({ port: server.port, key: o.fx.userKey, kex: "curve25519-sha256" }),
+      "hold",
+      String(count),
+    ],
+    captureStdout: true,
+    holdStdin: true,
+    timeoutMs: 600_000,
+  });
+}
+
+async function measure(o: MemoryOptions, server: BenchServer, count: number): Promise<Measured> {
+  // A warm-up batch first: a Node server's heap grows to a working size on its first connections and
+  // then stays, which would otherwise be charged to the measured ones.
+  const warm = hold(o, server, Math.min(count, 20));
+  await warm.waitFor("ready", 120_000).catch(() => {});
+  warm.release();
+  await warm.done;
+  await settle(1000);
+  const before = treeMemory(server.pid);
+  const holder = hold(o, server, count);
+  try {
+    await holder.waitFor("ready", 300_000);
+  } catch (err) {
+    holder.release();
+    const r = await holder.done;
+    return {
+      ussKiB: NaN,
+      rssKiB: NaN,
+      processes: 0,
+      failure: `fails: ${failureReason(r) || (err as Error).message}`,
+    };
+  }
+  await settle(1000); // let forked session processes finish starting
+  const during = treeMemory(server.pid);
+  holder.release();
+  await holder.done;
+  return {
+    ussKiB: (during.uss - before.uss) / count,
+    rssKiB: (during.rss - before.rss) / count,
+    processes: during.processes - before.processes,
+    failure: null,
+  };
+}
+
+export async function runMemory(o: MemoryOptions): Promise<string> {
+  const counts = o.quick ? [50] : [100, 1000];
+  const servers = [o.servers.ours, o.servers.openssh, o.servers.ssh2];
+  const rows: string[][] = [];
+  for (const count of counts) {
+    const results = new Map<BenchServer, Measured>();
+    for (const server of servers) {
+      o.progress(`memory: ${count} connections to ${server.label}`);
+      results.set(server, await measure(o, server, count));
+    }
+    const ref = results.get(o.servers.openssh)!;
+    for (const server of servers) {
+      const m = results.get(server)!;
+      rows.push(
+        m.failure
+          ? [`${count}`, server.label, m.failure, "", "", ""]
+          : [
+              `${count}`,
+              server.label,
+              formatNumber(m.ussKiB),
+              formatRatio(m.ussKiB, ref.ussKiB),
+              formatNumber(m.rssKiB),
+              String(m.processes),
+            ],
+      );
+    }
+  }
+  return [
+    "Idle authenticated connections (nssh library client, curve25519-sha256, no channel open), memory the",
+    "server's whole process tree gained per connection while they were held (/proc/<pid>/smaps_rollup;",
+    "USS = Private_Clean + Private_Dirty) after a warm-up batch of 20. One measurement each, so a Node server's",
+    "figure moves with its garbage collector (it can even come out below zero with few connections);",
+    "RSS counts shared pages once per process.",
+    "",
+    markdownTable(
+      ["connections", "server", "USS KiB/conn", "vs sshd", "RSS KiB/conn", "processes added"],
+      rows,
+      ["right", "left", "right", "right", "right", "right"],
+    ),
+  ].join("\n");
+}

@@ -1,0 +1,92 @@
+/**
+ * nssh's library client (connect()) as a benchmark client in its own process, so its CPU time is
+ * measured apart from the harness. Command line and modes: see clientArgs.ts.
+ */
+import fs from "node:fs";
+import { connect, type SshClient } from "../src/client/index.js";
+import { loginRate, openMany, parseClientArgs, stdinEnded } from "./clientArgs.js";
+
+const a = parseClientArgs(process.argv.slice(2));
+
+function open(): Promise<SshClient> {
+  return connect({
+    host: "127.0.0.1",
+    port: a.port,
+    username: "root",
+    identity: a.key,
+    agent: false,
+    verifyHostKey: () => true, // a throwaway server on loopback, started by the harness
+    ...(a.cipher ? { ciphers: [a.cipher] } : {}),
+    ...(a.mac ? { macs: [a.mac] } : {}),
+    ...(a.kex ? { kex: [a.kex] } : {}),
+  });
+}
+
+async function loginOnce(): Promise<void> {
+  const client = await open();
+  const r = await client.exec("true");
+  await client.close();
+  if (r.code !== 0) throw new Error(`true exited ${r.code}`);
+}
+
+async function main(): Promise<void> {
+  const arg = a.args[0] ?? "";
+  switch (a.mode) {
+    case "upload":
+    case "download": {
+      const client = await open();
+      const session =
+        a.mode === "upload"
+          ? await client.spawn("cat > /dev/null", {
+              stdin: fs.createReadStream(arg, { highWaterMark: 1 << 18 }),
+            })
+          : await client.spawn(`cat '${arg}'`);
+      session.channel.resume();
+      session.channel.stderr.pipe(process.stderr);
+      const exit = await session.exit;
+      await client.close();
+      if (exit.code !== 0) throw new Error(`remote command exited ${exit.code ?? exit.signal}`);
+      return;
+    }
+    case "sftp-get":
+    case "sftp-put": {
+      const client = await open();
+      const sftp = await client.sftp();
+      if (a.mode === "sftp-get") await sftp.get(arg, a.args[1] ?? "/dev/null");
+      else await sftp.put(arg, "/dev/null");
+      await sftp.end();
+      await client.close();
+      return;
+    }
+    case "login": {
+      const times: number[] = [];
+      for (let i = 0; i < Number(arg); i++) {
+        const t0 = performance.now();
+        await loginOnce();
+        times.push(performance.now() - t0);
+      }
+      console.log(JSON.stringify(times));
+      return;
+    }
+    case "rate":
+      console.log(JSON.stringify(await loginRate(Number(arg), Number(a.args[1] ?? 8), loginOnce)));
+      return;
+    case "hold": {
+      const clients = await openMany(Number(arg), 4, open);
+      console.log("ready");
+      await stdinEnded();
+      await Promise.all(clients.map((c) => c.close()));
+      return;
+    }
+    default:
+      throw new Error(`unknown mode ${a.mode}`);
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err: Error) => {
+    console.error(`nsshClientMain: ${err.message}`);
+    process.exit(1);
+  },
+);

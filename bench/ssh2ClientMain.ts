@@ -1,0 +1,132 @@
+/**
+ * The ssh2 library's client as a benchmark client in its own process. Command line and modes: see
+ * clientArgs.ts. SFTP uses ssh2's fastGet/fastPut with their defaults (64 requests of 32 KiB).
+ */
+import fs from "node:fs";
+import ssh2 from "ssh2";
+import type { Client, ClientChannel, ConnectConfig, SFTPWrapper } from "ssh2";
+import { loginRate, openMany, parseClientArgs, stdinEnded } from "./clientArgs.js";
+
+const a = parseClientArgs(process.argv.slice(2));
+const privateKey = fs.readFileSync(a.key);
+
+function open(): Promise<Client> {
+  return new Promise((resolve, reject) => {
+    const c = new ssh2.Client();
+    const algorithms: NonNullable<ConnectConfig["algorithms"]> = {};
+    if (a.cipher) algorithms.cipher = [a.cipher as never];
+    if (a.mac) algorithms.hmac = [a.mac as never];
+    if (a.kex) algorithms.kex = [a.kex as never];
+    c.once("ready", () => resolve(c));
+    c.once("error", reject);
+    c.connect({
+      host: "127.0.0.1",
+      port: a.port,
+      username: "root",
+      privateKey,
+      algorithms,
+      hostVerifier: () => true, // a throwaway server on loopback, started by the harness
+      readyTimeout: 20_000,
+    });
+  });
+}
+
+function exec(c: Client, command: string): Promise<ClientChannel> {
+  return new Promise((resolve, reject) =>
+    c.exec(command, (err, stream) => (err ? reject(err) : resolve(stream))),
+  );
+}
+
+/** Resolves with the exit code once the channel has closed. */
+function finished(stream: ClientChannel): Promise<number | null> {
+  return new Promise((resolve) => {
+    let code: number | null = null;
+    stream.on("exit", (c: number | null) => (code = c));
+    stream.on("close", () => resolve(code));
+  });
+}
+
+function closeClient(c: Client): Promise<void> {
+  return new Promise((resolve) => {
+    c.once("close", () => resolve());
+    c.end();
+  });
+}
+
+function sftpOf(c: Client): Promise<SFTPWrapper> {
+  return new Promise((resolve, reject) => c.sftp((err, s) => (err ? reject(err) : resolve(s))));
+}
+
+async function loginOnce(): Promise<void> {
+  const c = await open();
+  const stream = await exec(c, "true");
+  stream.resume();
+  stream.stderr.resume();
+  const code = await finished(stream);
+  await closeClient(c);
+  if (code !== 0) throw new Error(`true exited ${code}`);
+}
+
+async function main(): Promise<void> {
+  const arg = a.args[0] ?? "";
+  switch (a.mode) {
+    case "upload":
+    case "download": {
+      const c = await open();
+      const stream = await exec(c, a.mode === "upload" ? "cat > /dev/null" : `cat '${arg}'`);
+      const done = finished(stream);
+      stream.stderr.pipe(process.stderr);
+      // The channel's readable side must flow, or "close" never comes.
+      stream.resume();
+      if (a.mode === "upload") fs.createReadStream(arg, { highWaterMark: 1 << 18 }).pipe(stream);
+      else stream.end();
+      const code = await done;
+      await closeClient(c);
+      if (code !== 0) throw new Error(`remote command exited ${code}`);
+      return;
+    }
+    case "sftp-get":
+    case "sftp-put": {
+      const c = await open();
+      const sftp = await sftpOf(c);
+      await new Promise<void>((resolve, reject) => {
+        const cb = (err: Error | null | undefined): void => (err ? reject(err) : resolve());
+        if (a.mode === "sftp-get") sftp.fastGet(arg, a.args[1] ?? "/dev/null", cb);
+        else sftp.fastPut(arg, "/dev/null", cb);
+      });
+      sftp.end();
+      await closeClient(c);
+      return;
+    }
+    case "login": {
+      const times: number[] = [];
+      for (let i = 0; i < Number(arg); i++) {
+        const t0 = performance.now();
+        await loginOnce();
+        times.push(performance.now() - t0);
+      }
+      console.log(JSON.stringify(times));
+      return;
+    }
+    case "rate":
+      console.log(JSON.stringify(await loginRate(Number(arg), Number(a.args[1] ?? 8), loginOnce)));
+      return;
+    case "hold": {
+      const clients = await openMany(Number(arg), 4, open);
+      console.log("ready");
+      await stdinEnded();
+      await Promise.all(clients.map(closeClient));
+      return;
+    }
+    default:
+      throw new Error(`unknown mode ${a.mode}`);
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err: Error) => {
+    console.error(`ssh2ClientMain: ${err.message}`);
+    process.exit(1);
+  },
+);
