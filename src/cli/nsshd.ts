@@ -17,6 +17,14 @@ import {
   type SshdConnectionSpec,
 } from "../config/sshdConfig.js";
 import { Daemon, loadHostKeyFile } from "../daemon/daemon.js";
+import { PrivsepMonitor } from "../daemon/privsep/monitor.js";
+import {
+  ensurePrivsepAccount,
+  PRIVSEP_USER,
+  readableByOthers,
+  type PrivsepIdentity,
+} from "../daemon/privsep/privsepAccount.js";
+import { CHILD_ENTRY_FILE } from "../daemon/privsep/childProcesses.js";
 import { defaultLoginBackend } from "../daemon/daemonLogin.js";
 import { stdioConnection } from "../daemon/inetd.js";
 import { createDaemonLog, debugLevelFor, silentLog, type DaemonLogger } from "../daemon/log.js";
@@ -324,6 +332,32 @@ async function main(): Promise<void> {
     log.fatal((err as Error).message);
     process.exit(255);
   }
+  // Privilege separation for sockets this process accepts (inetd mode serves its one stream in-process).
+  let monitor: PrivsepMonitor | undefined;
+  if (!flags.inetd) {
+    try {
+      let workerIdentity: PrivsepIdentity | undefined;
+      if (process.geteuid?.() === 0) {
+        if (readableByOthers(CHILD_ENTRY_FILE)) {
+          workerIdentity = await ensurePrivsepAccount(PRIVSEP_USER, (m) => log.info(m));
+        } else {
+          // The unprivileged account could not even load the worker's code: say so loudly, and go on with
+          // workers as root (still split from the monitor, and still without the host keys).
+          log.error(
+            `${CHILD_ENTRY_FILE} is not readable by other users: pre-auth workers run as root, not ${PRIVSEP_USER}`,
+          );
+        }
+      }
+      monitor = new PrivsepMonitor({
+        log,
+        login: defaultLoginBackend(),
+        ...(workerIdentity ? { workerIdentity } : {}),
+      });
+    } catch (err) {
+      log.fatal((err as Error).message);
+      process.exit(255);
+    }
+  }
   let daemon: Daemon;
   try {
     daemon = Daemon.create(
@@ -335,6 +369,7 @@ async function main(): Promise<void> {
         commandLinePorts: flags.ports,
         levelFromConfig: flags.debug === 0 && !flags.quiet,
         singleConnection: flags.debug > 0 && !flags.inetd,
+        ...(monitor ? { monitor } : {}),
       },
       config,
     );
@@ -355,6 +390,12 @@ async function main(): Promise<void> {
     return;
   }
 
+  try {
+    await monitor?.start();
+  } catch (err) {
+    log.fatal(`could not start the privilege separation processes: ${(err as Error).message}`);
+    process.exit(255);
+  }
   // Signals are handled from the moment binding starts: SIGHUP's or SIGTERM's default action would kill
   // the daemon silently.
   const listening = daemon.listen();
@@ -370,6 +411,7 @@ async function main(): Promise<void> {
       }
     }
     daemon.disconnectAll();
+    monitor?.stop();
     void log.close().finally(() => process.exit(signal === "SIGTERM" ? 0 : 255));
   };
   process.on("SIGTERM", () => terminate("SIGTERM", 15));
@@ -399,6 +441,7 @@ async function main(): Promise<void> {
     process.stderr.on("error", (err) => log.debug1(`stderr: ${err.message}`));
   }
   daemon.on("single-connection-done", () => {
+    monitor?.stop();
     void log.close().finally(() => process.exit(0));
   });
 }

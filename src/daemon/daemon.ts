@@ -8,15 +8,19 @@ import { EventEmitter } from "node:events";
 import fs from "node:fs";
 import type net from "node:net";
 import type { Duplex } from "node:stream";
-import type { SshdConfig } from "../config/sshdConfig.js";
+import type { SshdConfig, SshdSettings } from "../config/sshdConfig.js";
 import { parsePrivateKey, type PrivateKey } from "../keys/index.js";
 import { createServer, type ServerConnectionInfo, type SshServer } from "../server/index.js";
-import type { Transport } from "../transport/index.js";
+import { DEFAULT_SOFTWARE_VERSION, type LogLevel, type Transport } from "../transport/index.js";
 import { SshError } from "../wire/index.js";
 import { DaemonConnection, type LoginBackend } from "./daemonConnection.js";
 import { bindAll, closeAll, listenSpecs, noAddressBound, type ListenSpec } from "./listen.js";
 import { parseLogLevel, type DaemonLog, type DaemonLogger } from "./log.js";
 import { StartupTracker } from "./maxStartups.js";
+import { connectionEndLine, connectionLogLine, observePolicy } from "./connectionLog.js";
+import type { PrivsepMonitor } from "./privsep/monitor.js";
+import type { LoginGrant } from "./systemAuthPolicy.js";
+import { connectionOverridesFrom, loginSettingsFrom } from "./settingsMapping.js";
 
 export interface DaemonOptions {
   /** Reads the configuration (again on SIGHUP). */
@@ -33,6 +37,12 @@ export interface DaemonOptions {
   levelFromConfig?: boolean;
   /** -d: serve one connection, then end (sshd(8): "will only process one connection"). */
   singleConnection?: boolean;
+  /**
+   * Privilege separation (issue: the network-facing code never runs as root): accepted sockets go to the
+   * monitor's pre-auth workers and logged-in users to their session processes. Without it, everything runs
+   * in this process (inetd mode always does).
+   */
+  monitor?: PrivsepMonitor;
 }
 
 export interface DaemonEvents {
@@ -43,6 +53,7 @@ export interface DaemonEvents {
 interface Generation {
   config: SshdConfig;
   server: SshServer;
+  hostKeys: PrivateKey[];
 }
 
 /**
@@ -135,7 +146,22 @@ export class Daemon extends EventEmitter<DaemonEvents> {
           }
         : {}),
     });
-    return { config, server };
+    options.monitor?.configure(hostKeys, {
+      kex: s.kexAlgorithms,
+      ciphers: s.ciphers,
+      macs: s.macs,
+      hostKeyAlgorithms: s.hostKeyAlgorithms,
+      ...(s.compression ? {} : { compression: ["none"] }),
+      ...(rekey.bytes || rekey.seconds
+        ? {
+            rekeyLimit: {
+              ...(rekey.bytes ? { bytes: rekey.bytes } : {}),
+              ...(rekey.seconds ? { seconds: rekey.seconds } : {}),
+            },
+          }
+        : {}),
+    });
+    return { config, server, hostKeys };
   }
 
   /** The configuration in force for new connections. */
@@ -184,7 +210,13 @@ export class Daemon extends EventEmitter<DaemonEvents> {
           this.options.log.info(`Server listening on ${spec.host} port ${spec.port}.`);
       }
     }
-    for (const { spec, server } of await bindAll(fresh, (socket) => this.accept(socket), this.options.log)) {
+    const pass = this.options.monitor !== undefined;
+    for (const { spec, server } of await bindAll(
+      fresh,
+      (socket) => this.accept(socket),
+      this.options.log,
+      pass,
+    )) {
       this.sockets.set(keyOf(spec), server);
     }
     if (this.sockets.size === 0) throw noAddressBound();
@@ -217,12 +249,119 @@ export class Daemon extends EventEmitter<DaemonEvents> {
       return;
     }
     log.verbose(`Connection from ${peer} on ${local} rdomain ""`);
-    this.serve(socket, {
+    const info = {
       remoteAddress: socket.remoteAddress ?? "UNKNOWN",
       remotePort: socket.remotePort ?? 0,
       localAddress: socket.localAddress ?? "UNKNOWN",
       localPort: socket.localPort ?? 0,
+    };
+    if (this.options.monitor) this.dispatch(this.options.monitor, socket, info);
+    else this.serve(socket, info);
+  }
+
+  /** Privilege separation: the monitor gives the socket to a worker; this process never reads it. */
+  private dispatch(monitor: PrivsepMonitor, socket: net.Socket, info: ServerConnectionInfo): void {
+    const { config } = this.gen;
+    const log = this.options.log;
+    const where = {
+      addr: info.remoteAddress,
+      host: info.remoteAddress,
+      laddr: info.localAddress,
+      lport: info.localPort,
+    };
+    const settings = config.forConnection(where);
+    const forUser = (user: string): SshdSettings => config.forConnection({ ...where, user });
+    socket.setKeepAlive(settings.tcpKeepAlive);
+    const peer = `${info.remoteAddress} port ${info.remotePort}`;
+    let username: string | null = null;
+    let invalid = false;
+    let released = false;
+    const release = (): void => {
+      if (released) return;
+      released = true;
+      this.startups.finished((seconds, dropped) =>
+        log.info(
+          `exited MaxStartups throttling after ${formatDuration(seconds)}, ${dropped} connections dropped`,
+        ),
+      );
+    };
+    const write = (level: LogLevel, message: string, authenticated: boolean): void =>
+      log.transportLogger(level, connectionLogLine(message, peer, authenticated));
+    const connLog: DaemonLog = {
+      error: (m) => write("error", m, false),
+      info: (m) => write("info", m, false),
+      verbose: (m) => write("verbose", m, false),
+      debug1: (m) => write("debug1", m, false),
+      debug2: (m) => write("debug2", m, false),
+      debug3: (m) => write("debug3", m, false),
+    };
+    const policy = this.options.login.createPolicy(
+      (user) => Promise.resolve(loginSettingsFrom(forUser(user))),
+      info,
+      connLog,
+    );
+    const observed = observePolicy(policy, {
+      request: (user, method) => {
+        username = user;
+        write("debug1", `userauth-request for user ${user} service ssh-connection method ${method}`, false);
+      },
+      userExists: (_user, exists) => {
+        invalid = !exists;
+      },
     });
+    log.debug1(`Local version string SSH-2.0-${DEFAULT_SOFTWARE_VERSION}`);
+    const overrides = connectionOverridesFrom(settings, connLog);
+    monitor.dispatch(
+      socket,
+      {
+        info,
+        preauth: {
+          maxAuthTries: overrides.maxAuthTries ?? 6,
+          publicKeyAlgorithms: [...(overrides.publicKeyAlgorithms ?? [])],
+          loginGraceTime: overrides.loginGraceTime ?? 120,
+          ...(overrides.authenticationMethods
+            ? { authenticationMethods: overrides.authenticationMethods }
+            : {}),
+          ...(overrides.banner !== undefined ? { banner: overrides.banner } : {}),
+        },
+        settingsForUser: (user) => loginSettingsFrom(forUser(user)),
+        methodsForUser: (user) => {
+          const u = forUser(user);
+          const enabled = [
+            ...(u.pubkeyAuthentication ? ["publickey"] : []),
+            ...(u.passwordAuthentication ? ["password"] : []),
+            ...(u.kbdInteractiveAuthentication ? ["keyboard-interactive"] : []),
+          ];
+          const chains = u.authenticationMethods;
+          return { enabled, ...(chains ? { chains } : {}) };
+        },
+        postauth: (user) => {
+          const u = forUser(user);
+          return {
+            maxSessions: u.maxSessions,
+            clientAlive: { interval: u.clientAliveInterval, countMax: u.clientAliveCountMax },
+          };
+        },
+        write,
+        preauthEnded: release,
+        ended: (how) => {
+          const err = how.disconnected
+            ? new SshError("DISCONNECTED", how.reason ?? "disconnected")
+            : new SshError("CONNECTION_LOST", how.reason ?? "connection closed");
+          const line = connectionEndLine(err, peer, {
+            name: how.username ?? username,
+            invalid,
+            authenticated: how.authenticated,
+          });
+          if (line !== null) log.info(line);
+          if (this.options.singleConnection) this.emit("single-connection-done");
+        },
+      },
+      Object.assign(observed, {
+        grantFor: (u: string) => policy.grantFor(u) as LoginGrant | undefined,
+        close: () => policy.close?.(),
+      }),
+    );
   }
 
   /**

@@ -14,6 +14,8 @@ import { DEFAULT_SOFTWARE_VERSION, type LogLevel, type Transport } from "../tran
 import type { SshError } from "../wire/index.js";
 import type { DaemonLog, DaemonLogger } from "./log.js";
 import type { LoginSettings } from "./loginSettings.js";
+import { startClientAlive } from "./clientAlive.js";
+import { connectionEndLine, connectionLogLine, observePolicy } from "./connectionLog.js";
 import { connectionOverridesFrom, loginSettingsFrom } from "./settingsMapping.js";
 
 /** The policy a login backend makes for one connection (system accounts: systemAuthPolicy.ts). */
@@ -46,15 +48,12 @@ export interface ConnectionContext {
   login: LoginBackend;
 }
 
-/** Log lines the monitor writes in sshd (no " [preauth]" even before authentication). */
-const MONITOR_LINE = /^(Accepted|Failed|Invalid user|Partial|Disconnected from|Received disconnect) /;
-
 export class DaemonConnection {
   private authenticated = false;
   private username: string | null = null;
   /** The policy said the user does not exist (sshd then says "invalid user"). */
   private invalidUser = false;
-  private clientAlive: NodeJS.Timeout | null = null;
+  private stopProbes: (() => void) | null = null;
   private closed = false;
   readonly transport: Transport;
 
@@ -95,7 +94,7 @@ export class DaemonConnection {
     this.username = c.user.username;
     this.onPreauthEnd();
     const s = this.settingsFor(c.user.username);
-    this.startClientAlive(c, s.clientAliveInterval, s.clientAliveCountMax);
+    this.stopProbes = startClientAlive(c, s.clientAliveInterval, s.clientAliveCountMax, this.ctx.log);
   }
 
   /**
@@ -128,71 +127,22 @@ export class DaemonConnection {
     this.ctx.login.startSession(session, c, grant, loginSettingsFrom(settings), this.viewLog());
   }
 
-  /**
-   * ClientAliveInterval / ClientAliveCountMax (sshd_config(5)): a keepalive@openssh.com request every
-   * interval; any answer resets the count; CountMax unanswered ones end the connection.
-   */
-  private startClientAlive(c: ServerConnection, interval: number, countMax: number): void {
-    if (interval <= 0) return;
-    let unanswered = 0;
-    this.clientAlive = setInterval(() => {
-      if (unanswered >= countMax) {
-        this.ctx.log.info(
-          `Timeout, client not responding from user ${c.user.username} ${this.info.remoteAddress} port ${this.info.remotePort}`,
-        );
-        this.stopClientAlive();
-        c.transport.disconnect(undefined, "Timeout, client not responding");
-        return;
-      }
-      unanswered++;
-      c.connection.globalRequest("keepalive@openssh.com").then(
-        () => (unanswered = 0),
-        (err: Error) => this.ctx.log.debug1(`client alive request: ${err.message}`),
-      );
-    }, interval * 1000);
-    this.clientAlive.unref();
-  }
-
   private stopClientAlive(): void {
-    if (this.clientAlive) clearInterval(this.clientAlive);
-    this.clientAlive = null;
+    this.stopProbes?.();
+    this.stopProbes = null;
   }
 
   /** Wraps the policy: remembers the user name and logs each request as sshd's auth2.c does. */
   private observe(policy: ConnectionPolicy<unknown>): AuthPolicy {
-    const request = (user: string, method: string): void => {
-      this.username = user;
-      this.write("debug1", `userauth-request for user ${user} service ssh-connection method ${method}`);
-    };
-    const wrapped: AuthPolicy = {
-      allowNone: (c) => {
-        request(c.username, "none");
-        return policy.allowNone?.(c) ?? false;
+    return observePolicy(policy, {
+      request: (user, method) => {
+        this.username = user;
+        this.write("debug1", `userauth-request for user ${user} service ssh-connection method ${method}`);
       },
-    };
-    if (policy.userExists)
-      wrapped.userExists = async (u) => {
-        const exists = await policy.userExists!(u);
+      userExists: (_user, exists) => {
         this.invalidUser = !exists;
-        return exists;
-      };
-    if (policy.checkPublicKey)
-      wrapped.checkPublicKey = (c) => {
-        request(c.username, "publickey");
-        return policy.checkPublicKey!(c);
-      };
-    if (policy.checkPassword)
-      wrapped.checkPassword = (c) => {
-        request(c.username, "password");
-        return policy.checkPassword!(c);
-      };
-    if (policy.changePassword) wrapped.changePassword = (c) => policy.changePassword!(c);
-    if (policy.keyboardInteractive)
-      wrapped.keyboardInteractive = (c, ask) => {
-        request(c.username, "keyboard-interactive");
-        return policy.keyboardInteractive!(c, ask);
-      };
-    return wrapped;
+      },
+    });
   }
 
   private peer(): string {
@@ -201,13 +151,7 @@ export class DaemonConnection {
 
   /** One log line of this connection, in sshd's wording. */
   private write(level: LogLevel, message: string): void {
-    const disconnect = /^Received disconnect: (\d+): (.*)$/s.exec(message);
-    // sshd names the peer in this line (packet.c): "Received disconnect from ADDR port N:11: text".
-    if (disconnect) message = `Received disconnect from ${this.peer()}:${disconnect[1]}: ${disconnect[2]}`;
-    // The connection layer's "input_channel_open" is sshd's server_input_channel_open (serverloop.c).
-    else if (message.startsWith("input_channel_open: ")) message = "server_" + message;
-    const suffix = this.authenticated || MONITOR_LINE.test(message) ? "" : " [preauth]";
-    this.ctx.log.transportLogger(level, message + suffix);
+    this.ctx.log.transportLogger(level, connectionLogLine(message, this.peer(), this.authenticated));
   }
 
   private viewLog(): DaemonLog {
@@ -225,18 +169,13 @@ export class DaemonConnection {
     if (this.closed) return;
     this.closed = true;
     this.stopClientAlive();
-    const log = this.ctx.log;
-    const user = this.username;
-    if (this.authenticated) {
-      log.info(`Disconnected from user ${user} ${this.peer()}`);
-    } else {
-      const who = user === null ? "" : `${this.invalidUser ? "invalid" : "authenticating"} user ${user} `;
-      const preauth = " [preauth]";
-      if (err?.code === "DISCONNECTED") log.info(`Disconnected from ${who}${this.peer()}${preauth}`);
-      else if (err?.code === "CONNECTION_LOST")
-        log.info(`Connection closed by ${who}${this.peer()}${preauth}`);
-      this.onPreauthEnd();
-    }
+    const line = connectionEndLine(err, this.peer(), {
+      name: this.username,
+      invalid: this.invalidUser,
+      authenticated: this.authenticated,
+    });
+    if (line !== null) this.ctx.log.info(line);
+    if (!this.authenticated) this.onPreauthEnd();
     this.onClose();
   }
 }

@@ -35,10 +35,12 @@ export async function bindAll(
   specs: readonly ListenSpec[],
   onConnection: (socket: net.Socket) => void,
   log: DaemonLog,
+  /** Read nothing from accepted sockets (they are passed to another process whole: privilege separation). */
+  pauseOnConnect = false,
 ): Promise<Array<{ spec: ListenSpec; server: net.Server }>> {
   const bound: Array<{ spec: ListenSpec; server: net.Server }> = [];
   for (const spec of specs) {
-    const server = net.createServer({ noDelay: true }, onConnection);
+    const server = net.createServer({ noDelay: true, pauseOnConnect }, onConnection);
     const ok = await new Promise<boolean>((resolve) => {
       server.once("error", (err: NodeJS.ErrnoException) => {
         log.error(`Bind to port ${spec.port} on ${spec.host} failed: ${errnoText(err)}.`);

@@ -39,6 +39,7 @@ function openPamSession(
   conn: ServerConnection,
   log: LoginLog,
 ): Promise<PamSession | null> {
+  if (grant.pamSession !== undefined) return Promise.resolve(grant.pamSession);
   let opened = pamSessions.get(grant);
   if (!opened) {
     const pam = grant.pam;
@@ -205,7 +206,10 @@ export function startLoginSession(
     }
     // check_quietlogin: the messages, "Last login" and motd only for a login shell, and not with ~/.hushlogin.
     const quiet = p.command !== null || (await exists(path.join(account.home, ".hushlogin")));
-    if (pty && !quiet && pam?.messages) env.NSSH_LOGIN_MESSAGES = pam.messages;
+    const recorder = grant.loginRecorder;
+    const lastLogin = recorder && pty && !quiet && settings.printLastLog ? await recorder.lastLogin() : "";
+    if (pty && !quiet && (pam?.messages || lastLogin))
+      env.NSSH_LOGIN_MESSAGES = (pam?.messages ?? "") + lastLogin;
     // Debian's sshd leaves the motd to pam_motd when it says it showed it (MOTD_SHOWN=pam).
     const motdShown = pam?.env.MOTD_SHOWN === "pam";
     const wrap = helper
@@ -215,9 +219,10 @@ export function startLoginSession(
             ...identityArgs(account),
             "--chdir",
             account.home,
-            ...(launch.pty ? ["--tty", "--record", conn.remoteAddress] : []),
+            ...(launch.pty ? ["--tty"] : []),
+            ...(launch.pty && !recorder ? ["--record", conn.remoteAddress] : []),
             ...(launch.pty && !quiet ? ["--messages"] : []),
-            ...(launch.pty && !quiet && settings.printLastLog ? ["--lastlog"] : []),
+            ...(launch.pty && !quiet && settings.printLastLog && !recorder ? ["--lastlog"] : []),
             ...(launch.pty && !quiet && settings.printMotd && !motdShown ? ["--motd", MOTD] : []),
             ...(rc ? ["--rc", rc] : []),
             "--",
@@ -256,12 +261,19 @@ export function startLoginSession(
             }, HANGUP_GRACE_MS).unref();
           });
         }
+        if (info.ttyName && recorder) {
+          recorder
+            .loggedIn(info.ttyName, info.pid)
+            .catch((err: Error) => log.error(`login record: ${err.message}`));
+        }
         const on = tty ? ` on ${tty.replace(/^\/dev\//, "")}` : "";
         log.info(`Starting session: ${p.kind}${on} for ${who}`);
       },
     });
     ended = true;
-    if (tty && helper && process.geteuid?.() === 0) {
+    if (tty && recorder) {
+      await recorder.loggedOut(tty, pid).catch((err: Error) => log.error(`logout record: ${err.message}`));
+    } else if (tty && helper && process.geteuid?.() === 0) {
       // The logout record in utmp and wtmp (sshd's record_logout when the session's pty is released).
       const line = tty;
       await new Promise<void>((resolve) =>

@@ -36,6 +36,21 @@ export interface LoginGrant {
   keys: KeyAuthorization[];
   /** The key whose signature was verified (from ServerConnection.user.publicKey), when publickey succeeded. */
   keyFor(key: PublicKey | undefined): KeyAuthorization | undefined;
+  /**
+   * Privilege separation: the PAM session was opened by the monitor (its environment and messages), and
+   * the login records that need root are written there too; the login process runs as the user.
+   */
+  pamSession?: { env: Record<string, string>; messages: string } | null;
+  loginRecorder?: LoginRecorder;
+}
+
+/** utmp, wtmp and lastlog, and the tty's owner, kept by a process that may (the monitor). */
+export interface LoginRecorder {
+  /** "Last login: ..." from lastlog, before this login replaces it ("" when none). */
+  lastLogin(): Promise<string>;
+  /** The session's terminal is `tty`, its program `pid`: record the login, give the tty to the user. */
+  loggedIn(tty: string, pid: number): Promise<void>;
+  loggedOut(tty: string, pid: number): Promise<void>;
 }
 
 interface UserState {

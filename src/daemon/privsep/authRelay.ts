@@ -134,6 +134,8 @@ export interface MonitorAuthOptions {
   connection(id: number): MonitoredConnection | undefined;
   /** Session ids already used: a worker must not replay another connection's (and its signatures). */
   sessionIdSeen(id: Buffer): boolean;
+  /** Only signatures (a session process re-keying): no authentication questions. */
+  signOnly?: boolean;
 }
 
 /** Monitor: answer one worker's authentication requests. */
@@ -159,6 +161,7 @@ export function serveWorkerAuth(peer: IpcPeer, opts: MonitorAuthOptions): void {
     }
     return Buffer.from(await signer.sign(data, algorithm));
   });
+  if (opts.signOnly) return;
   peer.handle(
     "userExists",
     WORKER_REQUESTS.userExists,

@@ -4,9 +4,14 @@
  * channel to the monitor that uses the structured-clone serialization (Buffers pass as bytes).
  */
 import { fork, type ChildProcess } from "node:child_process";
+import { fileURLToPath } from "node:url";
 import { IpcPeer } from "./ipc.js";
 
 export type ChildRole = "worker" | "session";
+
+/** The entry point every child runs (childMain.ts). */
+export const CHILD_ENTRY = new URL("./childMain.js", import.meta.url);
+export const CHILD_ENTRY_FILE = fileURLToPath(CHILD_ENTRY);
 
 export interface ChildHandle {
   readonly role: ChildRole;

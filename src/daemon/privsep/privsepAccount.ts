@@ -3,6 +3,8 @@
  * start if missing, as Debian's openssh-server package makes `sshd` (adduser --system).
  */
 import { execFile } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
 import { lookupAccount } from "../accounts.js";
 import { SshError } from "../../wire/index.js";
 
@@ -45,4 +47,26 @@ export async function ensurePrivsepAccount(
   if (!account) throw new SshError("CONFIG", `the privilege separation account ${name} does not exist`);
   if (account.uid === 0) throw new SshError("CONFIG", `the privilege separation account ${name} has uid 0`);
   return { uid: account.uid, gid: account.gid };
+}
+
+/**
+ * Can an account other than root and the owner run the program at `file`? Every folder on the way must be
+ * searchable by others and the file readable by them: a checkout under /root is not, and workers started
+ * as the unprivileged account could not load nsshd's code.
+ */
+export function readableByOthers(file: string): boolean {
+  const parts = path.resolve(file).split(path.sep).filter(Boolean);
+  let at: string = path.sep;
+  for (const [i, part] of parts.entries()) {
+    at = path.join(at, part);
+    let mode: number;
+    try {
+      mode = fs.statSync(at).mode;
+    } catch {
+      return false; // missing: certainly not usable by the account
+    }
+    const last = i === parts.length - 1;
+    if ((mode & (last ? 0o004 : 0o001)) === 0) return false;
+  }
+  return true;
 }

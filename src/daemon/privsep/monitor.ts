@@ -1,0 +1,494 @@
+/**
+ * nsshd's monitor: the process that holds the host private keys and never parses a byte from the network.
+ * It keeps a pool of pre-auth workers (one per core by default, as the unprivileged account when root) and
+ * hands each accepted socket to one of them; it answers their privileged questions (authRelay.ts); when a
+ * worker says a user logged in, it checks that claim against its own record, then passes the socket and
+ * transport state to that user's session process (one per user, taken from a pool of spares started
+ * ahead, which becomes the user as its first act). A child that dies takes only its own connections.
+ */
+import os from "node:os";
+import type net from "node:net";
+import type { LoginBackend, ConnectionPolicy } from "../daemonConnection.js";
+import type { PrivateKey } from "../../keys/index.js";
+import { nativeHelper } from "../loginExec.js";
+import type { LoginSettings } from "../loginSettings.js";
+import type { LoginGrant } from "../systemAuthPolicy.js";
+import type { DaemonLog } from "../log.js";
+import { loginEarned, serveWorkerAuth, type MonitoredConnection } from "./authRelay.js";
+import { CHILD_ENTRY, startChild, type ChildHandle } from "./childProcesses.js";
+import {
+  connectionClosed,
+  logLine,
+  loginClaim,
+  type ConnectionInfo,
+  type PreauthSettings,
+  type TransportSettings,
+} from "./messages.js";
+import { object, uint, str } from "./schema.js";
+import type { PortableGrant, SessionConnection } from "./sessionMain.js";
+import { execFile } from "node:child_process";
+
+const SEEN_SESSION_IDS_MAX = 1 << 20;
+
+/** What the monitor needs from the daemon for each connection. */
+export interface MonitorConnectionSpec {
+  info: ConnectionInfo;
+  preauth: PreauthSettings;
+  /** LoginSettings for a user (Match blocks applied). */
+  settingsForUser(user: string): LoginSettings;
+  /** The user's AuthenticationMethods and the methods enabled, to check a claimed login. */
+  methodsForUser(user: string): { chains?: string[][]; enabled: string[] };
+  postauth(user: string): { maxSessions: number; clientAlive: { interval: number; countMax: number } };
+  /** The connection's log, in sshd's wording (connectionLog.ts): authenticated says drop " [preauth]". */
+  write(level: keyof DaemonLog, message: string, authenticated: boolean): void;
+  /** The pre-auth phase ended (login or not): MaxStartups counts it no more. */
+  preauthEnded(): void;
+  /** The connection is gone (its user, if any, for the "Disconnected" line). */
+  ended(how: {
+    reason?: string;
+    disconnected?: boolean;
+    username: string | null;
+    authenticated: boolean;
+  }): void;
+}
+
+interface Connection extends MonitoredConnection {
+  readonly id: number;
+  readonly spec: MonitorConnectionSpec;
+  readonly policy: ConnectionPolicy<LoginGrant>;
+  worker: ChildHandle | null;
+  session: SessionProcess | null;
+  username: string | null;
+}
+
+interface SessionProcess {
+  child: ChildHandle;
+  /** Ended on purpose (its user's last connection closed): its exit is not news. */
+  retiring?: boolean;
+  username: string | null;
+  uid: number | null;
+  connections: Set<number>;
+  /** Resolves once it is the user (the "become" answer). */
+  ready: Promise<void>;
+}
+
+export interface MonitorOptions {
+  log: DaemonLog;
+  login: LoginBackend<LoginGrant>;
+  workers?: number;
+  spareSessions?: number;
+  /** The account workers run as (when the monitor is root). */
+  workerIdentity?: { uid: number; gid: number };
+  /** The workers' program (tests give a hostile one); default childMain.js. */
+  workerEntry?: URL;
+}
+
+export class PrivsepMonitor {
+  private readonly workers: ChildHandle[] = [];
+  private readonly spares: SessionProcess[] = [];
+  private readonly sessionsByUser = new Map<string, SessionProcess>();
+  private readonly connections = new Map<number, Connection>();
+  private readonly seenSessionIds = new Set<string>();
+  private nextId = 1;
+  private generation = 0;
+  private transport: TransportSettings | null = null;
+  private hostKeys: PrivateKey[] = [];
+  private stopped = false;
+
+  constructor(private readonly opts: MonitorOptions) {}
+
+  /** Host keys and transport settings for new connections (at start and on SIGHUP). */
+  configure(hostKeys: PrivateKey[], transport: Omit<TransportSettings, "hostKeys">): void {
+    this.hostKeys = hostKeys;
+    this.transport = { ...transport, hostKeys: hostKeys.map((k) => k.publicKey.blob) };
+    this.generation++;
+    for (const w of this.workers) this.configureChild(w);
+    for (const s of [...this.spares, ...this.sessionsByUser.values()]) this.configureChild(s.child);
+  }
+
+  async start(): Promise<void> {
+    const count = this.opts.workers ?? Math.max(1, os.availableParallelism());
+    for (let i = 0; i < count; i++) this.workers.push(this.startWorker());
+    for (let i = 0; i < (this.opts.spareSessions ?? 1); i++) this.spares.push(this.startSpare());
+    await Promise.all([...this.workers.map((w) => w.ready), ...this.spares.map((s) => s.child.ready)]);
+  }
+
+  /** The pids of the children, by role (for tests and `ps`). */
+  children(): { workers: number[]; sessions: Map<string, number>; spares: number[] } {
+    return {
+      workers: this.workers.map((w) => w.process.pid!),
+      sessions: new Map([...this.sessionsByUser].map(([u, s]) => [u, s.child.process.pid!])),
+      spares: this.spares.map((s) => s.child.process.pid!),
+    };
+  }
+
+  /** Give an accepted socket to the least busy worker. */
+  dispatch(socket: net.Socket, spec: MonitorConnectionSpec, policy: ConnectionPolicy<LoginGrant>): void {
+    const worker = this.leastBusyWorker();
+    const id = this.nextId++;
+    const c: Connection = {
+      id,
+      spec,
+      policy,
+      worker,
+      session: null,
+      username: null,
+      sessionId: null,
+      successes: [],
+      methodChains: async (user) => spec.methodsForUser(user),
+    };
+    this.connections.set(id, c);
+    worker.peer
+      .request(
+        "connection",
+        { conn: id, generation: this.generation, info: spec.info, settings: spec.preauth },
+        () => true,
+        socket,
+      )
+      .catch((err: Error) => {
+        this.opts.log.error(`worker ${worker.process.pid}: connection ${id}: ${err.message}`);
+        this.endConnection(c, { reason: err.message });
+      });
+  }
+
+  /** Stop every child (SIGTERM of the daemon); their connections end with them. */
+  stop(): void {
+    this.stopped = true;
+    const all = [
+      ...this.workers,
+      ...this.spares.map((s) => s.child),
+      ...[...this.sessionsByUser.values()].map((s) => s.child),
+    ];
+    for (const c of all) c.process.kill("SIGTERM");
+  }
+
+  // ---- children ------------------------------------------------------------------------------------------
+
+  private refused(child: ChildHandle, reason: string): void {
+    // A child that sends what the protocol does not allow is not trusted again: log it and replace it.
+    this.opts.log.error(`monitor: refused a message from ${child.role} ${child.process.pid}: ${reason}`);
+  }
+
+  private configureChild(child: ChildHandle): void {
+    if (!this.transport) return;
+    child.peer
+      .request("configure", { generation: this.generation, transport: this.transport }, () => true)
+      .catch((err: Error) =>
+        this.opts.log.error(`${child.role} ${child.process.pid}: configure: ${err.message}`),
+      );
+  }
+
+  private startWorker(): ChildHandle {
+    const id = this.opts.workerIdentity;
+    const w: ChildHandle = startChild("worker", this.opts.workerEntry ?? CHILD_ENTRY, {
+      ...(id ? { uid: id.uid, gid: id.gid } : {}),
+      onRefused: (reason) => this.refused(w, reason),
+    });
+    const monitor = this;
+    serveWorkerAuth(w.peer, {
+      // The keys in force now: configure() replaces them on SIGHUP.
+      get hostKeys() {
+        return monitor.hostKeys;
+      },
+      connection: (cid) => {
+        const c = this.connections.get(cid);
+        return c && c.worker === w && c.session === null ? c : undefined;
+      },
+      sessionIdSeen: (sid) => this.sessionIdSeen(sid),
+    });
+    this.serveLogs(w, (cid) => this.connections.get(cid)?.worker === w);
+    w.peer.handle("closed", connectionClosed, ({ conn, reason, disconnected }) => {
+      const c = this.connections.get(conn);
+      if (!c || c.worker !== w) throw new Error(`connection ${conn} is not this worker's`);
+      this.endConnection(c, { ...(reason ? { reason } : {}), ...(disconnected ? { disconnected } : {}) });
+      return true;
+    });
+    w.peer.handle("authenticated", loginClaim, async (claim, socket) => {
+      const c = this.connections.get(claim.conn);
+      if (!socket) throw new Error("no socket came with the login");
+      if (!c || c.worker !== w || c.session !== null) {
+        socket.destroy();
+        throw new Error(`connection ${claim.conn} is not this worker's`);
+      }
+      // Node starts reading a socket it receives: stop, and pass on whatever it read, after the worker's.
+      socket.pause();
+      const read: Buffer[] = [claim.handoff.pendingInput];
+      for (let chunk; (chunk = socket.read() as Buffer | null) !== null;) read.push(chunk);
+      return this.login(
+        c,
+        { ...claim, handoff: { ...claim.handoff, pendingInput: Buffer.concat(read) } },
+        socket,
+      );
+    });
+    w.ready.then(() => this.configureChild(w)).catch(() => {});
+    w.process.once("exit", (code, signal) => this.workerExited(w, code, signal));
+    return w;
+  }
+
+  /** The hostKeys list the worker auth service signs with must follow configure(): look it up each time. */
+  private sessionIdSeen(sid: Buffer): boolean {
+    const key = sid.toString("hex");
+    if (this.seenSessionIds.has(key)) return true;
+    if (this.seenSessionIds.size >= SEEN_SESSION_IDS_MAX) this.seenSessionIds.clear();
+    this.seenSessionIds.add(key);
+    return false;
+  }
+
+  private serveLogs(child: ChildHandle, owns: (conn: number) => boolean): void {
+    child.peer.handle("log", logLine, ({ conn, level, message }) => {
+      if (conn === undefined)
+        return void this.opts.log[level](`${child.role} ${child.process.pid}: ${message}`);
+      const c = this.connections.get(conn);
+      if (!c || !owns(conn)) throw new Error(`connection ${conn} is not this ${child.role}'s`);
+      c.spec.write(level, message, c.session !== null);
+      return true;
+    });
+  }
+
+  private workerExited(w: ChildHandle, code: number | null, signal: NodeJS.Signals | null): void {
+    const i = this.workers.indexOf(w);
+    if (i >= 0) this.workers.splice(i, 1);
+    w.peer.close();
+    for (const c of [...this.connections.values()]) {
+      if (c.worker === w && c.session === null) this.endConnection(c, { reason: "pre-auth worker died" });
+    }
+    if (this.stopped) return;
+    this.opts.log.error(`pre-auth worker ${w.process.pid} exited (${signal ?? code}); starting another`);
+    this.workers.push(this.startWorker());
+  }
+
+  private leastBusyWorker(): ChildHandle {
+    let best = this.workers[0]!;
+    let bestLoad = Infinity;
+    for (const w of this.workers) {
+      let load = 0;
+      for (const c of this.connections.values()) if (c.worker === w && c.session === null) load++;
+      if (load < bestLoad) [best, bestLoad] = [w, load];
+    }
+    return best;
+  }
+
+  private startSpare(): SessionProcess {
+    const s: SessionProcess = {
+      child: startChild("session", CHILD_ENTRY, { onRefused: (reason) => this.refused(s.child, reason) }),
+      username: null,
+      uid: null,
+      connections: new Set(),
+      ready: Promise.resolve(),
+    };
+    const owns = (cid: number): boolean => s.connections.has(cid);
+    this.serveLogs(s.child, owns);
+    const monitor = this;
+    serveWorkerAuth(s.child.peer, {
+      get hostKeys() {
+        return monitor.hostKeys;
+      },
+      // Re-keys of its own connections only; the session id is known from the pre-auth phase.
+      connection: (cid) => (owns(cid) ? this.connections.get(cid) : undefined),
+      sessionIdSeen: () => false,
+      signOnly: true,
+    });
+    s.child.peer.handle("closed", connectionClosed, ({ conn, reason, disconnected }) => {
+      const c = this.connections.get(conn);
+      if (!c || !owns(conn)) throw new Error(`connection ${conn} is not this session process's`);
+      this.endConnection(c, { ...(reason ? { reason } : {}), ...(disconnected ? { disconnected } : {}) });
+      return true;
+    });
+    this.serveLoginRecords(s, owns);
+    s.child.ready.then(() => this.configureChild(s.child)).catch(() => {});
+    s.child.process.once("exit", (code, signal) => this.sessionExited(s, code, signal));
+    return s;
+  }
+
+  private sessionExited(s: SessionProcess, code: number | null, signal: NodeJS.Signals | null): void {
+    s.child.peer.close();
+    const i = this.spares.indexOf(s);
+    if (i >= 0) this.spares.splice(i, 1);
+    if (s.username !== null && this.sessionsByUser.get(s.username) === s)
+      this.sessionsByUser.delete(s.username);
+    for (const cid of s.connections) {
+      const c = this.connections.get(cid);
+      if (c) this.endConnection(c, { reason: "session process died" });
+    }
+    if (this.stopped) return;
+    if (!s.retiring) {
+      this.opts.log.info(
+        `session process ${s.child.process.pid}${s.username ? ` of ${s.username}` : ""} exited (${signal ?? code})`,
+      );
+    }
+    if (this.spares.length < (this.opts.spareSessions ?? 1)) this.spares.push(this.startSpare());
+  }
+
+  /** The user's session process: the one serving the user already, or a spare that becomes the user. */
+  private async sessionFor(grant: LoginGrant): Promise<SessionProcess> {
+    const name = grant.account.name;
+    const existing = this.sessionsByUser.get(name);
+    if (existing) {
+      await existing.ready;
+      return existing;
+    }
+    const s = this.spares.shift() ?? this.startSpare();
+    if (!this.stopped && this.spares.length < (this.opts.spareSessions ?? 1))
+      this.spares.push(this.startSpare());
+    s.username = name;
+    s.uid = grant.account.uid;
+    this.sessionsByUser.set(name, s);
+    const a = grant.account;
+    s.ready = s.child.ready.then(async () => {
+      await s.child.peer.request(
+        "become",
+        { uid: a.uid, gid: a.gid, groups: a.groups.map((g) => g.gid), username: a.name },
+        () => true,
+      );
+    });
+    await s.ready;
+    return s;
+  }
+
+  // ---- logins --------------------------------------------------------------------------------------------
+
+  private async login(
+    c: Connection,
+    claim: { username: string; methods: string[]; handoff: SessionConnection["handoff"] },
+    socket: net.Socket,
+  ): Promise<boolean> {
+    const refuse = (why: string): false => {
+      this.opts.log.error(`monitor: refusing the login of ${claim.username} on connection ${c.id}: ${why}`);
+      socket.destroy();
+      this.endConnection(c, { reason: why });
+      return false;
+    };
+    // The worker's word is checked against the monitor's own record (authRelay.ts).
+    const key = await loginEarned(c, claim.username);
+    if (key === false) return refuse("no authentication the monitor saw");
+    if (!c.sessionId || !claim.handoff.sessionId.equals(c.sessionId)) return refuse("session id mismatch");
+    if (!this.hostKeys.some((k) => k.publicKey.blob.equals(claim.handoff.hostKeyBlob))) {
+      return refuse("unknown host key");
+    }
+    const grant = c.policy.grantFor(claim.username);
+    if (!grant) return refuse("no login grant");
+    c.username = claim.username;
+    c.spec.preauthEnded();
+    const settings = c.spec.settingsForUser(claim.username);
+    const pamSession = await this.openPamSession(grant, c);
+    const keyAuth = key ? grant.keyFor(key) : undefined;
+    const portable: PortableGrant = {
+      account: grant.account,
+      passwordChangeRequired: grant.passwordChangeRequired,
+      pamSession,
+      ...(keyAuth
+        ? {
+            key: {
+              blob: keyAuth.key.blob,
+              entry: {
+                file: keyAuth.entry.file,
+                line: keyAuth.entry.line,
+                options: keyAuth.entry.options,
+                comment: keyAuth.entry.comment,
+              },
+              where: keyAuth.where,
+            },
+          }
+        : {}),
+    };
+    let s: SessionProcess;
+    try {
+      s = await this.sessionFor(grant);
+    } catch (err) {
+      return refuse(`no session process: ${(err as Error).message}`);
+    }
+    c.session = s;
+    s.connections.add(c.id);
+    const post = c.spec.postauth(claim.username);
+    const message: SessionConnection = {
+      conn: c.id,
+      generation: this.generation,
+      info: c.spec.info,
+      handoff: claim.handoff,
+      user: { username: claim.username, methods: claim.methods, ...(key ? { publicKey: key.blob } : {}) },
+      grant: portable,
+      settings,
+      maxSessions: post.maxSessions,
+      clientAlive: post.clientAlive,
+    };
+    await s.child.peer.request("connection", message, () => true, socket);
+    return true;
+  }
+
+  private async openPamSession(grant: LoginGrant, c: Connection): Promise<PortableGrant["pamSession"]> {
+    const pam = grant.pam;
+    if (!pam || pam.ended) return null;
+    let messages = "";
+    pam.conversation = { prompt: () => null, message: (text) => void (messages += `${text}\n`) };
+    const { status, env } = await pam.openSession();
+    if (!status || status.code !== 0) {
+      c.spec.write("error", `PAM: pam_open_session(): ${status?.text ?? "helper failed"}`, true);
+      return null;
+    }
+    return { env, messages };
+  }
+
+  private serveLoginRecords(s: SessionProcess, owns: (conn: number) => boolean): void {
+    const helper = (): string => {
+      const h = nativeHelper("nssh-exec");
+      if (!h || process.geteuid?.() !== 0) throw new Error("login records need root and nssh-exec");
+      return h;
+    };
+    const run = (args: string[]): Promise<string> =>
+      new Promise((resolve, reject) =>
+        execFile(helper(), args, { timeout: 10_000 }, (err, stdout, stderr) =>
+          err ? reject(new Error(String(stderr).trim() || err.message)) : resolve(String(stdout)),
+        ),
+      );
+    const ttyArgs = object({ conn: uint(2 ** 31), tty: str(64), pid: uint(2 ** 22) });
+    const checkTty = async (conn: number, tty: string): Promise<Connection> => {
+      const c = this.connections.get(conn);
+      if (!c || !owns(conn)) throw new Error(`connection ${conn} is not this session process's`);
+      // Only a pseudo-terminal the user's process opened: it is the user's already.
+      const { statSync } = await import("node:fs");
+      if (!/^\/dev\/pts\/\d+$/.test(tty) || statSync(tty).uid !== s.uid)
+        throw new Error(`not the user's terminal: ${tty}`);
+      return c;
+    };
+    s.child.peer.handle("lastLogin", object({ conn: uint(2 ** 31) }), async ({ conn }) => {
+      if (!owns(conn) || s.uid === null) throw new Error(`connection ${conn} is not this session process's`);
+      return process.geteuid?.() === 0 && nativeHelper("nssh-exec")
+        ? run(["--last-login", String(s.uid)])
+        : "";
+    });
+    s.child.peer.handle("loggedIn", ttyArgs, async ({ conn, tty, pid }) => {
+      const c = await checkTty(conn, tty);
+      if (process.geteuid?.() !== 0) return true;
+      await run([
+        "--login-record",
+        tty,
+        String(pid),
+        c.username ?? "",
+        String(s.uid),
+        c.spec.info.remoteAddress,
+      ]);
+      return true;
+    });
+    s.child.peer.handle("loggedOut", ttyArgs, async ({ conn, tty, pid }) => {
+      if (!owns(conn) || !/^\/dev\/pts\/\d+$/.test(tty))
+        throw new Error("not this session process's terminal");
+      if (process.geteuid?.() === 0) await run(["--logout", tty, String(pid)]);
+      return true;
+    });
+  }
+
+  private endConnection(c: Connection, how: { reason?: string; disconnected?: boolean }): void {
+    if (!this.connections.delete(c.id)) return;
+    c.policy.close?.();
+    if (c.session === null) c.spec.preauthEnded();
+    c.session?.connections.delete(c.id);
+    c.spec.ended({ ...how, username: c.username, authenticated: c.session !== null });
+    const s = c.session;
+    // A user's session process ends with the user's last connection.
+    if (s && s.connections.size === 0 && this.sessionsByUser.get(s.username ?? "") === s) {
+      this.sessionsByUser.delete(s.username!);
+      s.retiring = true;
+      s.child.process.kill("SIGTERM");
+    }
+  }
+}

@@ -1,0 +1,147 @@
+/**
+ * A session process: started spare by the monitor (as root when the monitor is), it becomes one user as
+ * its first act and then serves every authenticated connection of that user: the monitor passes each
+ * socket with the transport state a worker handed off. Shells, commands, SFTP and their files run here
+ * with the user's own rights; what needs root (utmp/wtmp/lastlog, the tty's group) and host key
+ * signatures for re-keys are requests to the monitor.
+ */
+import type net from "node:net";
+import { PublicKey } from "../../keys/index.js";
+import { createServer, type SshServer } from "../../server/index.js";
+import type { LogLevel } from "../../transport/index.js";
+import type { SystemAccount } from "../accounts.js";
+import { startClientAlive } from "../clientAlive.js";
+import { startLoginSession } from "../login.js";
+import type { LoginSettings } from "../loginSettings.js";
+import type { KeyAuthorization, LoginGrant } from "../systemAuthPolicy.js";
+import type { AuthorizedKeyEntry } from "../systemAuthKeys.js";
+import { remoteHostKeySigner } from "./authRelay.js";
+import { becomeUser, type UserIdentity } from "./becomeUser.js";
+import { IpcPeer, type IpcChannel } from "./ipc.js";
+import { trusted, type ConnectionInfo, type TransportSettings } from "./messages.js";
+import { object, str, uint } from "./schema.js";
+import type { TransportHandoff } from "../../transport/index.js";
+
+/** A LoginGrant as it crosses processes: plain data, the key as its blob. */
+export interface PortableGrant {
+  account: SystemAccount;
+  passwordChangeRequired: boolean;
+  key?: { blob: Buffer; entry: Omit<AuthorizedKeyEntry, "key">; where: string };
+  pamSession: { env: Record<string, string>; messages: string } | null;
+}
+
+export interface SessionConnection {
+  conn: number;
+  generation: number;
+  info: ConnectionInfo;
+  handoff: TransportHandoff;
+  user: { username: string; methods: string[]; publicKey?: Buffer };
+  grant: PortableGrant;
+  settings: LoginSettings;
+  maxSessions: number;
+  clientAlive: { interval: number; countMax: number };
+}
+
+function grantFrom(p: PortableGrant, peer: IpcPeer, conn: number): LoginGrant {
+  let keyAuth: KeyAuthorization | undefined;
+  if (p.key) {
+    const key = PublicKey.fromBlob(Buffer.from(p.key.blob));
+    keyAuth = { key, entry: { ...p.key.entry, key }, where: p.key.where };
+  }
+  const record = (op: string, args: object): Promise<unknown> =>
+    peer.request(op, { conn, ...args }, trusted());
+  return {
+    account: p.account,
+    pam: null,
+    passwordChangeRequired: p.passwordChangeRequired,
+    keys: keyAuth ? [keyAuth] : [],
+    keyFor: (k) => (k && keyAuth && k.equals(keyAuth.key) ? keyAuth : undefined),
+    pamSession: p.pamSession,
+    loginRecorder: {
+      lastLogin: async () => String((await record("lastLogin", {})) ?? ""),
+      loggedIn: async (tty, pid) => void (await record("loggedIn", { tty, pid })),
+      loggedOut: async (tty, pid) => void (await record("loggedOut", { tty, pid })),
+    },
+  };
+}
+
+export function runSessionProcess(channel: IpcChannel): void {
+  const peer = new IpcPeer(channel, {
+    onRefused: (reason) => void note(undefined, "error", `session process: refused a message: ${reason}`),
+  });
+  const servers = new Map<number, { server: SshServer; hostKeys: PublicKey[] }>();
+  const note = (conn: number | undefined, level: LogLevel, message: string): Promise<unknown> =>
+    peer
+      .request("log", { ...(conn !== undefined ? { conn } : {}), level, message }, trusted())
+      .catch(() => {});
+  const logFor = (conn: number) => ({
+    error: (m: string) => void note(conn, "error", m),
+    info: (m: string) => void note(conn, "info", m),
+    verbose: (m: string) => void note(conn, "verbose", m),
+    debug1: (m: string) => void note(conn, "debug1", m),
+    debug2: (m: string) => void note(conn, "debug2", m),
+    debug3: (m: string) => void note(conn, "debug3", m),
+  });
+
+  peer.handle("become", trusted<UserIdentity & { username: string }>(), (id) => {
+    becomeUser(id);
+    return process.pid;
+  });
+  peer.handle(
+    "configure",
+    object({ generation: uint(2 ** 31), transport: trusted<TransportSettings>() }),
+    (g) => {
+      const t = g.transport;
+      const hostKeys = t.hostKeys.map((b) => PublicKey.fromBlob(Buffer.from(b)));
+      const server = createServer({
+        hostKeys: hostKeys.map((k, i) => remoteHostKeySigner(peer, 0, i, k)),
+        auth: {},
+        kex: t.kex,
+        ciphers: t.ciphers,
+        macs: t.macs,
+        hostKeyAlgorithms: t.hostKeyAlgorithms,
+        ...(t.compression ? { compression: t.compression } : {}),
+        ...(t.rekeyLimit ? { rekeyLimit: t.rekeyLimit } : {}),
+      });
+      servers.set(g.generation, { server, hostKeys });
+      return true;
+    },
+  );
+  peer.handle("connection", trusted<SessionConnection>(), (c, socket: net.Socket | undefined) => {
+    const g = servers.get(c.generation);
+    if (!socket || !g) {
+      socket?.destroy();
+      throw new Error(!socket ? "no socket came with the connection" : `unknown generation ${c.generation}`);
+    }
+    const log = logFor(c.conn);
+    const grant = grantFrom(c.grant, peer, c.conn);
+    const user = {
+      username: c.user.username,
+      methods: c.user.methods,
+      ...(c.user.publicKey ? { publicKey: PublicKey.fromBlob(Buffer.from(c.user.publicKey)) } : {}),
+    };
+    const served = g.server.resume(socket, c.handoff, c.info, user, {
+      hostKeys: g.hostKeys.map((k, i) => remoteHostKeySigner(peer, c.conn, i, k)),
+      maxSessions: c.maxSessions,
+      log: (level, message) => void note(c.conn, level, message),
+      onSession: (session, connection) => startLoginSession(session, connection, grant, c.settings, log),
+    });
+    startClientAlive(served, c.clientAlive.interval, c.clientAlive.countMax, log);
+    served.transport.once("close", (err) => {
+      void peer
+        .request(
+          "closed",
+          {
+            conn: c.conn,
+            ...(err ? { reason: err.message.slice(0, 1024) } : {}),
+            disconnected: err?.code === "DISCONNECTED",
+          },
+          trusted(),
+        )
+        .catch(() => {});
+    });
+    return true;
+  });
+  peer.handle("ping", object({ text: str(16) }), () => process.pid);
+  void peer.request("ready", {}, trusted());
+}

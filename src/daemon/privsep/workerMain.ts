@@ -1,0 +1,113 @@
+/**
+ * A pre-auth worker: runs as the unprivileged account, takes accepted sockets from the monitor and runs
+ * version exchange, key exchange and the authentication protocol for many connections at once. Every
+ * privileged step (signing with a host key, every AuthPolicy question) is a request to the monitor. When a
+ * user is authenticated, the connection's transport state and socket go back to the monitor, which gives
+ * them to the user's session process; this worker then forgets the connection.
+ */
+import type net from "node:net";
+import { PublicKey } from "../../keys/index.js";
+import { createServer, type SshServer } from "../../server/index.js";
+import type { LogLevel } from "../../transport/index.js";
+import { remoteAuthPolicy, remoteHostKeySigner, serveConversations } from "./authRelay.js";
+import { IpcPeer, type IpcChannel } from "./ipc.js";
+import { bool, object, uint } from "./schema.js";
+import {
+  conn as connId,
+  trusted,
+  type ConnectionInfo,
+  type PreauthSettings,
+  type TransportSettings,
+} from "./messages.js";
+
+interface Generation {
+  server: SshServer;
+  hostKeys: PublicKey[];
+}
+
+export function runWorker(channel: IpcChannel): void {
+  const peer = new IpcPeer(channel, {
+    // The monitor is trusted; a message from it that does not parse is a bug worth a line.
+    onRefused: (reason) => void note(undefined, "error", `worker: refused a message: ${reason}`),
+  });
+  const generations = new Map<number, Generation>();
+  const note = (conn: number | undefined, level: LogLevel, message: string): Promise<unknown> =>
+    peer
+      .request("log", { ...(conn !== undefined ? { conn } : {}), level, message }, trusted())
+      .catch(() => {});
+
+  serveConversations(peer);
+  peer.handle(
+    "configure",
+    object({ generation: uint(2 ** 31), transport: trusted<TransportSettings>() }),
+    (g) => {
+      const hostKeys = g.transport.hostKeys.map((b) => PublicKey.fromBlob(Buffer.from(b)));
+      const t = g.transport;
+      const server = createServer({
+        // Connection 0 is never served: each connection gets signers that name it (handleSocket overrides).
+        hostKeys: hostKeys.map((k, i) => remoteHostKeySigner(peer, 0, i, k)),
+        auth: {},
+        kex: t.kex,
+        ciphers: t.ciphers,
+        macs: t.macs,
+        hostKeyAlgorithms: t.hostKeyAlgorithms,
+        ...(t.compression ? { compression: t.compression } : {}),
+        ...(t.rekeyLimit ? { rekeyLimit: t.rekeyLimit } : {}),
+      });
+      generations.set(g.generation, { server, hostKeys });
+      // Older generations stay until their connections are gone; the monitor says when to drop them.
+      return true;
+    },
+  );
+  peer.handle("forget", object({ generation: uint(2 ** 31) }), ({ generation }) =>
+    generations.delete(generation),
+  );
+
+  peer.handle(
+    "connection",
+    object({
+      conn: connId,
+      generation: uint(2 ** 31),
+      info: trusted<ConnectionInfo>(),
+      settings: trusted<PreauthSettings>(),
+    }),
+    ({ conn, generation, info, settings }, socket: net.Socket | undefined) => {
+      const g = generations.get(generation);
+      if (!socket || !g) {
+        socket?.destroy();
+        throw new Error(!socket ? "no socket came with the connection" : `unknown generation ${generation}`);
+      }
+      let handedOff = false;
+      const transport = g.server.handleSocket(socket, info, {
+        ...settings,
+        hostKeys: g.hostKeys.map((k, i) => remoteHostKeySigner(peer, conn, i, k)),
+        auth: remoteAuthPolicy(peer, conn),
+        log: (level, message) => void note(conn, level, message),
+        handOff: (user, t) => {
+          handedOff = true;
+          const claim = { conn, username: user.username, methods: user.methods, handoff: t.handOff() };
+          // keepOpen false: once passed, the socket is the monitor's; this process closes its copy.
+          peer.request("authenticated", claim, bool, socket).catch((err: Error) => {
+            void note(conn, "error", `handing off the connection failed: ${err.message}`);
+          });
+        },
+      });
+      transport.once("close", (err) => {
+        if (handedOff) return;
+        peer
+          .request(
+            "closed",
+            {
+              conn,
+              ...(err ? { reason: err.message.slice(0, 1024) } : {}),
+              disconnected: err?.code === "DISCONNECTED",
+            },
+            trusted(),
+          )
+          .catch(() => {});
+      });
+      return true;
+    },
+  );
+  void peer.request("ready", {}, trusted());
+}
