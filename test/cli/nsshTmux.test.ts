@@ -75,7 +75,8 @@ describe("nssh: interactive sessions in tmux", { skip }, () => {
     await p.waitFor(/^40 120$/m);
     p.keys("Enter");
     p.type("~.", false);
-    await p.waitFor(/Connection to 127\.0\.0\.1 closed\./);
+    // Type only once the local shell is back: keys typed while nssh exits land before its prompt.
+    await p.waitFor(/Connection to 127\.0\.0\.1 closed\.\r?\n(?:.*\n)*L> ?$/m);
     p.type("echo rc=$?");
     await p.waitFor(/^rc=255$/m);
     await assertSane(p);
@@ -96,7 +97,8 @@ describe("nssh: interactive sessions in tmux", { skip }, () => {
     p.type("echo after-$((5*5))");
     await p.waitFor(/^after-25$/m);
     p.type("exit 7");
-    await p.waitFor(/Connection to 127\.0\.0\.1 closed\./);
+    // Type only once the local shell is back: keys typed while nssh exits land before its prompt.
+    await p.waitFor(/Connection to 127\.0\.0\.1 closed\.\r?\n(?:.*\n)*L> ?$/m);
     p.type("echo rc=$?");
     await p.waitFor(/^rc=7$/m);
     await assertSane(p);

@@ -123,6 +123,22 @@ async function converse(
   }
 }
 
+/**
+ * Access times move as the two servers read the same folders, and the parent folder ("..", the shared /tmp)
+ * changes as other tests run: neither is compared.
+ */
+function withoutAtime(value: unknown): unknown {
+  if (Array.isArray(value)) {
+    return value.filter((v) => (v as { filename?: string } | null)?.filename !== "..").map(withoutAtime);
+  }
+  if (value === null || typeof value !== "object" || Buffer.isBuffer(value)) return value;
+  return Object.fromEntries(
+    Object.entries(value as Record<string, unknown>)
+      .filter(([k]) => k !== "atime")
+      .map(([k, v]) => [k, withoutAtime(v)]),
+  );
+}
+
 test(
   "nsftp-server answers as OpenSSH's sftp-server does, request for request",
   { skip, timeout: 20_000 },
@@ -142,7 +158,7 @@ test(
     assert.ok(theirs.answers.length > 30, "a real conversation");
     assert.equal(ours.answers.length, theirs.answers.length);
     for (let i = 0; i < theirs.answers.length; i++) {
-      assert.deepEqual(ours.answers[i], theirs.answers[i], `answer ${i}`);
+      assert.deepEqual(withoutAtime(ours.answers[i]), withoutAtime(theirs.answers[i]), `answer ${i}`);
     }
   },
 );

@@ -6,6 +6,8 @@ import net from "node:net";
 import path from "node:path";
 import { once } from "node:events";
 import { parsePrivateKey } from "../../../src/keys/index.js";
+import { CHILD_ENTRY_FILE } from "../../../src/daemon/privsep/childProcesses.js";
+import { readableByOthers } from "../../../src/daemon/privsep/privsepAccount.js";
 import { makeNsshdFixture, sshArgs, startNsshd, type NsshdFixture } from "../../helpers/nsshdProcess.js";
 import { createTestUser, isRoot, type TestUser } from "../../helpers/systemUsers.js";
 import { runProgram } from "../../helpers/processes.js";
@@ -105,7 +107,9 @@ test(
     assert.equal(me, "root");
     const workers = procs.filter((p) => p.args.endsWith("childMain.js worker"));
     assert.ok(workers.length >= 1, JSON.stringify(procs));
-    for (const w of workers) assert.equal(w.user, "nsshd");
+    // A checkout others cannot read (under /root, say) makes nsshd run its workers as root, loudly.
+    const expected = readableByOthers(CHILD_ENTRY_FILE) ? "nsshd" : "root";
+    for (const w of workers) assert.equal(w.user, expected);
     const session = procs.find((p) => p.args.endsWith("childMain.js session") && p.user === alice.name);
     assert.ok(session, `no session process of ${alice.name}: ${JSON.stringify(procs)}`);
     // The shell itself runs as the user, under the session process.
