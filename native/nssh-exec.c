@@ -14,6 +14,8 @@
  *   --messages                    print $NSSH_LOGIN_MESSAGES (then unset it) before anything else
  *   --motd FILE                   print this file (PrintMotd)
  *   --rc FILE                     run "/bin/sh FILE" as the user before the program (~/.ssh/rc, sshrc)
+ *   --await-tty                   with --tty: wait (up to 2 s) for the monitor to give the tty to group tty,
+ *                                 so that the program starts with sshd's tty modes (privilege separation)
  *   nssh-exec --logout TTY PID    write the utmp/wtmp logout record for a terminal (e.g. /dev/pts/3)
  *   nssh-exec --login-record TTY PID USER UID HOST
  *                                 for a session process that is already the user (privilege separation):
@@ -183,7 +185,7 @@ int main(int argc, char **argv) {
   }
   const char *user = NULL, *dir = NULL, *host = NULL, *motd = NULL, *rc = NULL;
   long uid = -1, gid = -1;
-  int tty = 0, lastlog = 0, messages = 0;
+  int tty = 0, lastlog = 0, messages = 0, await_tty = 0;
   int i = 1;
   for (; i < argc; i++) {
     const char *a = argv[i];
@@ -192,6 +194,7 @@ int main(int argc, char **argv) {
       i++;
       break;
     } else if (strcmp(a, "--tty") == 0) tty = 1;
+    else if (strcmp(a, "--await-tty") == 0) await_tty = 1;
     else if (strcmp(a, "--lastlog") == 0) lastlog = 1;
     else if (strcmp(a, "--messages") == 0) messages = 1;
     else if (!has_value) break;
@@ -220,6 +223,13 @@ int main(int argc, char **argv) {
     if (!name) die("ttyname");
     setenv("SSH_TTY", name, 1);
     if (uid >= 0) give_tty(name, (uid_t)uid, (gid_t)gid);
+    struct group *ttygrp = await_tty ? getgrnam("tty") : NULL;
+    for (int i = 0; ttygrp && i < 200; i++) {
+      struct stat st;
+      if (stat(name, &st) == 0 && st.st_gid == ttygrp->gr_gid) break;
+      struct timespec pause = {0, 10 * 1000 * 1000};
+      nanosleep(&pause, NULL);
+    }
     const char *msg = getenv("NSSH_LOGIN_MESSAGES");
     if (messages && msg) fputs(msg, stdout);
     if (host) {

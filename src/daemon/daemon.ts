@@ -127,10 +127,8 @@ export class Daemon extends EventEmitter<DaemonEvents> {
     }
     if (hostKeys.length === 0) throw new SshError("CONFIG", "sshd: no hostkeys available -- exiting.");
     const rekey = s.rekeyLimit;
-    const server = createServer({
-      hostKeys,
-      // Every connection gets its own policy (DaemonConnection); this one is never asked.
-      auth: {},
+    // The same algorithm settings serve this process and, with privilege separation, its children.
+    const transport = {
       kex: s.kexAlgorithms,
       ciphers: s.ciphers,
       macs: s.macs,
@@ -145,22 +143,10 @@ export class Daemon extends EventEmitter<DaemonEvents> {
             },
           }
         : {}),
-    });
-    options.monitor?.configure(hostKeys, {
-      kex: s.kexAlgorithms,
-      ciphers: s.ciphers,
-      macs: s.macs,
-      hostKeyAlgorithms: s.hostKeyAlgorithms,
-      ...(s.compression ? {} : { compression: ["none"] }),
-      ...(rekey.bytes || rekey.seconds
-        ? {
-            rekeyLimit: {
-              ...(rekey.bytes ? { bytes: rekey.bytes } : {}),
-              ...(rekey.seconds ? { seconds: rekey.seconds } : {}),
-            },
-          }
-        : {}),
-    });
+    };
+    // Every connection gets its own policy (DaemonConnection); this one is never asked.
+    const server = createServer({ hostKeys, auth: {}, ...transport });
+    options.monitor?.configure(hostKeys, transport);
     return { config, server, hostKeys };
   }
 

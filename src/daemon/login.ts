@@ -220,6 +220,8 @@ export function startLoginSession(
             "--chdir",
             account.home,
             ...(launch.pty ? ["--tty"] : []),
+            // The monitor gives the tty to group tty as soon as the program runs: wait for it.
+            ...(launch.pty && recorder ? ["--await-tty"] : []),
             ...(launch.pty && !recorder ? ["--record", conn.remoteAddress] : []),
             ...(launch.pty && !quiet ? ["--messages"] : []),
             ...(launch.pty && !quiet && settings.printLastLog && !recorder ? ["--lastlog"] : []),

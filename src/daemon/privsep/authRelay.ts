@@ -8,7 +8,9 @@
 import type { AuthPolicy, KeyboardInteractiveChallenge, PublicKeyRequestFields } from "../../auth/index.js";
 import { MethodChains, publicKeySignedData } from "../../auth/index.js";
 import { PublicKey } from "../../keys/index.js";
+import { createServer, type SshServer } from "../../server/index.js";
 import type { HostKeySigner } from "../../transport/index.js";
+import type { TransportSettings } from "./messages.js";
 import type { IpcPeer } from "./ipc.js";
 import { bool, bytes, list, object, optional, str, uint, type Check } from "./schema.js";
 
@@ -253,4 +255,26 @@ export async function loginEarned(
     if (replay.complete(s.method)) return key;
   }
   return false;
+}
+
+/**
+ * A child's library server for one configuration generation: the transport settings the monitor sent, and
+ * host keys that sign through it. Connection 0 is never served: each connection gets signers that name it.
+ */
+export function generationServer(
+  peer: IpcPeer,
+  t: TransportSettings,
+): { server: SshServer; hostKeys: PublicKey[] } {
+  const hostKeys = t.hostKeys.map((b) => PublicKey.fromBlob(Buffer.from(b)));
+  const server = createServer({
+    hostKeys: hostKeys.map((k, i) => remoteHostKeySigner(peer, 0, i, k)),
+    auth: {},
+    kex: t.kex,
+    ciphers: t.ciphers,
+    macs: t.macs,
+    hostKeyAlgorithms: t.hostKeyAlgorithms,
+    ...(t.compression ? { compression: t.compression } : {}),
+    ...(t.rekeyLimit ? { rekeyLimit: t.rekeyLimit } : {}),
+  });
+  return { server, hostKeys };
 }

@@ -7,7 +7,7 @@
  */
 import type net from "node:net";
 import { PublicKey } from "../../keys/index.js";
-import { createServer, type SshServer } from "../../server/index.js";
+import type { SshServer } from "../../server/index.js";
 import type { LogLevel } from "../../transport/index.js";
 import type { SystemAccount } from "../accounts.js";
 import { startClientAlive } from "../clientAlive.js";
@@ -15,7 +15,7 @@ import { startLoginSession } from "../login.js";
 import type { LoginSettings } from "../loginSettings.js";
 import type { KeyAuthorization, LoginGrant } from "../systemAuthPolicy.js";
 import type { AuthorizedKeyEntry } from "../systemAuthKeys.js";
-import { remoteHostKeySigner } from "./authRelay.js";
+import { generationServer, remoteHostKeySigner } from "./authRelay.js";
 import { becomeUser, type UserIdentity } from "./becomeUser.js";
 import { IpcPeer, type IpcChannel } from "./ipc.js";
 import { trusted, type ConnectionInfo, type TransportSettings } from "./messages.js";
@@ -91,19 +91,7 @@ export function runSessionProcess(channel: IpcChannel): void {
     "configure",
     object({ generation: uint(2 ** 31), transport: trusted<TransportSettings>() }),
     (g) => {
-      const t = g.transport;
-      const hostKeys = t.hostKeys.map((b) => PublicKey.fromBlob(Buffer.from(b)));
-      const server = createServer({
-        hostKeys: hostKeys.map((k, i) => remoteHostKeySigner(peer, 0, i, k)),
-        auth: {},
-        kex: t.kex,
-        ciphers: t.ciphers,
-        macs: t.macs,
-        hostKeyAlgorithms: t.hostKeyAlgorithms,
-        ...(t.compression ? { compression: t.compression } : {}),
-        ...(t.rekeyLimit ? { rekeyLimit: t.rekeyLimit } : {}),
-      });
-      servers.set(g.generation, { server, hostKeys });
+      servers.set(g.generation, generationServer(peer, g.transport));
       return true;
     },
   );

@@ -7,9 +7,9 @@
  */
 import type net from "node:net";
 import { PublicKey } from "../../keys/index.js";
-import { createServer, type SshServer } from "../../server/index.js";
+import type { SshServer } from "../../server/index.js";
 import type { LogLevel } from "../../transport/index.js";
-import { remoteAuthPolicy, remoteHostKeySigner, serveConversations } from "./authRelay.js";
+import { generationServer, remoteAuthPolicy, remoteHostKeySigner, serveConversations } from "./authRelay.js";
 import { IpcPeer, type IpcChannel } from "./ipc.js";
 import { bool, object, uint } from "./schema.js";
 import {
@@ -41,20 +41,7 @@ export function runWorker(channel: IpcChannel): void {
     "configure",
     object({ generation: uint(2 ** 31), transport: trusted<TransportSettings>() }),
     (g) => {
-      const hostKeys = g.transport.hostKeys.map((b) => PublicKey.fromBlob(Buffer.from(b)));
-      const t = g.transport;
-      const server = createServer({
-        // Connection 0 is never served: each connection gets signers that name it (handleSocket overrides).
-        hostKeys: hostKeys.map((k, i) => remoteHostKeySigner(peer, 0, i, k)),
-        auth: {},
-        kex: t.kex,
-        ciphers: t.ciphers,
-        macs: t.macs,
-        hostKeyAlgorithms: t.hostKeyAlgorithms,
-        ...(t.compression ? { compression: t.compression } : {}),
-        ...(t.rekeyLimit ? { rekeyLimit: t.rekeyLimit } : {}),
-      });
-      generations.set(g.generation, { server, hostKeys });
+      generations.set(g.generation, generationServer(peer, g.transport));
       // Older generations stay until their connections are gone; the monitor says when to drop them.
       return true;
     },
