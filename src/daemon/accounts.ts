@@ -42,8 +42,26 @@ export function parsePasswdLine(line: string): Omit<SystemAccount, "groups"> | n
   return { name: f[0]!, uid, gid, gecos: f[4]!, home: f[5]!, shell: f[6]! };
 }
 
+/**
+ * Answers kept this long: a login asks for the same account several times (and a busy daemon for the same
+ * users again and again), and every lookup starts three programs. Account changes show within this time;
+ * locks and expiry are PAM's to check, at every login.
+ */
+const CACHE_MS = 3000;
+const cache = new Map<string, { at: number; account: Promise<SystemAccount | null> }>();
+
 /** getpwnam + getgrouplist: the account, or null when there is no such user. */
-export async function lookupAccount(name: string): Promise<SystemAccount | null> {
+export function lookupAccount(name: string): Promise<SystemAccount | null> {
+  const now = Date.now();
+  const hit = cache.get(name);
+  if (hit && now - hit.at < CACHE_MS) return hit.account;
+  if (cache.size > 1024) cache.clear();
+  const account = lookupAccountNow(name);
+  cache.set(name, { at: now, account });
+  return account;
+}
+
+async function lookupAccountNow(name: string): Promise<SystemAccount | null> {
   if (!isSafeAccountName(name)) return null;
   const pw = await run("getent", ["passwd", "--", name]);
   if (pw.code !== 0) return null;

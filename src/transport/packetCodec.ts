@@ -18,6 +18,26 @@ import type { InputBuffer } from "./inputBuffer.js";
 /** Largest payload we send or accept after decompression (RFC 4253 §6.1 asks for 32768 at least). */
 export const MAX_PAYLOAD_LENGTH = MAX_PACKET_LENGTH - 64;
 
+/**
+ * Padding bytes come from a pool refilled 64 KiB at a time: one randomFillSync per packet cost a few per cent
+ * of the send path (bench/README.md). Padding needs no secrecy beyond unpredictability (RFC 4253 §6).
+ */
+class PaddingPool {
+  private readonly pool = Buffer.allocUnsafe(64 * 1024);
+  private used = this.pool.length;
+
+  fill(target: Buffer, offset: number, length: number): void {
+    if (this.used + length > this.pool.length) {
+      randomFillSync(this.pool);
+      this.used = 0;
+    }
+    this.pool.copy(target, offset, this.used, this.used + length);
+    this.used += length;
+  }
+}
+
+const padding = new PaddingPool();
+
 export class PacketWriter {
   seq = 0;
   sealer: PacketSealer = PLAINTEXT_SEALER;
@@ -42,7 +62,7 @@ export class PacketWriter {
     packet.writeUInt32BE(packetLength, 0);
     packet[4] = pad;
     payload.copy(packet, 5);
-    randomFillSync(packet, 5 + payload.length, pad);
+    padding.fill(packet, 5 + payload.length, pad);
     const wire = s.seal(this.seq, packet.subarray(0, 4 + packetLength));
     this.seq = (this.seq + 1) >>> 0;
     this.bytes += wire.length;
