@@ -136,7 +136,7 @@ export class SftpChannel {
     this.buffered += d.length;
     while (this.buffered >= 4) {
       let head = this.chunks[0]!;
-      if (head.length < 4) head = this.flatten();
+      if (head.length < 4) head = this.gather(4);
       const len = head.readUInt32BE(0);
       if (len < 5 || len > MAX_INCOMING_PACKET) {
         this.fail(new SshError("MALFORMED", `SFTP packet of ${len} bytes`));
@@ -144,7 +144,7 @@ export class SftpChannel {
         return;
       }
       if (this.buffered < 4 + len) return;
-      if (head.length < 4 + len) head = this.flatten();
+      if (head.length < 4 + len) head = this.gather(4 + len);
       const packet = head.subarray(4, 4 + len);
       if (head.length === 4 + len) this.chunks.shift();
       else this.chunks[0] = head.subarray(4 + len);
@@ -153,11 +153,14 @@ export class SftpChannel {
     }
   }
 
-  private flatten(): Buffer {
-    const all = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks);
-    this.chunks.length = 0;
-    this.chunks.push(all);
-    return all;
+  /** Join just the first chunks that hold `n` bytes into one head chunk (never everything buffered). */
+  private gather(n: number): Buffer {
+    let count = 0;
+    let bytes = 0;
+    while (bytes < n) bytes += this.chunks[count++]!.length;
+    const head = Buffer.concat(this.chunks.slice(0, count), bytes);
+    this.chunks.splice(0, count, head);
+    return head;
   }
 
   private dispatch(packet: Buffer): void {
