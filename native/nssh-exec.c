@@ -174,8 +174,21 @@ int main(int argc, char **argv) {
       return 2;
     }
     uid_t who = (uid_t)parse_id(argv[5], "uid");
+    /* Through a descriptor, and only if it is a terminal the user already owns: a path checked and then
+       chowned could name another user's terminal by then (the user may close theirs and it be reused). */
+    int fd = open(name, O_RDWR | O_NOCTTY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) die("open tty");
+    struct stat st;
+    if (fstat(fd, &st) < 0) die("fstat tty");
+    if (!S_ISCHR(st.st_mode) || st.st_uid != who) {
+      fprintf(stderr, "nssh-exec: %s is not a terminal of uid %u\n", name, (unsigned)who);
+      return 2;
+    }
+    struct group *g = getgrnam("tty");
     struct passwd *pw = getpwuid(who);
-    give_tty(name, who, pw ? pw->pw_gid : (gid_t)who);
+    if (fchown(fd, who, g ? g->gr_gid : (pw ? pw->pw_gid : (gid_t)who)) < 0) die("chown tty");
+    if (fchmod(fd, g ? 0620 : 0600) < 0) die("chmod tty");
+    close(fd);
     struct utmp ut;
     fill_utmp(&ut, USER_PROCESS, name, (pid_t)parse_id(argv[3], "pid"), argv[4], argv[6]);
     write_utmp(&ut);

@@ -390,6 +390,22 @@ async function main(): Promise<void> {
     return;
   }
 
+  if (monitor) {
+    const m = monitor;
+    // Node decodes IPC messages before any of our code sees them, and throws outside every handler on one
+    // that does not decode: a compromised child must not end the monitor (and every session) that way.
+    process.on("uncaughtException", (err) => {
+      if (/deserialize|parseChannelMessages|Unexpected token|JSON/.test(`${err.message}\n${err.stack}`)) {
+        log.error(
+          `monitor: a child sent an IPC message that does not decode (${err.message}); replacing the workers`,
+        );
+        m.replaceWorkers();
+        return;
+      }
+      log.fatal(`${err.stack ?? err.message}`);
+      process.exit(255);
+    });
+  }
   try {
     await monitor?.start();
   } catch (err) {

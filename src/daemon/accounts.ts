@@ -43,21 +43,17 @@ export function parsePasswdLine(line: string): Omit<SystemAccount, "groups"> | n
 }
 
 /**
- * Answers kept this long: a login asks for the same account several times (and a busy daemon for the same
- * users again and again), and every lookup starts three programs. Account changes show within this time;
- * locks and expiry are PAM's to check, at every login.
+ * Lookups in progress, shared: logins of one user at the same moment start the programs once. Answers are
+ * not kept after that: as with sshd, a change to an account or its groups counts from the next login.
  */
-const CACHE_MS = 3000;
-const cache = new Map<string, { at: number; account: Promise<SystemAccount | null> }>();
+const inFlight = new Map<string, Promise<SystemAccount | null>>();
 
 /** getpwnam + getgrouplist: the account, or null when there is no such user. */
 export function lookupAccount(name: string): Promise<SystemAccount | null> {
-  const now = Date.now();
-  const hit = cache.get(name);
-  if (hit && now - hit.at < CACHE_MS) return hit.account;
-  if (cache.size > 1024) cache.clear();
-  const account = lookupAccountNow(name);
-  cache.set(name, { at: now, account });
+  const running = inFlight.get(name);
+  if (running) return running;
+  const account = lookupAccountNow(name).finally(() => inFlight.delete(name));
+  inFlight.set(name, account);
   return account;
 }
 

@@ -127,6 +127,11 @@ export interface MonitoredConnection {
   sessionId: Buffer | null;
   /** Methods that succeeded by the monitor's own record, in order, and the user they were for. */
   readonly successes: { method: string; username: string; key?: PublicKey }[];
+  /** The monitor's own count of failed attempts, against MaxAuthTries (the worker's count is not trusted). */
+  failures?: number;
+  readonly maxAuthTries?: number;
+  /** The host key (index) this connection's first exchange was signed with. */
+  hostKeyIndex?: number;
 }
 
 export interface MonitorAuthOptions {
@@ -138,6 +143,8 @@ export interface MonitorAuthOptions {
   sessionIdSeen(id: Buffer): boolean;
   /** Only signatures (a session process re-keying): no authentication questions. */
   signOnly?: boolean;
+  /** Before authentication a connection is signed for once (OpenSSH's MON_ONCE): no pre-auth re-keys. */
+  preauth?: boolean;
 }
 
 /** Monitor: answer one worker's authentication requests. */
@@ -148,8 +155,18 @@ export function serveWorkerAuth(peer: IpcPeer, opts: MonitorAuthOptions): void {
     return c;
   };
   const record = (c: MonitoredConnection, method: string, username: string, ok: boolean, key?: PublicKey) => {
-    if (ok) c.successes.push({ method, username, ...(key ? { key } : {}) });
+    if (ok) {
+      if (c.successes.length < 16) c.successes.push({ method, username, ...(key ? { key } : {}) });
+    } else if (method !== "none") {
+      c.failures = (c.failures ?? 0) + 1;
+    }
     return ok;
+  };
+  /** Past MaxAuthTries (counted here) the monitor answers no more questions for the connection. */
+  const ownForAuth = (id: number): MonitoredConnection => {
+    const c = own(id);
+    if ((c.failures ?? 0) >= (c.maxAuthTries ?? 6)) throw new Error("too many authentication failures");
+    return c;
   };
   peer.handle("sign", WORKER_REQUESTS.sign, async ({ conn: id, key, algorithm, data }) => {
     const c = own(id);
@@ -160,6 +177,9 @@ export function serveWorkerAuth(peer: IpcPeer, opts: MonitorAuthOptions): void {
     if (!c.sessionId) {
       if (opts.sessionIdSeen(data)) throw new Error("refusing to sign: exchange hash already used");
       c.sessionId = Buffer.from(data);
+      c.hostKeyIndex = key;
+    } else if (opts.preauth) {
+      throw new Error("refusing to sign: one key exchange before authentication");
     }
     return Buffer.from(await signer.sign(data, algorithm));
   });
@@ -167,24 +187,34 @@ export function serveWorkerAuth(peer: IpcPeer, opts: MonitorAuthOptions): void {
   peer.handle(
     "userExists",
     WORKER_REQUESTS.userExists,
-    async ({ conn: id, username }) => (await own(id).policy.userExists?.(username)) ?? true,
+    async ({ conn: id, username }) => (await ownForAuth(id).policy.userExists?.(username)) ?? true,
   );
   peer.handle("allowNone", WORKER_REQUESTS.allowNone, async ({ conn: id, username }) => {
-    const c = own(id);
+    const c = ownForAuth(id);
     return record(c, "none", username, (await c.policy.allowNone?.({ username })) === true);
   });
   peer.handle(
     "checkPublicKey",
     WORKER_REQUESTS.checkPublicKey,
     async ({ conn: id, username, key, service }) => {
-      const c = own(id);
+      const c = ownForAuth(id);
       const publicKey = PublicKey.fromBlob(key);
       return (await c.policy.checkPublicKey?.({ username, key: publicKey, service })) === true;
     },
   );
   peer.handle("publicKeyVerified", WORKER_REQUESTS.publicKeyVerified, async (r) => {
-    const c = own(r.conn);
+    const c = ownForAuth(r.conn);
     if (!c.sessionId) throw new Error("no key exchange was signed on this connection");
+    // What the signature says it is for must be this server's: the connection service, and for
+    // publickey-hostbound-v00 the very host key this connection was signed with.
+    if (r.service !== "ssh-connection") return record(c, "publickey", r.username, false);
+    if (r.method !== "publickey" && r.method !== "publickey-hostbound-v00@openssh.com") {
+      return record(c, "publickey", r.username, false);
+    }
+    const ours = opts.hostKeys[c.hostKeyIndex ?? -1]?.publicKey.blob;
+    if (r.method !== "publickey" && !(r.hostKey && ours && r.hostKey.equals(ours))) {
+      return record(c, "publickey", r.username, false);
+    }
     const key = PublicKey.fromBlob(r.key);
     const request: PublicKeyRequestFields = {
       username: r.username,
@@ -206,13 +236,13 @@ export function serveWorkerAuth(peer: IpcPeer, opts: MonitorAuthOptions): void {
     return record(c, "publickey", r.username, confirmed, key);
   });
   peer.handle("checkPassword", WORKER_REQUESTS.checkPassword, async ({ conn: id, username, password }) => {
-    const c = own(id);
+    const c = ownForAuth(id);
     const verdict = (await c.policy.checkPassword?.({ username, password })) ?? false;
     record(c, "password", username, verdict === true);
     return verdict;
   });
   peer.handle("changePassword", WORKER_REQUESTS.changePassword, async (r) => {
-    const c = own(r.conn);
+    const c = ownForAuth(r.conn);
     const ok =
       (await c.policy.changePassword?.({
         username: r.username,
@@ -225,7 +255,7 @@ export function serveWorkerAuth(peer: IpcPeer, opts: MonitorAuthOptions): void {
     "keyboardInteractive",
     WORKER_REQUESTS.keyboardInteractive,
     async ({ conn: id, username, submethods }) => {
-      const c = own(id);
+      const c = ownForAuth(id);
       const ask = (ch: KeyboardInteractiveChallenge): Promise<string[]> =>
         peer.request("ask", { conn: id, challenge: ch }, answers).then((a) => {
           if (a.length !== ch.prompts.length) throw new Error("wrong number of answers");

@@ -57,6 +57,8 @@ export function startChild(
       reject(new Error(`${role} exited (${signal ?? code}) before it was ready`)),
     );
     child.once("error", reject);
+    // A send to a channel that closed reports here; without a listener it would end the monitor.
+    child.on("error", () => {});
   });
   ready.catch(() => {}); // observed by whoever awaits it; an early exit is also reported by "exit"
   return { role, process: child, peer, ready };

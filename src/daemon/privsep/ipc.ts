@@ -22,6 +22,8 @@ type Envelope =
 interface Handler {
   check: Check<unknown>;
   run(args: unknown, socket: net.Socket | undefined): unknown;
+  /** Whether a socket may come with this request; any other handle is closed unread. */
+  takesSocket: boolean;
 }
 
 interface Pending {
@@ -44,6 +46,8 @@ export class IpcPeer {
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
   private closed = false;
+  /** Requests of the other process being answered now: bounded, as what it can make us do at once. */
+  private answering = 0;
 
   constructor(
     private readonly channel: IpcChannel,
@@ -52,6 +56,8 @@ export class IpcPeer {
       onRefused: (reason: string) => void;
       /** Requests of ours awaiting an answer at once (default 4096). */
       maxPending?: number;
+      /** Requests of the other process answered at once (default 256); past it they are refused. */
+      maxAnswering?: number;
     },
   ) {
     channel.on("message", (message, handle) => this.receive(message, handle));
@@ -59,12 +65,20 @@ export class IpcPeer {
   }
 
   /** Answer requests of kind `op`, whose arguments must pass `check`. */
-  handle<A>(op: string, check: Check<A>, run: (args: A, socket: net.Socket | undefined) => unknown): void {
-    this.handlers.set(op, { check, run: run as Handler["run"] });
+  handle<A>(
+    op: string,
+    check: Check<A>,
+    run: (args: A, socket: net.Socket | undefined) => unknown,
+    options: { takesSocket?: boolean } = {},
+  ): void {
+    this.handlers.set(op, { check, run: run as Handler["run"], takesSocket: options.takesSocket === true });
   }
 
-  /** Ask the other process; its answer must pass `check`. */
-  request<R>(op: string, args: unknown, check: Check<R>, socket?: net.Socket): Promise<R> {
+  /**
+   * Ask the other process; its answer must pass `check`. A socket goes along and is closed here, unless
+   * `keepOpen` (the monitor keeps its copy of a socket it lends a worker).
+   */
+  request<R>(op: string, args: unknown, check: Check<R>, socket?: net.Socket, keepOpen = false): Promise<R> {
     if (this.closed) return Promise.reject(new IpcError("channel closed"));
     if (this.pending.size >= (this.opts.maxPending ?? 4096)) {
       return Promise.reject(new IpcError("too many requests in flight"));
@@ -73,7 +87,7 @@ export class IpcPeer {
     this.nextId = this.nextId >= MAX_ID ? 1 : this.nextId + 1;
     return new Promise<R>((resolve, reject) => {
       this.pending.set(id, { check, resolve: resolve as Pending["resolve"], reject });
-      this.post({ t: "req", id, op, args }, socket);
+      this.post({ t: "req", id, op, args }, socket, keepOpen);
     });
   }
 
@@ -84,10 +98,9 @@ export class IpcPeer {
     this.pending.clear();
   }
 
-  private post(message: Envelope, socket?: net.Socket): void {
+  private post(message: Envelope, socket?: net.Socket, keepOpen = false): void {
     try {
-      // keepOpen false: once passed, the socket is the other process's alone.
-      if (socket) this.channel.send(message, socket, { keepOpen: false });
+      if (socket) this.channel.send(message, socket, { keepOpen });
       else this.channel.send(message);
     } catch (err) {
       this.close(new IpcError(`could not send: ${(err as Error).message}`));
@@ -123,6 +136,14 @@ export class IpcPeer {
       this.refuse(`unknown request ${JSON.stringify(String(op)).slice(0, 60)}`, socket);
       return this.post({ t: "res", id, ok: false, error: "unknown request" });
     }
+    if (socket && (!handler.takesSocket || typeof socket.destroy !== "function")) {
+      this.refuse(`a handle came with ${op as string}, which takes none`, socket);
+      socket = undefined;
+    }
+    if (this.answering >= (this.opts.maxAnswering ?? 256)) {
+      this.refuse(`too many requests at once (${op as string})`, socket);
+      return this.post({ t: "res", id, ok: false, error: "too many requests" });
+    }
     let checked: unknown;
     try {
       checked = handler.check(args, op as string);
@@ -130,11 +151,14 @@ export class IpcPeer {
       this.refuse(`malformed ${op as string} request: ${(err as Error).message}`, socket);
       return this.post({ t: "res", id, ok: false, error: "malformed request" });
     }
+    this.answering++;
     try {
       const value = await handler.run(checked, socket);
       if (!this.closed) this.post({ t: "res", id, ok: true, value });
     } catch (err) {
       if (!this.closed) this.post({ t: "res", id, ok: false, error: (err as Error).message });
+    } finally {
+      this.answering--;
     }
   }
 

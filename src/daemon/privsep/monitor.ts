@@ -9,6 +9,7 @@
 import os from "node:os";
 import type net from "node:net";
 import type { LoginBackend, ConnectionPolicy } from "../daemonConnection.js";
+import { cipherByName, macByName } from "../../crypto/index.js";
 import type { PrivateKey } from "../../keys/index.js";
 import { nativeHelper } from "../loginExec.js";
 import type { LoginSettings } from "../loginSettings.js";
@@ -29,6 +30,8 @@ import type { PortableGrant, SessionConnection } from "./sessionMain.js";
 import { execFile } from "node:child_process";
 
 const SEEN_SESSION_IDS_MAX = 1 << 20;
+
+type LoginClaim = { username: string; methods: string[]; handoff: SessionConnection["handoff"] };
 
 /** What the monitor needs from the daemon for each connection. */
 export interface MonitorConnectionSpec {
@@ -59,6 +62,16 @@ interface Connection extends MonitoredConnection {
   worker: ChildHandle | null;
   session: SessionProcess | null;
   username: string | null;
+  /** preauth: the worker's; login: being handed over (one claim only); session: the session process's. */
+  phase: "preauth" | "login" | "session";
+  graceTimer: NodeJS.Timeout | null;
+  /** The terminals of its sessions whose logins were recorded (each once), for their logout records. */
+  ttys: Map<string, number>;
+  /**
+   * The monitor's own copy of the accepted socket (never read here): the one that goes to the session
+   * process, whatever a worker sends back, and closed here should the worker fail to end the connection.
+   */
+  socket: net.Socket | null;
 }
 
 interface SessionProcess {
@@ -133,22 +146,48 @@ export class PrivsepMonitor {
       worker,
       session: null,
       username: null,
+      phase: "preauth",
+      graceTimer: null,
+      ttys: new Map(),
+      socket,
       sessionId: null,
       successes: [],
+      maxAuthTries: spec.preauth.maxAuthTries,
       methodChains: async (user) => spec.methodsForUser(user),
     };
     this.connections.set(id, c);
+    // LoginGraceTime is the monitor's too: a worker that does not end a connection in time loses it here.
+    const grace = spec.preauth.loginGraceTime;
+    if (grace > 0) {
+      c.graceTimer = setTimeout(
+        () => {
+          if (c.phase === "preauth") this.endConnection(c, { reason: "LoginGraceTime exceeded" });
+        },
+        (grace + 5) * 1000,
+      );
+      c.graceTimer.unref();
+    }
     worker.peer
       .request(
         "connection",
         { conn: id, generation: this.generation, info: spec.info, settings: spec.preauth },
         () => true,
         socket,
+        true,
       )
       .catch((err: Error) => {
+        if (c.phase !== "preauth") return;
         this.opts.log.error(`worker ${worker.process.pid}: connection ${id}: ${err.message}`);
         this.endConnection(c, { reason: err.message });
       });
+  }
+
+  /**
+   * A child sent what Node's IPC layer cannot even decode (it throws outside any handler, so which child is
+   * not known): the untrusted pre-auth workers are replaced, their connections lost; sessions go on.
+   */
+  replaceWorkers(): void {
+    for (const w of [...this.workers]) w.process.kill("SIGKILL");
   }
 
   /** Stop every child (SIGTERM of the daemon); their connections end with them. */
@@ -192,34 +231,42 @@ export class PrivsepMonitor {
       },
       connection: (cid) => {
         const c = this.connections.get(cid);
-        return c && c.worker === w && c.session === null ? c : undefined;
+        return c && c.worker === w && c.phase === "preauth" ? c : undefined;
       },
       sessionIdSeen: (sid) => this.sessionIdSeen(sid),
+      preauth: true,
     });
-    this.serveLogs(w, (cid) => this.connections.get(cid)?.worker === w);
+    const mine = (cid: number): boolean => {
+      const c = this.connections.get(cid);
+      return c !== undefined && c.worker === w && c.phase === "preauth";
+    };
+    this.serveLogs(w, mine);
     w.peer.handle("closed", connectionClosed, ({ conn, reason, disconnected }) => {
       const c = this.connections.get(conn);
-      if (!c || c.worker !== w) throw new Error(`connection ${conn} is not this worker's`);
+      if (!c || !mine(conn)) throw new Error(`connection ${conn} is not this worker's`);
       this.endConnection(c, { ...(reason ? { reason } : {}), ...(disconnected ? { disconnected } : {}) });
       return true;
     });
-    w.peer.handle("authenticated", loginClaim, async (claim, socket) => {
-      const c = this.connections.get(claim.conn);
-      if (!socket) throw new Error("no socket came with the login");
-      if (!c || c.worker !== w || c.session !== null) {
-        socket.destroy();
-        throw new Error(`connection ${claim.conn} is not this worker's`);
-      }
-      // Node starts reading a socket it receives: stop, and pass on whatever it read, after the worker's.
-      socket.pause();
-      const read: Buffer[] = [claim.handoff.pendingInput];
-      for (let chunk; (chunk = socket.read() as Buffer | null) !== null;) read.push(chunk);
-      return this.login(
-        c,
-        { ...claim, handoff: { ...claim.handoff, pendingInput: Buffer.concat(read) } },
-        socket,
-      );
-    });
+    w.peer.handle(
+      "authenticated",
+      loginClaim,
+      async (claim, socket) => {
+        const c = this.connections.get(claim.conn);
+        // The worker's copy of the socket is not used: the monitor sends on the one it accepted.
+        socket?.destroy();
+        if (!c || !mine(claim.conn) || !c.socket) {
+          throw new Error(`connection ${claim.conn} is not this worker's`);
+        }
+        const own = c.socket;
+        // One claim per connection; from here the worker has no say over it.
+        c.phase = "login";
+        c.worker = null;
+        if (c.graceTimer) clearTimeout(c.graceTimer);
+        c.socket = null;
+        return this.login(c, claim, own);
+      },
+      { takesSocket: true },
+    );
     w.ready.then(() => this.configureChild(w)).catch(() => {});
     w.process.once("exit", (code, signal) => this.workerExited(w, code, signal));
     return w;
@@ -347,17 +394,28 @@ export class PrivsepMonitor {
 
   // ---- logins --------------------------------------------------------------------------------------------
 
-  private async login(
-    c: Connection,
-    claim: { username: string; methods: string[]; handoff: SessionConnection["handoff"] },
-    socket: net.Socket,
-  ): Promise<boolean> {
+  private async login(c: Connection, claim: LoginClaim, socket: net.Socket): Promise<boolean> {
     const refuse = (why: string): false => {
       this.opts.log.error(`monitor: refusing the login of ${claim.username} on connection ${c.id}: ${why}`);
       socket.destroy();
       this.endConnection(c, { reason: why });
       return false;
     };
+    try {
+      return await this.loginChecked(c, claim, socket, refuse);
+    } catch (err) {
+      return refuse((err as Error).message);
+    }
+  }
+
+  private async loginChecked(
+    c: Connection,
+    claim: LoginClaim,
+    socket: net.Socket,
+    refuse: (why: string) => false,
+  ): Promise<boolean> {
+    // The connection may end (its worker dies, the client goes) while this waits.
+    const gone = (): boolean => this.connections.get(c.id) !== c;
     // The worker's word is checked against the monitor's own record (authRelay.ts).
     const key = await loginEarned(c, claim.username);
     if (key === false) return refuse("no authentication the monitor saw");
@@ -365,12 +423,21 @@ export class PrivsepMonitor {
     if (!this.hostKeys.some((k) => k.publicKey.blob.equals(claim.handoff.hostKeyBlob))) {
       return refuse("unknown host key");
     }
+    const n = claim.handoff.negotiated;
+    const known =
+      cipherByName(n.cipherC2S) &&
+      cipherByName(n.cipherS2C) &&
+      (n.macC2S === null || macByName(n.macC2S)) &&
+      (n.macS2C === null || macByName(n.macS2C));
+    if (!known) return refuse("unknown algorithms in the transport state");
+    if (gone()) return refuse("the connection ended");
     const grant = c.policy.grantFor(claim.username);
     if (!grant) return refuse("no login grant");
     c.username = claim.username;
     c.spec.preauthEnded();
     const settings = c.spec.settingsForUser(claim.username);
     const pamSession = await this.openPamSession(grant, c);
+    if (gone()) return refuse("the connection ended");
     const keyAuth = key ? grant.keyFor(key) : undefined;
     const portable: PortableGrant = {
       account: grant.account,
@@ -397,7 +464,9 @@ export class PrivsepMonitor {
     } catch (err) {
       return refuse(`no session process: ${(err as Error).message}`);
     }
+    if (gone()) return refuse("the connection ended");
     c.session = s;
+    c.phase = "session";
     s.connections.add(c.id);
     const post = c.spec.postauth(claim.username);
     const message: SessionConnection = {
@@ -458,6 +527,9 @@ export class PrivsepMonitor {
     });
     s.child.peer.handle("loggedIn", ttyArgs, async ({ conn, tty, pid }) => {
       const c = await checkTty(conn, tty);
+      // Once per terminal of this connection: its logout record needs the same pair.
+      if (c.ttys.has(tty)) throw new Error(`${tty} is recorded already`);
+      c.ttys.set(tty, pid);
       if (process.geteuid?.() !== 0) return true;
       await run([
         "--login-record",
@@ -470,8 +542,11 @@ export class PrivsepMonitor {
       return true;
     });
     s.child.peer.handle("loggedOut", ttyArgs, async ({ conn, tty, pid }) => {
-      if (!owns(conn) || !/^\/dev\/pts\/\d+$/.test(tty))
-        throw new Error("not this session process's terminal");
+      const c = this.connections.get(conn);
+      // Only the logout of a login recorded here, terminal and pid as recorded.
+      if (!c || !owns(conn) || c.ttys.get(tty) !== pid)
+        throw new Error("not a recorded login of this connection");
+      c.ttys.delete(tty);
       if (process.geteuid?.() === 0) await run(["--logout", tty, String(pid)]);
       return true;
     });
@@ -479,6 +554,9 @@ export class PrivsepMonitor {
 
   private endConnection(c: Connection, how: { reason?: string; disconnected?: boolean }): void {
     if (!this.connections.delete(c.id)) return;
+    if (c.graceTimer) clearTimeout(c.graceTimer);
+    c.socket?.destroy();
+    c.socket = null;
     c.policy.close?.();
     if (c.session === null) c.spec.preauthEnded();
     c.session?.connections.delete(c.id);

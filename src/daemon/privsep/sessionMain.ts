@@ -95,41 +95,54 @@ export function runSessionProcess(channel: IpcChannel): void {
       return true;
     },
   );
-  peer.handle("connection", trusted<SessionConnection>(), (c, socket: net.Socket | undefined) => {
-    const g = servers.get(c.generation);
-    if (!socket || !g) {
-      socket?.destroy();
-      throw new Error(!socket ? "no socket came with the connection" : `unknown generation ${c.generation}`);
-    }
-    const log = logFor(c.conn);
-    const grant = grantFrom(c.grant, peer, c.conn);
-    const user = {
-      username: c.user.username,
-      methods: c.user.methods,
-      ...(c.user.publicKey ? { publicKey: PublicKey.fromBlob(Buffer.from(c.user.publicKey)) } : {}),
-    };
-    const served = g.server.resume(socket, c.handoff, c.info, user, {
-      hostKeys: g.hostKeys.map((k, i) => remoteHostKeySigner(peer, c.conn, i, k)),
-      maxSessions: c.maxSessions,
-      log: (level, message) => void note(c.conn, level, message),
-      onSession: (session, connection) => startLoginSession(session, connection, grant, c.settings, log),
-    });
-    startClientAlive(served, c.clientAlive.interval, c.clientAlive.countMax, log);
-    served.transport.once("close", (err) => {
-      void peer
-        .request(
-          "closed",
-          {
-            conn: c.conn,
-            ...(err ? { reason: err.message.slice(0, 1024) } : {}),
-            disconnected: err?.code === "DISCONNECTED",
-          },
-          trusted(),
-        )
-        .catch(() => {});
-    });
-    return true;
-  });
+  peer.handle(
+    "connection",
+    trusted<SessionConnection>(),
+    (c, socket: net.Socket | undefined) => {
+      const g = servers.get(c.generation);
+      if (!socket || !g) {
+        socket?.destroy();
+        throw new Error(
+          !socket ? "no socket came with the connection" : `unknown generation ${c.generation}`,
+        );
+      }
+      const log = logFor(c.conn);
+      const grant = grantFrom(c.grant, peer, c.conn);
+      const user = {
+        username: c.user.username,
+        methods: c.user.methods,
+        ...(c.user.publicKey ? { publicKey: PublicKey.fromBlob(Buffer.from(c.user.publicKey)) } : {}),
+      };
+      let served: ReturnType<SshServer["resume"]>;
+      try {
+        served = g.server.resume(socket, c.handoff, c.info, user, {
+          hostKeys: g.hostKeys.map((k, i) => remoteHostKeySigner(peer, c.conn, i, k)),
+          maxSessions: c.maxSessions,
+          log: (level, message) => void note(c.conn, level, message),
+          onSession: (session, connection) => startLoginSession(session, connection, grant, c.settings, log),
+        });
+      } catch (err) {
+        socket.destroy();
+        throw err;
+      }
+      startClientAlive(served, c.clientAlive.interval, c.clientAlive.countMax, log);
+      served.transport.once("close", (err) => {
+        void peer
+          .request(
+            "closed",
+            {
+              conn: c.conn,
+              ...(err ? { reason: err.message.slice(0, 1024) } : {}),
+              disconnected: err?.code === "DISCONNECTED",
+            },
+            trusted(),
+          )
+          .catch(() => {});
+      });
+      return true;
+    },
+    { takesSocket: true },
+  );
   peer.handle("ping", object({ text: str(16) }), () => process.pid);
   void peer.request("ready", {}, trusted());
 }

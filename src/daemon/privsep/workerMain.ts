@@ -71,8 +71,17 @@ export function runWorker(channel: IpcChannel): void {
         auth: remoteAuthPolicy(peer, conn),
         log: (level, message) => void note(conn, level, message),
         handOff: (user, t) => {
+          let handoff;
+          try {
+            handoff = t.handOff();
+          } catch (err) {
+            // A key exchange begun right after the login, say: this connection cannot move, and ends.
+            void note(conn, "error", `cannot hand the connection off: ${(err as Error).message}`);
+            t.disconnect(undefined, "internal error");
+            return;
+          }
           handedOff = true;
-          const claim = { conn, username: user.username, methods: user.methods, handoff: t.handOff() };
+          const claim = { conn, username: user.username, methods: user.methods, handoff };
           // keepOpen false: once passed, the socket is the monitor's; this process closes its copy.
           peer.request("authenticated", claim, bool, socket).catch((err: Error) => {
             void note(conn, "error", `handing off the connection failed: ${err.message}`);
@@ -95,6 +104,7 @@ export function runWorker(channel: IpcChannel): void {
       });
       return true;
     },
+    { takesSocket: true },
   );
   void peer.request("ready", {}, trusted());
 }
