@@ -66,7 +66,12 @@ export async function startTransportServer(
     close: () =>
       new Promise<void>((resolve) => {
         for (const s of sockets) s.destroy();
-        server.close(() => resolve());
+        // Every socket is destroyed: do not let a test's end hang on the listener's own bookkeeping.
+        const timer = setTimeout(resolve, 2000);
+        server.close(() => {
+          clearTimeout(timer);
+          resolve();
+        });
       }),
   };
 }

@@ -225,12 +225,18 @@ function group(
 ): void {
   describe(name, { concurrency: 4 }, () => {
     let srv: InteropServer;
-    before(async () => {
-      srv = await startInteropServer(serverOptions);
-    });
-    after(async () => {
-      await srv?.server.close();
-    });
+    before(
+      async () => {
+        srv = await startInteropServer(serverOptions);
+      },
+      { timeout: 20_000 },
+    );
+    after(
+      async () => {
+        await srv?.server.close();
+      },
+      { timeout: 10_000 },
+    );
     for (const c of cases) test(c.name, { timeout: 30_000 }, () => runCase(srv, c));
   });
 }
