@@ -5,6 +5,8 @@
  * processes are checked field by field (schema.ts); the monitor's own messages are trusted by its children.
  */
 import type { TransportHandoff } from "../../transport/index.js";
+import type { SshError } from "../../wire/index.js";
+import type { IpcPeer } from "./ipc.js";
 import { bool, bytes, list, object, oneOf, optional, str, uint, type Check } from "./schema.js";
 
 export const conn = uint(2 ** 31);
@@ -94,3 +96,18 @@ export const logLine = object({ conn: optional(conn), level: oneOf(...LOG_LEVELS
 
 /** A pre-auth connection ended without a login (or a session process's connection ended). */
 export const connectionClosed = object({ conn, reason: optional(str(1024)), disconnected: optional(bool) });
+
+/** A child tells the monitor that one of its connections ended (and how). */
+export function reportClosed(peer: IpcPeer, conn: number, err: SshError | null): void {
+  peer
+    .request(
+      "closed",
+      {
+        conn,
+        ...(err ? { reason: err.message.slice(0, 1024) } : {}),
+        disconnected: err?.code === "DISCONNECTED",
+      },
+      trusted(),
+    )
+    .catch(() => {}); // the monitor is gone: nobody to tell
+}

@@ -18,7 +18,7 @@ import type { AuthorizedKeyEntry } from "../systemAuthKeys.js";
 import { generationServer, remoteHostKeySigner } from "./authRelay.js";
 import { becomeUser, type UserIdentity } from "./becomeUser.js";
 import { IpcPeer, type IpcChannel } from "./ipc.js";
-import { trusted, type ConnectionInfo, type TransportSettings } from "./messages.js";
+import { reportClosed, trusted, type ConnectionInfo, type TransportSettings } from "./messages.js";
 import { object, str, uint } from "./schema.js";
 import type { TransportHandoff } from "../../transport/index.js";
 
@@ -127,17 +127,7 @@ export function runSessionProcess(channel: IpcChannel): void {
       }
       startClientAlive(served, c.clientAlive.interval, c.clientAlive.countMax, log);
       served.transport.once("close", (err) => {
-        void peer
-          .request(
-            "closed",
-            {
-              conn: c.conn,
-              ...(err ? { reason: err.message.slice(0, 1024) } : {}),
-              disconnected: err?.code === "DISCONNECTED",
-            },
-            trusted(),
-          )
-          .catch(() => {});
+        reportClosed(peer, c.conn, err);
       });
       return true;
     },

@@ -18,6 +18,7 @@ import {
   type ConnectionInfo,
   type PreauthSettings,
   type TransportSettings,
+  reportClosed,
 } from "./messages.js";
 
 interface Generation {
@@ -90,17 +91,7 @@ export function runWorker(channel: IpcChannel): void {
       });
       transport.once("close", (err) => {
         if (handedOff) return;
-        peer
-          .request(
-            "closed",
-            {
-              conn,
-              ...(err ? { reason: err.message.slice(0, 1024) } : {}),
-              disconnected: err?.code === "DISCONNECTED",
-            },
-            trusted(),
-          )
-          .catch(() => {});
+        reportClosed(peer, conn, err);
       });
       return true;
     },
