@@ -89,21 +89,27 @@ export function keyMaterial(what: string, name: string, material: Buffer | null,
  * counter block is the IV plus the blocks used (RFC 4344 §4), CBC's next IV is the last ciphertext block.
  */
 export class StreamPosition {
-  private blocks = 0n;
-  private lastBlock: Buffer | null = null;
+  /** CTR: the blocks used, a plain number: the per-packet cost is one addition (BigInt only on export). */
+  private blocks = 0;
+  /** CBC: the last ciphertext block, copied into this one buffer (CBC is offered only when configured). */
+  private readonly lastBlock: Buffer;
+  private sawBlock = false;
 
   constructor(
     private readonly initialIv: Buffer,
     private readonly mode: "ctr" | "cbc",
     private readonly blockSize: number,
-  ) {}
+  ) {
+    this.lastBlock = Buffer.alloc(mode === "cbc" ? blockSize : 0);
+  }
 
   /** Record a packet's ciphertext (before it is decrypted in place). */
   advance(ciphertext: Buffer): void {
     if (this.mode === "ctr") {
-      this.blocks += BigInt(ciphertext.length / this.blockSize);
+      this.blocks += ciphertext.length / this.blockSize;
     } else if (ciphertext.length >= this.blockSize) {
-      this.lastBlock = Buffer.from(ciphertext.subarray(ciphertext.length - this.blockSize));
+      ciphertext.copy(this.lastBlock, 0, ciphertext.length - this.blockSize);
+      this.sawBlock = true;
     }
   }
 
@@ -114,9 +120,9 @@ export class StreamPosition {
   }
 
   currentIv(): Buffer {
-    if (this.mode === "cbc") return Buffer.from(this.lastBlock ?? this.initialIv);
+    if (this.mode === "cbc") return Buffer.from(this.sawBlock ? this.lastBlock : this.initialIv);
     const width = BigInt(this.initialIv.length * 8);
-    const counter = (BigInt("0x" + this.initialIv.toString("hex")) + this.blocks) % (1n << width);
+    const counter = (BigInt("0x" + this.initialIv.toString("hex")) + BigInt(this.blocks)) % (1n << width);
     return Buffer.from(counter.toString(16).padStart(this.initialIv.length * 2, "0"), "hex");
   }
 }
