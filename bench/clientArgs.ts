@@ -106,3 +106,39 @@ export function stdinEnded(): Promise<void> {
     process.stdin.resume();
   });
 }
+
+/**
+ * The modes every bench client shares: "login" (N serial logins, their times as JSON), "rate" (logins/s
+ * with some in parallel) and "hold" (N idle connections until stdin ends). False for another mode.
+ */
+export async function runLoginModes<T>(
+  mode: string,
+  args: string[],
+  client: { loginOnce(): Promise<void>; open(): Promise<T>; close(c: T): Promise<void> },
+): Promise<boolean> {
+  const arg = args[0] ?? "";
+  switch (mode) {
+    case "login": {
+      const times: number[] = [];
+      for (let i = 0; i < Number(arg); i++) {
+        const t0 = performance.now();
+        await client.loginOnce();
+        times.push(performance.now() - t0);
+      }
+      console.log(JSON.stringify(times));
+      return true;
+    }
+    case "rate":
+      console.log(JSON.stringify(await loginRate(Number(arg), Number(args[1] ?? 8), client.loginOnce)));
+      return true;
+    case "hold": {
+      const clients = await openMany(Number(arg), 4, client.open);
+      console.log("ready");
+      await stdinEnded();
+      await Promise.all(clients.map((c) => client.close(c)));
+      return true;
+    }
+    default:
+      return false;
+  }
+}

@@ -4,7 +4,7 @@
  */
 import fs from "node:fs";
 import { connect, type SshClient } from "../src/client/index.js";
-import { loginRate, openMany, parseClientArgs, stdinEnded } from "./clientArgs.js";
+import { parseClientArgs, runLoginModes } from "./clientArgs.js";
 
 const a = parseClientArgs(process.argv.slice(2));
 
@@ -58,27 +58,8 @@ async function main(): Promise<void> {
       await client.close();
       return;
     }
-    case "login": {
-      const times: number[] = [];
-      for (let i = 0; i < Number(arg); i++) {
-        const t0 = performance.now();
-        await loginOnce();
-        times.push(performance.now() - t0);
-      }
-      console.log(JSON.stringify(times));
-      return;
-    }
-    case "rate":
-      console.log(JSON.stringify(await loginRate(Number(arg), Number(a.args[1] ?? 8), loginOnce)));
-      return;
-    case "hold": {
-      const clients = await openMany(Number(arg), 4, open);
-      console.log("ready");
-      await stdinEnded();
-      await Promise.all(clients.map((c) => c.close()));
-      return;
-    }
     default:
+      if (await runLoginModes(a.mode, a.args, { loginOnce, open, close: (c) => c.close() })) return;
       throw new Error(`unknown mode ${a.mode}`);
   }
 }

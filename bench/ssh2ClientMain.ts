@@ -5,7 +5,7 @@
 import fs from "node:fs";
 import ssh2 from "ssh2";
 import type { Client, ClientChannel, ConnectConfig, SFTPWrapper } from "ssh2";
-import { loginRate, openMany, parseClientArgs, stdinEnded } from "./clientArgs.js";
+import { parseClientArgs, runLoginModes } from "./clientArgs.js";
 
 const a = parseClientArgs(process.argv.slice(2));
 const privateKey = fs.readFileSync(a.key);
@@ -98,27 +98,8 @@ async function main(): Promise<void> {
       await closeClient(c);
       return;
     }
-    case "login": {
-      const times: number[] = [];
-      for (let i = 0; i < Number(arg); i++) {
-        const t0 = performance.now();
-        await loginOnce();
-        times.push(performance.now() - t0);
-      }
-      console.log(JSON.stringify(times));
-      return;
-    }
-    case "rate":
-      console.log(JSON.stringify(await loginRate(Number(arg), Number(a.args[1] ?? 8), loginOnce)));
-      return;
-    case "hold": {
-      const clients = await openMany(Number(arg), 4, open);
-      console.log("ready");
-      await stdinEnded();
-      await Promise.all(clients.map(closeClient));
-      return;
-    }
     default:
+      if (await runLoginModes(a.mode, a.args, { loginOnce, open, close: closeClient })) return;
       throw new Error(`unknown mode ${a.mode}`);
   }
 }
