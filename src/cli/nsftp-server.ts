@@ -10,25 +10,13 @@ import os from "node:os";
 import path from "node:path";
 import { allRequestNames, serveSftp, type SftpServerOptions } from "../sftp/index.js";
 import type { LogLevel } from "../transport/index.js";
+import { SYSLOG_FACILITIES } from "../config/configValues.js";
+import { getopt } from "./nsftp/getopt.js";
 
 const USAGE =
   "usage: nsftp-server [-ehR] [-d start_directory] [-f log_facility] [-l log_level]\n" +
   "\t[-P denied_requests] [-p allowed_requests] [-u umask]\n" +
   "       nsftp-server -Q protocol_feature\n";
-
-const FACILITIES = [
-  "DAEMON",
-  "USER",
-  "AUTH",
-  "LOCAL0",
-  "LOCAL1",
-  "LOCAL2",
-  "LOCAL3",
-  "LOCAL4",
-  "LOCAL5",
-  "LOCAL6",
-  "LOCAL7",
-];
 
 /** sftp-server -l names, mapped onto our levels; null is QUIET (nothing at all). */
 const LOG_LEVELS: Record<string, LogLevel | null> = {
@@ -68,66 +56,51 @@ interface Flags {
 /** getopt(3) with sftp-server's option string "d:f:l:P:p:Q:u:cehR". */
 function parseFlags(argv: string[]): Flags {
   const flags: Flags = { logToStderr: false, level: "error", readOnly: false };
-  const withValue = new Set(["d", "f", "l", "P", "p", "Q", "u"]);
-  let i = 0;
-  for (; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (a === "--") {
-      i++;
-      break;
-    }
-    if (!a.startsWith("-") || a === "-") break;
-    for (let j = 1; j < a.length; j++) {
-      const opt = a[j]!;
-      let value = "";
-      if (withValue.has(opt)) {
-        value = a.slice(j + 1) || (argv[++i] ?? usage());
-        j = a.length;
+  const parsed = getopt(argv, "d:f:l:P:p:Q:u:cehR");
+  if (typeof parsed === "string" || parsed.operands.length > 0) usage();
+  for (const { flag: opt, value = "" } of parsed.flags) {
+    switch (opt) {
+      case "d":
+        flags.startDirectory = value;
+        break;
+      case "e":
+        flags.logToStderr = true;
+        break;
+      case "c":
+        // Old sftp-server builds accepted -c; it is a no-op there too.
+        break;
+      case "f":
+        if (!SYSLOG_FACILITIES.includes(value.toUpperCase())) fail(`Invalid log facility "${value}"`);
+        break;
+      case "l": {
+        const level = LOG_LEVELS[value.toUpperCase()];
+        if (level === undefined) fail(`Invalid log level "${value}"`);
+        flags.level = level;
+        break;
       }
-      switch (opt) {
-        case "d":
-          flags.startDirectory = value;
-          break;
-        case "e":
-          flags.logToStderr = true;
-          break;
-        case "c":
-          // Old sftp-server builds accepted -c; it is a no-op there too.
-          break;
-        case "f":
-          if (!FACILITIES.includes(value.toUpperCase())) fail(`Invalid log facility "${value}"`);
-          break;
-        case "l": {
-          const level = LOG_LEVELS[value.toUpperCase()];
-          if (level === undefined) fail(`Invalid log level "${value}"`);
-          flags.level = level;
-          break;
-        }
-        case "P":
-          flags.denied = value.split(",").filter(Boolean);
-          break;
-        case "p":
-          flags.allowed = value.split(",").filter(Boolean);
-          break;
-        case "Q":
-          flags.query = value;
-          break;
-        case "R":
-          flags.readOnly = true;
-          break;
-        case "u": {
-          if (!/^[0-7]{1,4}$/.test(value) || Number.parseInt(value, 8) > 0o777)
-            fail(`Invalid umask "${value}"`);
-          flags.umask = Number.parseInt(value, 8);
-          break;
-        }
-        case "h":
-        default:
-          usage();
+      case "P":
+        flags.denied = value.split(",").filter(Boolean);
+        break;
+      case "p":
+        flags.allowed = value.split(",").filter(Boolean);
+        break;
+      case "Q":
+        flags.query = value;
+        break;
+      case "R":
+        flags.readOnly = true;
+        break;
+      case "u": {
+        if (!/^[0-7]{1,4}$/.test(value) || Number.parseInt(value, 8) > 0o777)
+          fail(`Invalid umask "${value}"`);
+        flags.umask = Number.parseInt(value, 8);
+        break;
       }
+      case "h":
+      default:
+        usage();
     }
   }
-  if (i < argv.length) usage();
   return flags;
 }
 

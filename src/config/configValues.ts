@@ -65,7 +65,7 @@ export function parseScaledBytes(text: string): number | undefined {
 }
 
 /** The value IPQoS "none" stands for (misc.c ipqos[]: INT_MAX, "leave the system default"). */
-export const IPQOS_NONE = INT_MAX;
+const IPQOS_NONE = INT_MAX;
 
 /**
  * misc.c ipqos[] (IPQoS names), in OpenSSH's order, which decides how a value is printed: "le" is DSCP LE
@@ -121,7 +121,7 @@ export function formatIpqos(value: number): string {
 }
 
 /** log.c log_facility_names (SyslogFacility in both files). */
-export const SYSLOG_FACILITIES = [
+export const SYSLOG_FACILITIES: readonly string[] = [
   "DAEMON",
   "USER",
   "AUTH",
@@ -134,7 +134,7 @@ export const SYSLOG_FACILITIES = [
   "LOCAL5",
   "LOCAL6",
   "LOCAL7",
-] as const;
+];
 
 /** The GSSAPI key exchange names Debian's OpenSSH knows (GSSAPIKexAlgorithms in both files; kex.h KEX_GSS_*). */
 export const GSS_KEX_ALGORITHMS: readonly string[] = [

@@ -92,16 +92,17 @@ export interface SshResolvedConfig {
   origin(keyword: string): { file: string; line: number } | undefined;
   /** Warnings OpenSSH would print (e.g. `Unsupported option "rsaauthentication"`). */
   readonly warnings: readonly string[];
-  algorithmSpec(
-    keyword:
-      | "ciphers"
-      | "macs"
-      | "kexalgorithms"
-      | "hostkeyalgorithms"
-      | "pubkeyacceptedalgorithms"
-      | "casignaturealgorithms",
-  ): string | undefined;
+  algorithmSpec(keyword: SshAlgorithmKeyword): string | undefined;
 }
+
+/** The algorithm-list keywords whose setting the transport resolves (algorithmSpec). */
+export type SshAlgorithmKeyword =
+  | "ciphers"
+  | "macs"
+  | "kexalgorithms"
+  | "hostkeyalgorithms"
+  | "pubkeyacceptedalgorithms"
+  | "casignaturealgorithms";
 
 function localIdentity(req: SshConfigRequest): LocalIdentity {
   const info = req.localUser === undefined || req.homeDir === undefined ? userInfo() : undefined;

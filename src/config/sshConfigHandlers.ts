@@ -7,7 +7,6 @@ import { matchHostPattern } from "../keys/hostPatterns.js";
 import type { SettingOrigin, SshOptionStore } from "./sshConfigStore.js";
 import {
   FINGERPRINT_HASHES,
-  LOG_FACILITIES,
   LOG_LEVELS,
   LineProblem,
   MS_ADDRESS_FAMILY,
@@ -33,6 +32,7 @@ import {
   parseTimeSpec,
   parseTunDevice,
 } from "./sshConfigValues.js";
+import { SYSLOG_FACILITIES } from "./configValues.js";
 import { expandTokens } from "./tokens.js";
 import { KNOWN_ALGORITHMS } from "./sshConfigAlgorithms.js";
 import { parseJump } from "./sshConfigJump.js";
@@ -358,7 +358,7 @@ export const KEYWORD_HANDLERS: Partial<Record<string, (c: KeywordContext) => voi
   },
   syslogfacility: (c) => {
     const arg = c.args.next();
-    const facility = LOG_FACILITIES.find((n) => n === arg?.toUpperCase());
+    const facility = SYSLOG_FACILITIES.find((n) => n === arg?.toUpperCase());
     if (!facility) throw new LineProblem(`unsupported log facility '${arg ?? "<NONE>"}'`);
     // readconf.c sets it whatever the Host/Match state: the first one anywhere wins.
     c.store.setFirst(c.key, facility, c.origin);

@@ -9,8 +9,7 @@ import { ConfigError, parseConfigLine, type ConfigLine } from "./configLine.js";
 import { matchPatternList } from "../keys/hostPatterns.js";
 import { SshError } from "../wire/index.js";
 import { ArgCursor, SSH_CONFIG_KEYWORDS, type KeywordContext } from "./sshConfigKeywords.js";
-import { evaluateMatch, hostLineMatches, type LocalIdentity } from "./sshConfigMatch.js";
-import type { SshOptionStore } from "./sshConfigStore.js";
+import { evaluateMatch, hostLineMatches, type MatchContext } from "./sshConfigMatch.js";
 import { LineProblem } from "./sshConfigValues.js";
 import { expandTilde } from "./tokens.js";
 
@@ -45,13 +44,8 @@ export function describeFault(p: { detail: string; preface?: { text: string } })
   return p.preface ? `${p.detail}: ${p.preface.text}` : p.detail;
 }
 
-export interface ReadPass {
-  readonly store: SshOptionStore;
-  readonly local: LocalIdentity;
-  readonly host: string;
-  readonly originalHost: string;
-  readonly finalPass: boolean;
-  readonly wantFinalPass?: { value: boolean };
+/** One reading of the files: what Match needs, and the warnings collected. */
+export interface ReadPass extends MatchContext {
   readonly warnings: string[];
 }
 
@@ -277,7 +271,7 @@ function segmentRegExp(segment: string): RegExp {
 const hasMagic = (s: string): boolean => /[*?[]/.test(s);
 
 /** The existing paths matching an absolute glob pattern, sorted as glob(3) sorts them. */
-export async function globPaths(pattern: string): Promise<string[]> {
+async function globPaths(pattern: string): Promise<string[]> {
   const segments = pattern.split("/").filter((s, i) => s !== "" || i === 0);
   let current = [segments[0] === "" ? "/" : segments[0]!];
   for (const segment of segments.slice(1)) {

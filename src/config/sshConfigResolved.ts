@@ -4,7 +4,7 @@
  * optional commands and paths, and the expansions ssh makes before it prints `-G` (ssh.c: RemoteCommand,
  * ControlPath, IdentityAgent, ForwardAgent, UserKnownHostsFile, forwarded socket paths).
  */
-import type { SshResolvedConfig } from "./sshConfig.js";
+import type { SshAlgorithmKeyword, SshResolvedConfig } from "./sshConfig.js";
 import { dumpEntries, formatDumpEntries, type DumpEntry, type DumpSource } from "./sshConfigDump.js";
 import type { JumpValue } from "./sshConfigKeywords.js";
 import type { LocalIdentity } from "./sshConfigMatch.js";
@@ -347,15 +347,7 @@ export class ResolvedSshConfig implements DumpSource, SshResolvedConfig {
     return this.yes("checkhostip");
   }
   /** An algorithm keyword as written (with its + - ^ modifier), for the transport to resolve; undefined: default. */
-  algorithmSpec(
-    keyword:
-      | "ciphers"
-      | "macs"
-      | "kexalgorithms"
-      | "hostkeyalgorithms"
-      | "pubkeyacceptedalgorithms"
-      | "casignaturealgorithms",
-  ): string | undefined {
+  algorithmSpec(keyword: SshAlgorithmKeyword): string | undefined {
     return this.store.get<string>(keyword);
   }
   get compression(): boolean {

@@ -4,7 +4,7 @@
  * (RekeyLimit), IPQoS names, forwarding specifications (LocalForward, RemoteForward, DynamicForward) and
  * tun devices. A bad value throws LineProblem, which the reader turns into "file line N: ...".
  */
-import { INT_MAX, SYSLOG_FACILITIES, parsePort } from "./configValues.js";
+import { INT_MAX, parsePort } from "./configValues.js";
 import { expandTokens } from "./tokens.js";
 
 // Shared with sshd_config; re-exported here for the names ssh_config code has always imported.
@@ -44,7 +44,7 @@ export const MS_FLAG: Multistate = [
 export const MS_YESNOASK: Multistate = [...MS_FLAG, ["ask", 2]];
 export const STRICT_OFF = 0;
 export const STRICT_NEW = 1;
-export const STRICT_YES = 2;
+const STRICT_YES = 2;
 export const STRICT_ASK = 3;
 export const MS_STRICT_HOSTKEY: Multistate = [
   ["true", STRICT_YES],
@@ -70,7 +70,7 @@ export const MS_CONTROL_MASTER: Multistate = [
   ["ask", 3],
   ["autoask", 4],
 ];
-export const TUNNEL_DEFAULT = 0x7fffffff;
+const TUNNEL_DEFAULT = 0x7fffffff;
 export const MS_TUNNEL: Multistate = [
   ["ethernet", 2],
   ["point-to-point", 1],
@@ -80,9 +80,9 @@ export const MS_TUNNEL: Multistate = [
   ["no", 0],
 ];
 export const REQUEST_TTY_NO = 0;
-export const REQUEST_TTY_YES = 1;
-export const REQUEST_TTY_FORCE = 2;
-export const REQUEST_TTY_AUTO = 3;
+const REQUEST_TTY_YES = 1;
+const REQUEST_TTY_FORCE = 2;
+const REQUEST_TTY_AUTO = 3;
 export const MS_REQUEST_TTY: Multistate = [
   ["true", REQUEST_TTY_YES],
   ["yes", REQUEST_TTY_YES],
@@ -104,7 +104,7 @@ export const MS_CANONICALIZE_HOSTNAME: Multistate = [
   ["always", 2],
 ];
 export const PUBKEY_AUTH_NO = 0;
-export const PUBKEY_AUTH_ALL = 3;
+const PUBKEY_AUTH_ALL = 3;
 export const MS_PUBKEY_AUTH: Multistate = [
   ["true", PUBKEY_AUTH_ALL],
   ["false", PUBKEY_AUTH_NO],
@@ -357,8 +357,5 @@ export const LOG_LEVELS: readonly (readonly [string, number])[] = [
   ["DEBUG2", 6],
   ["DEBUG3", 7],
 ];
-/** log.c log_facility_names, shared with sshd_config. */
-export const LOG_FACILITIES = SYSLOG_FACILITIES;
-
 /** digest.c names accepted by FingerprintHash. */
 export const FINGERPRINT_HASHES = ["MD5", "SHA1", "SHA256", "SHA384", "SHA512"] as const;

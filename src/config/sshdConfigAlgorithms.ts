@@ -68,7 +68,7 @@ function keyAlgorithmsKeyword(
   return [key, { name, defaults, supported: KNOWN_KEY_ALGORITHMS, error: (a) => `Bad key types '${a}'.` }];
 }
 
-export const ALGORITHM_KEYWORDS: ReadonlyMap<string, AlgorithmKeyword> = new Map<string, AlgorithmKeyword>([
+const ALGORITHM_KEYWORDS: ReadonlyMap<string, AlgorithmKeyword> = new Map<string, AlgorithmKeyword>([
   [
     "ciphers",
     {

@@ -5,7 +5,6 @@
  */
 import {
   LOG_LEVELS,
-  SYSLOG_FACILITIES,
   ValueError,
   formatMaxStartups,
   parseAuthMethodList,
@@ -21,6 +20,7 @@ import {
   parseTime,
 } from "./sshdConfigValues.js";
 import { parseCidrList } from "../keys/hostPatterns.js";
+import { SYSLOG_FACILITIES } from "./configValues.js";
 import {
   FORWARDING,
   acceptEnvName,

@@ -132,7 +132,7 @@ function criterionHolds(c: MatchCriterion, ci: SshdConnectionSpec): boolean {
 }
 
 /** The user's primary and supplementary groups from /etc/passwd and /etc/group (getgrouplist), [] if unknown. */
-export function systemGroupsOf(user: string): string[] {
+function systemGroupsOf(user: string): string[] {
   let passwd: string;
   let group: string;
   try {

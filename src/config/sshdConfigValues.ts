@@ -7,7 +7,6 @@
  */
 import {
   INT_MAX,
-  SYSLOG_FACILITIES as FACILITY_NAMES,
   formatIpqos,
   parsePort as a2port,
   parseIpqos,
@@ -95,7 +94,7 @@ export function formatMaxStartups(m: MaxStartups): string {
 }
 
 /** A byte count as RekeyLimit takes it (misc.c scan_scaled: `1G`, `1.5G`, `100B`, up to E). */
-export function parseScaledSize(arg: string): number {
+function parseScaledSize(arg: string): number {
   const n = parseScaledBytes(arg);
   if (n === undefined) throw new ValueError(`Bad RekeyLimit number '${arg}'.`);
   if (!Number.isSafeInteger(n)) throw new ValueError(`RekeyLimit too large: '${arg}'.`);
@@ -179,8 +178,6 @@ export const LOG_LEVELS: Record<string, string> = {
   debug2: "DEBUG2",
   debug3: "DEBUG3",
 };
-
-export const SYSLOG_FACILITIES: readonly string[] = FACILITY_NAMES;
 
 /** Authentication method names AuthenticationMethods accepts (auth2.c authmethods, plus submethods). */
 const AUTH_METHODS = [

@@ -7,37 +7,31 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
-import { isRoot } from "../helpers/authHelpers.js";
-import { opensshAvailable } from "../helpers/opensshServer.js";
 import {
   runCli,
   spawnCli,
   sha256File,
-  startTransferServer,
-  tempDir,
+  startTransferWorld,
   writeRandomFile,
+  transferSkip,
   type TransferServer,
+  type TransferWorld,
 } from "../helpers/transferFixtures.js";
 
-const skip = !opensshAvailable() ? "OpenSSH is not installed" : !isRoot ? "needs root (sshd as root)" : false;
 const MiB = 1024 * 1024;
 
-describe("nsftp against OpenSSH's sshd", { skip, concurrency: 1 }, () => {
+describe("nsftp against OpenSSH's sshd", { skip: transferSkip, concurrency: 1 }, () => {
   let server: TransferServer;
   let local: string;
   let remote: string;
+  let world: TransferWorld | undefined;
 
   before(async () => {
-    server = await startTransferServer();
-    local = tempDir("nsftp-local-");
-    remote = tempDir("nsftp-remote-");
+    world = await startTransferWorld("nsftp");
+    ({ server, local, remote } = world);
   });
 
-  after(async () => {
-    fs.rmSync(local, { recursive: true, force: true });
-    fs.rmSync(remote, { recursive: true, force: true });
-    await server?.stop();
-  });
+  after(() => world?.stop());
 
   function args(...extra: string[]): string[] {
     return [

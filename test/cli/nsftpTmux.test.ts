@@ -6,37 +6,33 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
-import { isRoot } from "../helpers/authHelpers.js";
 import { startTmux, tmuxAvailable, type TmuxPane } from "../helpers/nsshFixtures.js";
-import { opensshAvailable } from "../helpers/opensshServer.js";
 import { envWithoutAgent } from "../helpers/processes.js";
-import { CLI_DIR, startTransferServer, tempDir, type TransferServer } from "../helpers/transferFixtures.js";
+import {
+  CLI_DIR,
+  startTransferWorld,
+  transferSkip,
+  type TransferServer,
+  type TransferWorld,
+} from "../helpers/transferFixtures.js";
 
-const skip = !opensshAvailable()
-  ? "OpenSSH is not installed"
-  : !isRoot
-    ? "needs root (sshd as root)"
-    : !tmuxAvailable()
-      ? "tmux is not installed"
-      : false;
+const skip = transferSkip || (!tmuxAvailable() ? "tmux is not installed" : false);
 
 describe("nsftp on a terminal", { skip }, () => {
   let server: TransferServer;
   let local: string;
   let remote: string;
   let pane: TmuxPane | null = null;
+  let world: TransferWorld | undefined;
 
   before(async () => {
-    server = await startTransferServer();
-    local = tempDir("nsftp-tty-local-");
-    remote = tempDir("nsftp-tty-remote-");
+    world = await startTransferWorld("nsftp-tty");
+    ({ server, local, remote } = world);
   });
 
   after(async () => {
     pane?.kill();
-    fs.rmSync(local, { recursive: true, force: true });
-    fs.rmSync(remote, { recursive: true, force: true });
-    await server?.stop();
+    await world?.stop();
   });
 
   test("prompt, tab completion, progress meter, history, bye", { timeout: 30_000 }, async () => {

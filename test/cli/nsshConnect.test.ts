@@ -4,34 +4,14 @@
  * what OpenSSH's ssh prints), and BindAddress / -b choose the local address (sshd's SSH_CONNECTION shows it).
  */
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import net from "node:net";
 import { after, before, describe, test } from "node:test";
 import { nsshSkip, runNssh, startNsshWorld, type NsshWorld } from "../helpers/nsshFixtures.js";
-import type { ProgramRun } from "../helpers/processes.js";
+import { runProgram, type ProgramRun } from "../helpers/processes.js";
 
 /** OpenSSH's ssh with the same arguments, collected the same way. */
 function runSsh(args: string[], env: NodeJS.ProcessEnv): Promise<ProgramRun> {
-  return new Promise((resolve, reject) => {
-    const child = spawn("ssh", args, { stdio: ["ignore", "pipe", "pipe"], env, detached: true });
-    let stdout = "";
-    let stderr = "";
-    let timedOut = false;
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => {
-      timedOut = true;
-      child.kill("SIGKILL");
-    }, 20_000);
-    child.once("error", (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    child.once("close", (status, signal) => {
-      clearTimeout(timer);
-      resolve({ status, signal, stdout, stderr, timedOut });
-    });
-  });
+  return runProgram("ssh", args, { env, timeoutMs: 20_000 });
 }
 
 describe("nssh: ConnectTimeout and BindAddress against real peers", { skip: nsshSkip }, () => {

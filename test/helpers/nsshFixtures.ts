@@ -4,7 +4,7 @@
  * `node dist/src/cli/nssh.js` with stdin given, collected output and a time limit. tmux helpers drive an
  * interactive nssh on a real terminal.
  */
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -12,6 +12,7 @@ import { fileURLToPath } from "node:url";
 import { createSystemUser, isRoot, makeUserKey, type KeyFile, type SystemUser } from "./authHelpers.js";
 import { opensshAvailable, startOpenSshServer, type OpenSshServer } from "./opensshServer.js";
 import { envWithoutAgent, type ProgramRun } from "./processes.js";
+import { runCli } from "./transferFixtures.js";
 
 export const NSSH = fileURLToPath(new URL("../../src/cli/nssh.js", import.meta.url));
 
@@ -105,42 +106,16 @@ export async function startNsshWorld(
   };
 }
 
-/** Run nssh with `stdin` (closed when undefined), collect its output, SIGKILL after the time limit. */
+/** Run nssh with `stdin` (closed when undefined) in a session of its own, SIGKILL after the time limit. */
 export function runNssh(
   args: string[],
   options: { env: NodeJS.ProcessEnv; stdin?: string | Buffer; timeoutMs?: number },
 ): Promise<ProgramRun> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [NSSH, ...args], {
-      stdio: ["pipe", "pipe", "pipe"],
-      env: options.env,
-      // A session of its own: no controlling terminal, as under cron or CI (prompts cannot reach a tty).
-      detached: true,
-    });
-    let stdout = "";
-    let stderr = "";
-    let timedOut = false;
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    child.stdin.on("error", () => {}); // nssh may exit before reading all of stdin
-    child.stdin.end(options.stdin ?? "");
-    const timer = setTimeout(() => {
-      timedOut = true;
-      // The whole process group: nssh and anything it started (a ProxyCommand).
-      try {
-        process.kill(-child.pid!, "SIGKILL");
-      } catch {
-        child.kill("SIGKILL"); // the group is already gone
-      }
-    }, options.timeoutMs ?? 20_000);
-    child.once("error", (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    child.once("close", (status, signal) => {
-      clearTimeout(timer);
-      resolve({ status, signal, stdout, stderr, timedOut });
-    });
+  return runCli("nssh", args, {
+    env: options.env,
+    input: options.stdin,
+    timeoutMs: options.timeoutMs ?? 20_000,
+    detached: true,
   });
 }
 

@@ -10,11 +10,19 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { ConnectOptions } from "../../src/index.js";
-import { startOpenSshServer, type OpenSshServer } from "./opensshServer.js";
+import { isRoot } from "./authHelpers.js";
+import { opensshAvailable, startOpenSshServer, type OpenSshServer } from "./opensshServer.js";
 import { envWithoutAgent, type ProgramRun } from "./processes.js";
 
 /** dist/src/cli/, where the compiled commands are. */
 export const CLI_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../src/cli");
+
+/** Why the tests that need startTransferServer cannot run here, or false. */
+export const transferSkip: string | false = !opensshAvailable()
+  ? "OpenSSH is not installed"
+  : !isRoot
+    ? "needs root (sshd as root)"
+    : false;
 
 export interface TransferServer {
   sshd: OpenSshServer;
@@ -105,21 +113,28 @@ export function writeRandomFile(file: string, bytes: number): string {
   return hash.digest("hex");
 }
 
-export interface CommandRun extends ProgramRun {
-  child: ChildProcess;
-}
-
-/** Run one of our commands (nsftp, nscp) with node, stdin from `input`; SIGKILL after `timeoutMs`. */
+/**
+ * Run one of our commands (nsftp, nscp, nssh) with node, stdin from `input`; SIGKILL after `timeoutMs`.
+ * `detached` gives it a session of its own: no controlling terminal, as under cron or CI (prompts cannot
+ * reach a tty), and the time limit then kills its whole process group (anything it started, a ProxyCommand).
+ */
 export function runCli(
   command: string,
   argv: string[],
-  options: { input?: string; cwd?: string; timeoutMs?: number; env?: NodeJS.ProcessEnv } = {},
+  options: {
+    input?: string | Buffer;
+    cwd?: string;
+    timeoutMs?: number;
+    env?: NodeJS.ProcessEnv;
+    detached?: boolean;
+  } = {},
 ): Promise<ProgramRun> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [path.join(CLI_DIR, `${command}.js`), ...argv], {
       cwd: options.cwd ?? process.cwd(),
       env: options.env ?? envWithoutAgent(),
       stdio: ["pipe", "pipe", "pipe"],
+      detached: options.detached ?? false,
     });
     let stdout = "";
     let stderr = "";
@@ -130,6 +145,14 @@ export function runCli(
     child.stdin.end(options.input ?? "");
     const timer = setTimeout(() => {
       timedOut = true;
+      if (options.detached) {
+        try {
+          process.kill(-child.pid!, "SIGKILL");
+          return;
+        } catch {
+          // the group is already gone: kill the child alone below
+        }
+      }
       child.kill("SIGKILL");
     }, options.timeoutMs ?? 25_000);
     child.once("error", (err) => {
@@ -154,4 +177,28 @@ export function spawnCli(command: string, argv: string[], cwd?: string): ChildPr
 
 export function tempDir(prefix: string): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+/** A transfer server with a local and a "remote" temp folder for one test file (stop() removes both). */
+export interface TransferWorld {
+  server: TransferServer;
+  local: string;
+  remote: string;
+  stop(): Promise<void>;
+}
+
+export async function startTransferWorld(prefix: string): Promise<TransferWorld> {
+  const server = await startTransferServer();
+  const local = tempDir(`${prefix}-local-`);
+  const remote = tempDir(`${prefix}-remote-`);
+  return {
+    server,
+    local,
+    remote,
+    async stop() {
+      fs.rmSync(local, { recursive: true, force: true });
+      fs.rmSync(remote, { recursive: true, force: true });
+      await server.stop();
+    },
+  };
 }

@@ -61,7 +61,7 @@ export function humanSize(n: number): string {
   return v < 100 ? `${v.toFixed(1)}${units[i]}` : `${Math.round(v)}${units[i]}`;
 }
 
-export function sortEntries(entries: SftpEntry[], flags: LsFlags): SftpEntry[] {
+function sortEntries(entries: SftpEntry[], flags: LsFlags): SftpEntry[] {
   if (flags.noSort) return entries;
   const sorted = [...entries];
   if (flags.sortTime) sorted.sort((a, b) => (b.attrs.mtime ?? 0) - (a.attrs.mtime ?? 0));

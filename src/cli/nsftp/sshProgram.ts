@@ -9,7 +9,7 @@ import { fileURLToPath } from "node:url";
 import { SftpClient } from "../../sftp/client.js";
 
 /** Our nssh, next to this command in dist/src/cli/. */
-export function defaultSshProgram(): string {
+function defaultSshProgram(): string {
   return path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../nssh.js");
 }
 

@@ -88,7 +88,7 @@ const MAX_OTHER_NAMES = 8;
  * sshconnect.c other_hostkeys_message: the plain lines (user files, then global ones) holding this very
  * key under names that are not the host's, each as "FILE:LINE: NAMES" ("[hashed name]" for a hashed one).
  */
-export async function otherNamesMessage(
+async function otherNamesMessage(
   hostName: string,
   key: PublicKey,
   userFiles: readonly string[],
@@ -226,13 +226,7 @@ export function createHostKeyCheck(policy: HostKeyPolicy): HostKeyCheck {
         return true;
       }
       case "unknown":
-        return firstContact(
-          key,
-          label,
-          fp,
-          result.otherKeys,
-          ip !== null && ipResult?.status === "unknown" ? ip : null,
-        );
+        return firstContact(key, label, fp, ip !== null && ipResult?.status === "unknown" ? ip : null);
       default:
         return refuse("Host key verification failed.");
     }
@@ -242,7 +236,6 @@ export function createHostKeyCheck(policy: HostKeyPolicy): HostKeyCheck {
     key: PublicKey,
     label: string,
     fp: string,
-    others: KnownHostsEntry[],
     /** The address to record with the name (CheckHostIP, the address not known yet). */
     ip: string | null,
   ): Promise<boolean> => {
@@ -255,12 +248,9 @@ export function createHostKeyCheck(policy: HostKeyPolicy): HostKeyCheck {
     if (policy.strict === "ask") {
       if (policy.batchMode) return refuse("Host key verification failed.");
       const address = policy.address();
+      // No "keys of different type are already known" part: any other key for the host is a changed key
+      // (checkKeyInEntries), so a first contact has none.
       let msg = `The authenticity of host '${hostName} (${address})' can't be established.\n`;
-      if (others.length > 0) {
-        msg += `but keys of different type are already known for this host.\n`;
-        for (const o of others)
-          msg += `${keyTypeLabel(o.key)} key fingerprint is ${o.key.fingerprintSha256()}.\n`;
-      }
       const otherNames = await otherNamesMessage(
         hostName,
         key,

@@ -9,7 +9,7 @@ import type { SshClient } from "../../client/index.js";
 import { matchesPattern } from "../../crypto/index.js";
 import { openSession, type ClientSession } from "../../session/index.js";
 import { readLocalTerminalModes } from "./localTerminalModes.js";
-import type { CliLog } from "./log.js";
+import { LOG_LEVELS, type CliLog } from "./log.js";
 import { EscapeFilter, RawTerminal } from "./terminal.js";
 
 export interface SessionPlan {
@@ -38,7 +38,7 @@ function windowSize(): { cols: number; rows: number } {
 }
 
 /** The environment SendEnv names (patterns, `-` to remove earlier ones) and SetEnv's NAME=VALUE pairs. */
-export function environmentToSend(sendEnv: string[], setEnv: string[]): Record<string, string> {
+function environmentToSend(sendEnv: string[], setEnv: string[]): Record<string, string> {
   const env: Record<string, string> = {};
   const patterns: string[] = [];
   for (const item of sendEnv.flatMap((s) => s.split(/\s+/)).filter(Boolean)) {
@@ -115,18 +115,8 @@ export async function runSession(client: SshClient, plan: SessionPlan): Promise<
             (err: Error) => log.error(`rekey failed: ${err.message}`),
           ),
         verbosity: (up) => {
-          const levels = [
-            "QUIET",
-            "FATAL",
-            "ERROR",
-            "INFO",
-            "VERBOSE",
-            "DEBUG1",
-            "DEBUG2",
-            "DEBUG3",
-          ] as const;
-          const at = levels.indexOf(log.level);
-          log.level = levels[Math.max(0, Math.min(levels.length - 1, at + (up ? 1 : -1)))]!;
+          const at = LOG_LEVELS.indexOf(log.level);
+          log.level = LOG_LEVELS[Math.max(0, Math.min(LOG_LEVELS.length - 1, at + (up ? 1 : -1)))]!;
           process.stderr.write(`${up ? "Raised" : "Lowered"} LogLevel to ${log.level}\r\n`);
         },
         listConnections: () =>
