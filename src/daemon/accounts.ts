@@ -77,7 +77,3 @@ async function lookupAccountNow(name: string): Promise<SystemAccount | null> {
 export async function currentAccount(): Promise<SystemAccount | null> {
   return lookupAccount(os.userInfo().username);
 }
-
-export function runningAsRoot(): boolean {
-  return process.geteuid?.() === 0;
-}

@@ -6,7 +6,13 @@
 import type { Readable, Writable } from "node:stream";
 import { SshError, SshReader, SshWriter } from "../wire/index.js";
 import { FXP, SftpError, SftpStatus, type SftpStatusCode } from "./clientErrors.js";
-import { decodeLimitsBody, type SftpLimits } from "./protocol.js";
+import {
+  decodeLimitsBody,
+  decodeVersion,
+  SftpPacketParser,
+  type SftpLimits,
+  type SftpPacket,
+} from "./protocol.js";
 
 /** Bound on one incoming packet: OpenSSH's SFTP_MAX_MSG_LENGTH is 256 KiB; leave room for headers. */
 export const MAX_INCOMING_PACKET = 512 * 1024;
@@ -30,8 +36,7 @@ export class SftpChannel {
   limits: SftpLimits | null = null;
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
-  private readonly chunks: Buffer[] = [];
-  private buffered = 0;
+  private readonly parser = new SftpPacketParser(MAX_INCOMING_PACKET);
   protected failure: Error | null = null;
   private readonly ready: Promise<void>;
   protected closed = false;
@@ -114,12 +119,9 @@ export class SftpChannel {
   private readVersion(r: Reply): void {
     if (r.type !== FXP.VERSION)
       throw new SshError("PROTOCOL", `SFTP server sent packet type ${r.type} first`);
-    this.version = r.uint32();
-    while (r.remaining > 0) {
-      const name = r.string(1024, "extension name").toString("utf8");
-      const data = r.string(64 * 1024, "extension data").toString("utf8");
-      this.extensions.set(name, data);
-    }
+    const { version, extensions } = decodeVersion(r.rest());
+    this.version = version;
+    for (const [name, data] of extensions) this.extensions.set(name, data);
   }
 
   private fail(err: Error): void {
@@ -132,44 +134,25 @@ export class SftpChannel {
   }
 
   private onData(d: Buffer): void {
-    this.chunks.push(d);
-    this.buffered += d.length;
-    while (this.buffered >= 4) {
-      let head = this.chunks[0]!;
-      if (head.length < 4) head = this.gather(4);
-      const len = head.readUInt32BE(0);
-      if (len < 5 || len > MAX_INCOMING_PACKET) {
-        this.fail(new SshError("MALFORMED", `SFTP packet of ${len} bytes`));
-        this.input.destroy();
-        return;
-      }
-      if (this.buffered < 4 + len) return;
-      if (head.length < 4 + len) head = this.gather(4 + len);
-      const packet = head.subarray(4, 4 + len);
-      if (head.length === 4 + len) this.chunks.shift();
-      else this.chunks[0] = head.subarray(4 + len);
-      this.buffered -= 4 + len;
-      this.dispatch(packet);
+    let packets: SftpPacket[];
+    try {
+      packets = this.parser.push(d);
+    } catch (err) {
+      // A length over the bound or of zero: the stream cannot be framed any more.
+      this.fail(new SshError("MALFORMED", (err as Error).message));
+      this.input.destroy();
+      return;
     }
+    for (const packet of packets) this.dispatch(packet);
   }
 
-  /** Join just the first chunks that hold `n` bytes into one head chunk (never everything buffered). */
-  private gather(n: number): Buffer {
-    let count = 0;
-    let bytes = 0;
-    while (bytes < n) bytes += this.chunks[count++]!.length;
-    const head = Buffer.concat(this.chunks.slice(0, count), bytes);
-    this.chunks.splice(0, count, head);
-    return head;
-  }
-
-  private dispatch(packet: Buffer): void {
-    const type = packet[0]!;
-    const r = new SshReader(packet.subarray(1)) as Reply;
+  private dispatch({ type, payload }: SftpPacket): void {
+    if (this.closed) return;
+    const r = new SshReader(payload) as Reply;
     r.type = type;
     let id = 0;
     if (type !== FXP.VERSION) {
-      if (packet.length < 5) return this.fail(new SshError("MALFORMED", "SFTP reply without an id"));
+      if (payload.length < 4) return this.fail(new SshError("MALFORMED", "SFTP reply without an id"));
       id = r.uint32();
     }
     const p = this.pending.get(id);

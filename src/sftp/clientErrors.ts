@@ -5,6 +5,7 @@
 
 /** Re-exported under the client's names: the protocol's packet types and status codes. */
 export { PacketType as FXP, StatusCode as SftpStatus, OpenFlags } from "./protocol.js";
+import { StatusCode } from "./protocol.js";
 export type SftpStatusCode = number;
 
 const STATUS_TEXT: Record<number, string> = {
@@ -19,17 +20,10 @@ const STATUS_TEXT: Record<number, string> = {
   8: "Operation unsupported",
 };
 
-const STATUS_NAME: Record<number, string> = {
-  0: "OK",
-  1: "EOF",
-  2: "NO_SUCH_FILE",
-  3: "PERMISSION_DENIED",
-  4: "FAILURE",
-  5: "BAD_MESSAGE",
-  6: "NO_CONNECTION",
-  7: "CONNECTION_LOST",
-  8: "OP_UNSUPPORTED",
-};
+/** "NO_SUCH_FILE" for 2, ...: the protocol's own names of the codes. */
+const STATUS_NAME: Record<number, string> = Object.fromEntries(
+  Object.entries(StatusCode).map(([name, code]) => [code, name]),
+);
 
 /** OpenSSH's fx2txt(): the text sftp prints for a status code. */
 export function statusText(code: number): string {

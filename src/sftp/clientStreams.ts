@@ -43,12 +43,18 @@ export function createSftpReadStream(client: SftpClient, path: string, options: 
       const at = next;
       const h = handle;
       const p = client.read(h, at, length).then(async (data) => {
-        // A short read: fetch the rest of this block before the next block's data goes out.
-        if (data && data.length < length && at + data.length < stop) {
-          const rest = await client.read(h, at + data.length, length - data.length);
-          if (rest) return Buffer.concat([data, rest]);
+        // A short read: fetch the rest of this block (as many READs as it takes, until EOF) before the
+        // next block's data goes out, or the bytes between would be skipped.
+        if (!data || data.length >= length) return data;
+        const parts = [data];
+        let got = data.length;
+        while (got < length) {
+          const rest = await client.read(h, at + got, length - got);
+          if (!rest || rest.length === 0) break;
+          parts.push(rest);
+          got += rest.length;
         }
-        return data;
+        return parts.length === 1 ? data : Buffer.concat(parts, got);
       });
       p.catch(() => {}); // observed when it reaches the head of the queue
       queue.push(p);

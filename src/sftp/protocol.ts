@@ -173,25 +173,25 @@ export class SftpPacketParser {
   }
 
   private peek(n: number): Buffer {
-    if (this.chunks[0]!.length >= n) return this.chunks[0]!;
-    return Buffer.concat(this.chunks).subarray(0, n);
+    return this.chunks[0]!.length >= n ? this.chunks[0]! : this.gather(n);
   }
 
   private take(n: number): Buffer {
-    if (this.chunks[0]!.length === n) {
-      this.buffered -= n;
-      return this.chunks.shift()!;
-    }
-    if (this.chunks[0]!.length > n) {
-      const first = this.chunks[0]!;
-      this.chunks[0] = first.subarray(n);
-      this.buffered -= n;
-      return first.subarray(0, n);
-    }
-    const all = Buffer.concat(this.chunks);
-    this.chunks = all.length > n ? [all.subarray(n)] : [];
+    const first = this.chunks[0]!.length >= n ? this.chunks[0]! : this.gather(n);
+    if (first.length === n) this.chunks.shift();
+    else this.chunks[0] = first.subarray(n);
     this.buffered -= n;
-    return all.subarray(0, n);
+    return first.subarray(0, n);
+  }
+
+  /** Join just the first chunks that hold `n` bytes into one head chunk (never everything buffered). */
+  private gather(n: number): Buffer {
+    let count = 0;
+    let bytes = 0;
+    while (bytes < n) bytes += this.chunks[count++]!.length;
+    const head = Buffer.concat(this.chunks.slice(0, count), bytes);
+    this.chunks.splice(0, count, head);
+    return head;
   }
 }
 

@@ -23,7 +23,7 @@ import {
 } from "../../src/sftp/index.js";
 import { SshReader, type SshWriter } from "../../src/wire/index.js";
 import { makeUserKey, type KeyFile } from "./authHelpers.js";
-import { envWithoutAgent } from "./processes.js";
+import { envWithoutAgent, type ProgramRun } from "./processes.js";
 
 export const USER = os.userInfo().username;
 
@@ -105,20 +105,12 @@ export async function startSftpTestServer(
   };
 }
 
-export interface ToolRun {
-  status: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-  timedOut: boolean;
-}
-
 /** Run a program with a working directory and optional stdin; SIGKILL after the time limit. */
 export function runTool(
   cmd: string,
   args: string[],
   options: { cwd?: string; input?: string; timeoutMs?: number } = {},
-): Promise<ToolRun> {
+): Promise<ProgramRun> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, {
       cwd: options.cwd,
@@ -151,7 +143,7 @@ export function runSftpBatch(
   srv: SftpTestServer,
   script: string,
   options: { cwd?: string; args?: string[]; timeoutMs?: number } = {},
-): Promise<ToolRun> {
+): Promise<ProgramRun> {
   const scriptFile = path.join(srv.dir, `batch-${Math.random().toString(36).slice(2)}`);
   fs.writeFileSync(scriptFile, script);
   return runTool(
@@ -166,7 +158,7 @@ export function runScp(
   srv: SftpTestServer,
   args: string[],
   options: { cwd?: string; timeoutMs?: number } = {},
-): Promise<ToolRun> {
+): Promise<ProgramRun> {
   const mapped = args.map((a) => (a.startsWith("remote:") ? `${USER}@127.0.0.1:${a.slice(7)}` : a));
   return runTool("scp", [...srv.sshOptions, "-q", ...mapped], options);
 }

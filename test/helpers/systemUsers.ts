@@ -17,7 +17,7 @@ import { startLoginSession } from "../../src/daemon/login.js";
 import { defaultLoginSettings, type LoginLog, type LoginSettings } from "../../src/daemon/loginSettings.js";
 import { envWithoutAgent, type ProgramRun } from "./processes.js";
 
-export const isRoot = process.getuid?.() === 0;
+export { isRoot } from "./authHelpers.js";
 
 function must(cmd: string, args: string[], input?: string): string {
   const r = spawnSync(cmd, args, { encoding: "utf8", ...(input !== undefined ? { input } : {}) });

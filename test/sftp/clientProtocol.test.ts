@@ -1,7 +1,7 @@
 /**
  * SftpClient against a scripted SFTP server on in-memory streams, for what a real server rarely does:
  * READ replies that are short and that overtake each other (get must still write the exact file, in
- * order), a packet longer than the bound (typed MALFORMED error, no huge allocation), a reply to a request
+ * order; a read stream must not skip the rest of a short block), a packet longer than the bound (typed MALFORMED error, no huge allocation), a reply to a request
  * never sent (PROTOCOL), and a STATUS carrying its code into SftpError.
  */
 import assert from "node:assert/strict";
@@ -94,6 +94,33 @@ test("get writes the exact file from short READ replies that overtake each other
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test("createReadStream gives every byte when each READ is answered short", async () => {
+  const data = randomBytes(200 * 1024 + 5);
+  const fake = fakeServer();
+  fake.onRequest((type, id, r) => {
+    if (type === PacketType.OPEN)
+      return fake.send(encodePacket(PacketType.HANDLE, (w) => w.uint32(id).string("h")));
+    if (type === PacketType.CLOSE)
+      return fake.send(encodePacket(PacketType.STATUS, (w) => w.uint32(id).uint32(0).string("").string("")));
+    if (type === PacketType.READ) {
+      r.string();
+      const offset = Number(r.uint64());
+      const length = r.uint32();
+      // At most 10000 bytes a reply: a 32 KiB block takes four READs.
+      if (offset >= data.length) {
+        return fake.send(
+          encodePacket(PacketType.STATUS, (w) => w.uint32(id).uint32(StatusCode.EOF).string("").string("")),
+        );
+      }
+      const chunk = data.subarray(offset, offset + Math.min(length, 10_000));
+      fake.send(encodePacket(PacketType.DATA, (w) => w.uint32(id).string(chunk)));
+    }
+  });
+  const parts: Buffer[] = [];
+  for await (const chunk of fake.client.createReadStream("/f")) parts.push(chunk as Buffer);
+  assert.ok(Buffer.concat(parts).equals(data));
 });
 
 test("a packet longer than the bound fails every request with MALFORMED", async () => {
