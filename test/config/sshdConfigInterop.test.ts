@@ -23,6 +23,7 @@ import { runProgram } from "../helpers/processes.js";
 
 const SSHD = "/usr/sbin/sshd";
 const FIXTURES = fileURLToPath(new URL("../../../test/fixtures/sshdConfig/", import.meta.url));
+const NSSHD = fileURLToPath(new URL("../../src/cli/nsshd.js", import.meta.url));
 const haveSshd = existsSync(SSHD);
 
 /** Copy a fixture tree to a temp dir, replacing @DIR@ in every file with that dir. */
@@ -61,6 +62,10 @@ test("-t: 26 broken configs, each one error naming file and line; sshd -t refuse
     assert.equal(err.line, Number(line), name);
     assert.ok(err.message.startsWith(`${whereFile} line ${line}: `), err.message);
     assert.ok(err.message.includes(expectText), `${name}: "${err.message}" lacks "${expectText}"`);
+    // The nsshd program says the same, and exits 1.
+    const ours = await runProgram(process.execPath, [NSSHD, "-t", "-f", file], { timeoutMs: 10_000 });
+    assert.equal(ours.status, 1, `nsshd -t: ${name}: ${ours.stderr}`);
+    assert.ok(ours.stderr.includes(`${whereFile} line ${line}: `), `nsshd -t: ${name}: ${ours.stderr}`);
     if (haveSshd) {
       const run = await runProgram(SSHD, ["-t", "-f", file], { timeoutMs: 10_000 });
       assert.equal(run.status, 255, `sshd -t accepted ${name}`);
@@ -111,6 +116,16 @@ test(
         .split("\n")
         .filter((l) => !NEWER_THAN_92.test(l));
       assert.deepEqual(ours, run.stdout.split("\n"), `dump for -C ${spec}`);
+      // The nsshd program prints that dump.
+      const program = await runProgram(process.execPath, [NSSHD, "-T", "-f", file, "-C", spec], {
+        timeoutMs: 10_000,
+      });
+      assert.equal(program.status, 0, program.stderr);
+      assert.deepEqual(
+        program.stdout.split("\n").filter((l) => !NEWER_THAN_92.test(l)),
+        ours,
+        `nsshd -T -C ${spec}`,
+      );
       for (const l of ours) seen.add(l);
     }
     // The specs reach every Match block of the sample: each of these values appears in some dump.
