@@ -42,8 +42,11 @@ export interface ChannelHost {
   readonly closed: boolean;
   /** The transport asked us to wait for 'drain'. */
   readonly congested: boolean;
-  /** Send one message; false when the transport is congested (the host waits for its 'drain'). */
-  send(payload: Buffer): boolean;
+  /**
+   * Send one message (whole, or in pieces to be joined); false when the transport is congested (the host
+   * waits for its 'drain').
+   */
+  send(payload: Buffer | readonly Buffer[]): boolean;
   /** Call channel.pump() when the transport has drained. */
   waitForDrain(channel: Channel): void;
   /** Both CLOSEs have been sent: the channel id may be reused. */

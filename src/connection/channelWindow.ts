@@ -78,23 +78,23 @@ export function dataItem(ext: number, chunks: Buffer[], cb: (err?: Error | null)
 }
 
 /**
- * CHANNEL_DATA or CHANNEL_EXTENDED_DATA (RFC 4254 §5.2) carrying the next n bytes of `item`: the header
- * is written in place in front of a single copy of the bytes.
+ * CHANNEL_DATA or CHANNEL_EXTENDED_DATA (RFC 4254 §5.2) carrying the next n bytes of `item`, as the
+ * message header followed by views of the written chunks: the packet layer copies them once, into the
+ * packet it encrypts.
  */
-export function frameData(recipient: number, item: OutData, n: number): Buffer {
+export function frameData(recipient: number, item: OutData, n: number): Buffer[] {
   const head = item.ext === 0 ? 9 : 13;
-  const msg = Buffer.allocUnsafe(head + n);
-  msg[0] = item.ext === 0 ? Msg.CHANNEL_DATA : Msg.CHANNEL_EXTENDED_DATA;
-  msg.writeUInt32BE(recipient, 1);
-  if (item.ext !== 0) msg.writeUInt32BE(item.ext, 5);
-  msg.writeUInt32BE(n, head - 4);
-  let pos = head;
+  const header = Buffer.allocUnsafe(head);
+  header[0] = item.ext === 0 ? Msg.CHANNEL_DATA : Msg.CHANNEL_EXTENDED_DATA;
+  header.writeUInt32BE(recipient, 1);
+  if (item.ext !== 0) header.writeUInt32BE(item.ext, 5);
+  header.writeUInt32BE(n, head - 4);
+  const parts: Buffer[] = [header];
   let left = n;
   while (left > 0) {
     const chunk = item.chunks[item.index]!;
     const take = Math.min(left, chunk.length - item.offset);
-    chunk.copy(msg, pos, item.offset, item.offset + take);
-    pos += take;
+    parts.push(chunk.subarray(item.offset, item.offset + take));
     left -= take;
     item.offset += take;
     if (item.offset === chunk.length) {
@@ -103,7 +103,7 @@ export function frameData(recipient: number, item: OutData, n: number): Buffer {
     }
   }
   item.remaining -= n;
-  return msg;
+  return parts;
 }
 
 /** A message of the form byte type, uint32 recipient channel[, uint32 value]. */

@@ -197,7 +197,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
 
   // ---- plumbing shared by the channels -------------------------------------------------------------
 
-  private send(payload: Buffer): boolean {
+  private send(payload: Buffer | readonly Buffer[]): boolean {
     if (this.closed || this.transport.isClosed) return false;
     const ok = this.transport.send(payload);
     if (!ok) this.congested = true;

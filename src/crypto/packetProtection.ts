@@ -34,6 +34,7 @@ export const PLAINTEXT_SEALER: PacketSealer = Object.freeze({
   macLength: 0,
   blockSize: PLAINTEXT_BLOCK_SIZE,
   lengthExcludedFromPadding: false,
+  returnsInput: true,
   seal(_seq: number, packet: Buffer): Buffer {
     checkSealInput(packet, PLAINTEXT_BLOCK_SIZE, false);
     return packet;

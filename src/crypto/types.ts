@@ -56,9 +56,14 @@ export interface PacketSealer {
   /**
    * `packet` holds uint32 packet_length || byte padding_length || payload || padding, and is followed in
    * the same underlying memory by nothing we care about. Returns the bytes to put on the wire
-   * (packet.length + macLength). May encrypt `packet` in place.
+   * (packet.length + macLength), in memory of their own unless `returnsInput` says otherwise: the
+   * caller may reuse `packet` as soon as seal() returns.
    */
   seal(seq: number, packet: Buffer): Buffer;
+  /** The same bytes as seal(), in pieces to be written in order (spares joining them). */
+  sealParts?(seq: number, packet: Buffer): Buffer[];
+  /** True when seal() returns `packet` itself (no protection: before the first NEWKEYS). */
+  readonly returnsInput?: boolean;
   /** The state to continue this direction elsewhere (absent before the first NEWKEYS). */
   exportState?(): ProtectionState;
 }
@@ -82,6 +87,11 @@ export interface PacketOpener {
    * or past the packet.
    */
   open(seq: number, wire: Buffer): Buffer;
+  /**
+   * The same, returning the packet without its length field (padding_length, payload, padding), where
+   * that spares copying the plaintext back over `wire`.
+   */
+  openBody?(seq: number, wire: Buffer): Buffer;
   /**
    * The state to continue this direction elsewhere, as of the last packet open() returned: a packet whose
    * length was read but which was not opened yet is left to the new owner, with its bytes still unread.

@@ -38,6 +38,23 @@ class PaddingPool {
 
 const padding = new PaddingPool();
 
+let scratch = Buffer.allocUnsafe(0);
+
+function plaintextScratch(size: number): Buffer {
+  if (scratch.length < size) scratch = Buffer.allocUnsafe(Math.max(size, 64 * 1024));
+  return scratch;
+}
+
+function totalLength(parts: readonly Buffer[]): number {
+  let n = 0;
+  for (const p of parts) n += p.length;
+  return n;
+}
+
+function joined(payload: Buffer | readonly Buffer[]): Buffer {
+  return Buffer.isBuffer(payload) ? payload : Buffer.concat(payload as Buffer[]);
+}
+
 export class PacketWriter {
   seq = 0;
   sealer: PacketSealer = PLAINTEXT_SEALER;
@@ -48,24 +65,40 @@ export class PacketWriter {
 
   /** Frame, compress, pad, encrypt and MAC one payload; returns the wire bytes. */
   frame(payload: Buffer): Buffer {
-    if (this.compressor) payload = this.compressor.compress(payload);
-    if (payload.length > MAX_PAYLOAD_LENGTH) {
-      throw new SshError("PACKET_TOO_LARGE", `payload of ${payload.length} bytes is too large to send`);
+    const wire = this.frameParts(payload);
+    return wire.length === 1 ? wire[0]! : Buffer.concat(wire);
+  }
+
+  /**
+   * The same for a payload given in pieces (a channel message's header and the data it carries, uncopied);
+   * returns the wire bytes in pieces, to be written in order (socket.cork gathers them into one writev).
+   */
+  frameParts(payload: Buffer | readonly Buffer[]): Buffer[] {
+    if (this.compressor) payload = this.compressor.compress(joined(payload));
+    const length = Buffer.isBuffer(payload) ? payload.length : totalLength(payload);
+    if (length > MAX_PAYLOAD_LENGTH) {
+      throw new SshError("PACKET_TOO_LARGE", `payload of ${length} bytes is too large to send`);
     }
     const s = this.sealer;
     const block = Math.max(s.blockSize, 8);
-    const aligned = (s.lengthExcludedFromPadding ? 1 : 5) + payload.length;
+    const aligned = (s.lengthExcludedFromPadding ? 1 : 5) + length;
     let pad = block - (aligned % block);
     if (pad < 4) pad += block;
-    const packetLength = 1 + payload.length + pad;
-    const packet = Buffer.allocUnsafe(4 + packetLength + s.macLength);
+    const packetLength = 1 + length + pad;
+    // An encrypting sealer writes its output to new memory, so the plaintext can be assembled in a buffer
+    // shared by every connection of the process (frame and seal run without yielding).
+    const size = 4 + packetLength + s.macLength;
+    const packet = s.returnsInput ? Buffer.allocUnsafe(size) : plaintextScratch(size);
     packet.writeUInt32BE(packetLength, 0);
     packet[4] = pad;
-    payload.copy(packet, 5);
-    padding.fill(packet, 5 + payload.length, pad);
-    const wire = s.seal(this.seq, packet.subarray(0, 4 + packetLength));
+    let pos = 5;
+    if (Buffer.isBuffer(payload)) pos += payload.copy(packet, pos);
+    else for (const part of payload) pos += part.copy(packet, pos);
+    padding.fill(packet, pos, pad);
+    const input = packet.subarray(0, 4 + packetLength);
+    const wire = s.sealParts ? s.sealParts(this.seq, input) : [s.seal(this.seq, input)];
     this.seq = (this.seq + 1) >>> 0;
-    this.bytes += wire.length;
+    this.bytes += size;
     this.packets++;
     return wire;
   }
@@ -98,9 +131,10 @@ export class PacketReader {
     }
     const total = 4 + this.pendingLength + o.macLength;
     if (input.length < total) return null;
-    const plain = o.open(this.seq, input.take(total));
+    const wire = input.take(total);
+    const body = o.openBody ? o.openBody(this.seq, wire) : o.open(this.seq, wire).subarray(4);
     this.pendingLength = -1;
-    let payload = plain.subarray(5, plain.length - plain[4]!);
+    let payload = body.subarray(1, body.length - body[0]!);
     this.seq = (this.seq + 1) >>> 0;
     this.bytes += total;
     this.packets++;

@@ -56,6 +56,12 @@ const QUEUE_HIGH_WATER = 1024 * 1024;
 /** ...and past this the peer is stalling the exchange on purpose (x/crypto CVE-2025-22869): give up. */
 const QUEUE_HARD_LIMIT = 32 * 1024 * 1024;
 /**
+ * Output the socket may hold before send() asks for 'drain'. Node's default (16 KiB) is half a data packet:
+ * every packet would wait for its own 'drain' and go out in a write of its own. The socket emits 'drain'
+ * once it has written all it held, having passed its own 16 KiB mark, which this is far above.
+ */
+const SOCKET_HIGH_WATER = 256 * 1024;
+/**
  * Output a peer has not read yet. Past the soft mark we stop answering what needs no answer to keep the
  * protocol going (PONG, UNIMPLEMENTED); past the hard mark the peer is not reading at all and the
  * connection ends. Input is never stopped for output: two peers both sending would deadlock.
@@ -196,12 +202,13 @@ export class Transport extends EventEmitter<TransportEvents> {
    * Send one message. Returns false when the caller should wait for 'drain' before sending more: the
    * socket is full, or a key exchange is holding messages back (RFC 4253 §7.1).
    */
-  send(payload: Buffer): boolean {
+  send(payload: Buffer | readonly Buffer[]): boolean {
     if (this.closed) throw new SshError("CONNECTION_LOST", "transport is closed");
-    const type = payload[0]!;
+    const type = Buffer.isBuffer(payload) ? payload[0]! : payload[0]![0]!;
     if (this.kex && !this.ourNewKeysSent && !isKexMessage(type)) {
-      this.queue.push(Buffer.from(payload));
-      this.queuedBytes += payload.length;
+      const held = Buffer.concat(Buffer.isBuffer(payload) ? [payload] : payload);
+      this.queue.push(held);
+      this.queuedBytes += held.length;
       if (this.queuedBytes > QUEUE_HARD_LIMIT) {
         this.fail(new SshError("PROTOCOL", "peer stalls key exchange while outgoing data piles up"));
         return false;
@@ -210,12 +217,12 @@ export class Transport extends EventEmitter<TransportEvents> {
       return !this.needDrain;
     }
     this.writePacket(payload);
-    if (this.socket.writableNeedDrain) this.needDrain = true;
+    if (this.socket.writableLength >= SOCKET_HIGH_WATER) this.needDrain = true;
     return !this.needDrain;
   }
 
-  private writePacket(payload: Buffer): void {
-    const wire = this.writer.frame(payload);
+  private writePacket(payload: Buffer | readonly Buffer[]): void {
+    const wire = this.writer.frameParts(payload);
     if (!this.corked) {
       this.corked = true;
       this.socket.cork();
@@ -224,13 +231,14 @@ export class Transport extends EventEmitter<TransportEvents> {
         this.socket.uncork();
       });
     }
-    this.socket.write(wire);
-    if (payload[0] === Msg.USERAUTH_SUCCESS && this.role === "server") this.enterAuthenticated();
+    for (const piece of wire) this.socket.write(piece);
+    const type = Buffer.isBuffer(payload) ? payload[0] : payload[0]![0];
+    if (type === Msg.USERAUTH_SUCCESS && this.role === "server") this.enterAuthenticated();
     this.checkRekey();
   }
 
   private maybeDrain(): void {
-    if (this.needDrain && this.queue.length === 0 && !this.socket.writableNeedDrain) {
+    if (this.needDrain && this.queue.length === 0 && this.socket.writableLength < SOCKET_HIGH_WATER) {
       this.needDrain = false;
       this.emit("drain");
     }

@@ -161,7 +161,7 @@ export function recordMessages(t: Transport): { received: number[]; sent: number
     });
   const send = t.send.bind(t);
   t.send = (payload) => {
-    log.sent.push(payload[0]!);
+    log.sent.push(Buffer.isBuffer(payload) ? payload[0]! : payload[0]![0]!);
     return send(payload);
   };
   return log;

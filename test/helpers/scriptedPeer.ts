@@ -188,11 +188,13 @@ export class ScriptedPeer {
       handle(payload, seq);
     };
     const writer = this.t.writer;
-    const frame = writer.frame.bind(writer);
-    writer.frame = (payload: Buffer): Buffer => {
-      const replaced = this.rewrite?.(payload);
-      if (!replaced) return frame(payload);
-      return Buffer.concat(replaced.map((p) => frame(p)));
+    // frame() goes through frameParts() too, so this sees every packet the transport sends.
+    const frameParts = writer.frameParts.bind(writer);
+    writer.frameParts = (payload: Buffer | readonly Buffer[]): Buffer[] => {
+      const whole = Buffer.isBuffer(payload) ? payload : Buffer.concat(payload);
+      const replaced = this.rewrite?.(whole);
+      if (!replaced) return frameParts(whole);
+      return replaced.flatMap((p) => frameParts(p));
     };
   }
 

@@ -47,8 +47,8 @@ export interface Recording {
 
 /**
  * A client ScriptedPeer whose outgoing rewrite is in place from the start: a Transport sends its KEXINIT
- * from its constructor, before ScriptedPeer.onOutgoing could be called, so PacketWriter.frame is hooked
- * during the (synchronous) construction, where ScriptedPeer binds it. The rewrite stays for the peer's
+ * from its constructor, before ScriptedPeer.onOutgoing could be called, so PacketWriter.frameParts is hooked
+ * during the (synchronous) construction, where ScriptedPeer binds it (frame() goes through frameParts()). The rewrite stays for the peer's
  * life (keep its own state to stop); onOutgoing still works on top of it.
  */
 export function scriptedClient(
@@ -57,18 +57,19 @@ export function scriptedClient(
   rewrite: OutgoingRewrite,
 ): ScriptedPeer {
   const proto = PacketWriter.prototype;
-  const frame = Object.getOwnPropertyDescriptor(proto, "frame")!;
-  const original = proto.frame;
-  proto.frame = function (this: PacketWriter, payload: Buffer): Buffer {
-    const replaced = rewrite(payload);
-    if (!replaced) return original.call(this, payload);
-    return Buffer.concat(replaced.map((p) => original.call(this, p)));
+  const frameParts = Object.getOwnPropertyDescriptor(proto, "frameParts")!;
+  const original = proto.frameParts;
+  proto.frameParts = function (this: PacketWriter, payload: Buffer | readonly Buffer[]): Buffer[] {
+    const whole = Buffer.isBuffer(payload) ? payload : Buffer.concat(payload);
+    const replaced = rewrite(whole);
+    if (!replaced) return original.call(this, whole);
+    return replaced.flatMap((p) => original.call(this, p));
   };
   let peer: ScriptedPeer;
   try {
     peer = new ScriptedPeer("client", socket, options);
   } finally {
-    Object.defineProperty(proto, "frame", frame);
+    Object.defineProperty(proto, "frameParts", frameParts);
   }
   return peer;
 }

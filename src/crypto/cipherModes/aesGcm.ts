@@ -11,8 +11,8 @@ import type { CipherSpec } from "../ciphers.js";
 import type { PacketOpener, PacketSealer, ProtectionState } from "../types.js";
 import {
   AEAD_TAG_LENGTH,
+  checkBodyPadding,
   checkPacketLength,
-  checkPadding,
   checkSealInput,
   checkWireLength,
   macError,
@@ -72,19 +72,21 @@ export class GcmSealer implements PacketSealer {
     return this.state.export();
   }
 
-  seal(_seq: number, packet: Buffer): Buffer {
+  seal(seq: number, packet: Buffer): Buffer {
+    return Buffer.concat(this.sealParts(seq, packet));
+  }
+
+  /** packet_length in clear, the ciphertext, the tag: Node's cipher output is not copied again. */
+  sealParts(_seq: number, packet: Buffer): Buffer[] {
     checkSealInput(packet, this.blockSize, true);
     const { algorithm, key, iv } = this.state;
-    const end = packet.length;
     const c = createCipheriv(algorithm, key, iv, { authTagLength: AEAD_TAG_LENGTH });
-    c.setAAD(packet.subarray(0, 4));
-    const out = Buffer.allocUnsafe(end + AEAD_TAG_LENGTH);
-    packet.copy(out, 0, 0, 4);
-    out.set(c.update(packet.subarray(4)), 4);
+    const length = packet.subarray(0, 4);
+    c.setAAD(length);
+    const encrypted = c.update(packet.subarray(4));
     c.final(); // GCM is a stream mode: final() yields no bytes, it computes the tag
-    out.set(c.getAuthTag(), end);
     incrementInvocationCounter(iv);
-    return out;
+    return [Buffer.from(length), encrypted, c.getAuthTag()];
   }
 }
 
@@ -111,6 +113,13 @@ export class GcmOpener implements PacketOpener {
 
   /** The plaintext is written over `wire` only once the tag has verified. */
   open(seq: number, wire: Buffer): Buffer {
+    const body = this.openBody(seq, wire);
+    wire.set(body, 4);
+    return wire.subarray(0, 4 + body.length);
+  }
+
+  /** Node's decipher output is the packet body: returned as it is. */
+  openBody(seq: number, wire: Buffer): Buffer {
     const length = this.packetLength(seq, wire);
     checkWireLength(wire, length, AEAD_TAG_LENGTH);
     const { algorithm, key, iv } = this.state;
@@ -118,7 +127,7 @@ export class GcmOpener implements PacketOpener {
     const d = createDecipheriv(algorithm, key, iv, { authTagLength: AEAD_TAG_LENGTH });
     d.setAuthTag(wire.subarray(end));
     d.setAAD(wire.subarray(0, 4));
-    const plain = d.update(wire.subarray(4, end));
+    const body = d.update(wire.subarray(4, end));
     try {
       d.final();
     } catch (cause) {
@@ -126,9 +135,7 @@ export class GcmOpener implements PacketOpener {
       throw new SshError("MAC", macError().message, { cause });
     }
     incrementInvocationCounter(iv);
-    wire.set(plain, 4);
-    const packet = wire.subarray(0, end);
-    checkPadding(packet);
-    return packet;
+    checkBodyPadding(body);
+    return body;
   }
 }

@@ -48,8 +48,13 @@ export function checkWireLength(wire: Buffer, length: number, macLength: number)
 
 /** After authentication: padding_length must leave a non-negative payload and be at least 4 (RFC 4253 §6). */
 export function checkPadding(plain: Buffer): void {
-  const length = plain.length - 4;
-  const padding = plain[4]!;
+  checkBodyPadding(plain.subarray(4));
+}
+
+/** The same for a packet without its length field: padding_length || payload || padding. */
+export function checkBodyPadding(body: Buffer): void {
+  const length = body.length;
+  const padding = body[0]!;
   if (padding < 4 || padding > length - 1) {
     throw new SshError("BAD_PADDING", `bad padding length ${padding} in a packet of length ${length}`);
   }
