@@ -14,8 +14,8 @@ import type { Cipher, KeyObject } from "node:crypto";
 import { poly1305Tag } from "./poly1305.js";
 import {
   AEAD_TAG_LENGTH,
+  checkBodyPadding,
   checkPacketLength,
-  checkPadding,
   checkSealInput,
   checkWireLength,
   macError,
@@ -118,8 +118,16 @@ export class ChaCha20Poly1305Opener implements PacketOpener {
     return length;
   }
 
-  /** Verifies the tag first, then decrypts in place (PROTOCOL.chacha20poly1305), so `wire` is consumed. */
+  /** Verifies the tag first, then decrypts (PROTOCOL.chacha20poly1305); the plaintext is written over `wire`. */
   open(seq: number, wire: Buffer): Buffer {
+    const body = this.openBody(seq, wire);
+    wire.writeUInt32BE(body.length, 0);
+    wire.set(body, 4);
+    return wire.subarray(0, 4 + body.length);
+  }
+
+  /** The same without copying the decrypted body back over `wire`. */
+  openBody(seq: number, wire: Buffer): Buffer {
     const length = this.packetLength(seq, wire);
     this.cachedSeq = -1;
     checkWireLength(wire, length, AEAD_TAG_LENGTH);
@@ -127,10 +135,8 @@ export class ChaCha20Poly1305Opener implements PacketOpener {
     const { stream, polyKey } = this.keys.mainStream(seq);
     const expected = poly1305Tag(wire.subarray(0, end), polyKey);
     if (!timingSafeEqual(expected, wire.subarray(end))) throw macError();
-    wire.set(stream.update(wire.subarray(4, end)), 4);
-    wire.writeUInt32BE(length, 0);
-    const plain = wire.subarray(0, end);
-    checkPadding(plain);
-    return plain;
+    const body = stream.update(wire.subarray(4, end));
+    checkBodyPadding(body);
+    return body;
   }
 }

@@ -4,7 +4,7 @@
  * a real program for it (pipes or a PTY) and reports its end as exit-status or exit-signal.
  */
 import { EventEmitter } from "node:events";
-import { finished } from "node:stream";
+import { finished, type Readable, type Writable } from "node:stream";
 import type { Channel } from "../connection/index.js";
 import type { LogLevel } from "../transport/index.js";
 import { SshError } from "../wire/index.js";
@@ -253,6 +253,7 @@ export class ServerSession extends EventEmitter<ServerSessionEvents> {
     this.process = proc;
     options.onStart?.({ pid: proc.pid, ttyName: proc.ttyName });
     if (ch.destroyed) this.onChannelClosed(); // the client left while the program was starting
+    gatherWrites(ch, proc.stdin);
     ch.pipe(proc.stdin);
     const outputs = [proc.stdout, ...(proc.stderr ? [proc.stderr] : [])];
     proc.stdout.pipe(ch, { end: false });
@@ -270,4 +271,22 @@ export class ServerSession extends EventEmitter<ServerSessionEvents> {
     await this.exit(result);
     return result;
   }
+}
+
+/**
+ * Data that arrives together (one socket read carries several packets) reaches the program in one
+ * writev: each write to a pipe would wake the reader on its own. Attached before pipe() so that the
+ * stream is corked before pipe() writes.
+ */
+function gatherWrites(source: Readable, target: Writable): void {
+  let corked = false;
+  source.on("data", () => {
+    if (corked) return;
+    corked = true;
+    target.cork();
+    process.nextTick(() => {
+      corked = false;
+      target.uncork();
+    });
+  });
 }

@@ -13,6 +13,7 @@ import type { CipherSpec } from "../ciphers.js";
 import type { MacSpec } from "../macs.js";
 import type { PacketOpener, PacketSealer, ProtectionState } from "../types.js";
 import {
+  checkBodyPadding,
   checkPacketLength,
   checkPadding,
   checkSealInput,
@@ -33,10 +34,12 @@ class Hmac {
     this.key = createSecretKey(macKey);
   }
 
-  /** HMAC(key, uint32 seq || data), RFC 4253 §6.4. */
-  compute(seq: number, data: Buffer): Buffer {
+  /** HMAC(key, uint32 seq || data), RFC 4253 §6.4; `data` may come in pieces. */
+  compute(seq: number, ...data: Buffer[]): Buffer {
     this.seqBytes.writeUInt32BE(seq >>> 0, 0);
-    return createHmac(this.spec.hash, this.key).update(this.seqBytes).update(data).digest();
+    const h = createHmac(this.spec.hash, this.key).update(this.seqBytes);
+    for (const piece of data) h.update(piece);
+    return h.digest();
   }
 
   /** Constant-time comparison with the MAC as received. */
@@ -107,14 +110,16 @@ export class EtmSealer implements PacketSealer {
   }
 
   seal(seq: number, packet: Buffer): Buffer {
+    return Buffer.concat(this.sealParts(seq, packet));
+  }
+
+  /** packet_length in clear, the ciphertext, the MAC over both: the cipher's output is not copied. */
+  sealParts(seq: number, packet: Buffer): Buffer[] {
     checkSealInput(packet, this.blockSize, true);
-    const end = packet.length;
-    const out = Buffer.allocUnsafe(end + this.macLength);
-    packet.copy(out, 0, 0, 4);
-    out.set(this.cipher.update(packet.subarray(4)), 4);
-    this.exportable.position.advance(out.subarray(4, end));
-    out.set(this.mac.compute(seq, out.subarray(0, end)), end);
-    return out;
+    const length = Buffer.from(packet.subarray(0, 4));
+    const encrypted = this.cipher.update(packet.subarray(4));
+    this.exportable.position.advance(encrypted);
+    return [length, encrypted, this.mac.compute(seq, length, encrypted)];
   }
 }
 
@@ -144,17 +149,23 @@ export class EtmOpener implements PacketOpener {
     return length;
   }
 
-  /** Verifies before decrypting (PROTOCOL §1.5); decrypts in place, so `wire` is consumed. */
+  /** Verifies before decrypting (PROTOCOL §1.5); the plaintext is written over `wire`. */
   open(seq: number, wire: Buffer): Buffer {
+    const body = this.openBody(seq, wire);
+    wire.set(body, 4);
+    return wire.subarray(0, 4 + body.length);
+  }
+
+  /** The same without copying the decrypted body back over `wire`. */
+  openBody(seq: number, wire: Buffer): Buffer {
     const length = this.packetLength(seq, wire);
     checkWireLength(wire, length, this.macLength);
     const end = 4 + length;
     if (!this.mac.verify(seq, wire.subarray(0, end), wire.subarray(end))) throw macError();
     this.exportable.position.advance(wire.subarray(4, end));
-    wire.set(this.decipher.update(wire.subarray(4, end)), 4);
-    const plain = wire.subarray(0, end);
-    checkPadding(plain);
-    return plain;
+    const body = this.decipher.update(wire.subarray(4, end));
+    checkBodyPadding(body);
+    return body;
   }
 }
 
