@@ -6,9 +6,14 @@
  */
 import { Msg, SshError } from "../wire/index.js";
 
-/** OpenSSH's CHAN_SES_WINDOW_DEFAULT (64 * 32 KiB) and CHAN_SES_PACKET_DEFAULT. */
+/** OpenSSH's CHAN_SES_WINDOW_DEFAULT (64 * 32 KiB). */
 export const DEFAULT_WINDOW = 2 * 1024 * 1024;
-export const DEFAULT_MAX_PACKET = 32 * 1024;
+/**
+ * The largest data packet we accept and send: four times OpenSSH's CHAN_SES_PACKET_DEFAULT, as each packet
+ * costs a cipher context, a tag and a write however small it is (bench/README.md). A peer sends us at most
+ * what it can (OpenSSH's sshd up to its read size); we send at most the peer's own maximum.
+ */
+export const DEFAULT_MAX_PACKET = 128 * 1024;
 /** Largest window a uint32 can express (RFC 4254 §5.2: a window may not grow past 2^32 - 1). */
 export const MAX_WINDOW = 0xffffffff;
 

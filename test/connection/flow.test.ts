@@ -9,7 +9,7 @@ import { once } from "node:events";
 import { after, describe, test } from "node:test";
 import v8 from "node:v8";
 import vm from "node:vm";
-import { Channel, Connection, DEFAULT_WINDOW } from "../../src/connection/index.js";
+import { Channel, Connection, DEFAULT_MAX_PACKET, DEFAULT_WINDOW } from "../../src/connection/index.js";
 import { Msg } from "../../src/wire/index.js";
 import {
   connectedConnections,
@@ -207,13 +207,13 @@ describe("flow control", { concurrency: 1 }, () => {
     assert.ok(adjusts >= 10 && adjusts <= 25, `${adjusts} WINDOW_ADJUSTs`);
   });
 
-  test("our 32 KiB send packet size applies when the peer allows more", async () => {
+  test("our send packet size (DEFAULT_MAX_PACKET) applies when the peer allows more", async () => {
     const p = await connectedConnections();
     pairs.push(p);
     const sizes: number[] = [];
     const serverDone = new Promise<void>((resolve) =>
       p.serverConnection.setChannelOpenHandler("big", (req) => {
-        const ch = req.accept({ maxPacket: 200_000 });
+        const ch = req.accept({ maxPacket: 250_000 });
         ch.on("data", (d: Buffer) => sizes.push(d.length));
         ch.on("end", resolve);
       }),
@@ -221,6 +221,6 @@ describe("flow control", { concurrency: 1 }, () => {
     const ch = await p.clientConnection.openChannel("big");
     ch.end(randomBytes(MiB));
     await serverDone;
-    assert.equal(Math.max(...sizes), 32 * 1024);
+    assert.equal(Math.max(...sizes), DEFAULT_MAX_PACKET);
   });
 });
