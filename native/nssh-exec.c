@@ -8,6 +8,10 @@
  * Usage: nssh-exec [options] -- FILE ARGV0 [ARG...]
  *   --user NAME --uid N --gid N   become this user (initgroups(NAME, N), setgid, setuid)
  *   --chdir DIR                   working directory; on failure, a message and "/" (as sshd)
+ *   --chroot DIR                  ChrootDirectory: chroot(2) to DIR (checked by the caller, as sshd's
+ *                                 safely_chroot) after the tty and login records and before the identity
+ *                                 change; then --chdir and FILE are inside it, a missing home is silent and
+ *                                 FILE failing to run says "FILE: reason" with status 1 (session.c do_child)
  *   --tty                         stdin is the session's terminal: chown it, set SSH_TTY
  *   --record HOST                 with --tty: write utmp/wtmp/lastlog login records for HOST
  *   --lastlog                     with --record: print "Last login: ..." from the previous record
@@ -196,7 +200,7 @@ int main(int argc, char **argv) {
     record_lastlog(who, name, argv[6], &prev);
     return 0;
   }
-  const char *user = NULL, *dir = NULL, *host = NULL, *motd = NULL, *rc = NULL;
+  const char *user = NULL, *dir = NULL, *host = NULL, *motd = NULL, *rc = NULL, *root = NULL;
   long uid = -1, gid = -1;
   int tty = 0, lastlog = 0, messages = 0, await_tty = 0;
   int i = 1;
@@ -215,6 +219,7 @@ int main(int argc, char **argv) {
     else if (strcmp(a, "--uid") == 0) uid = parse_id(argv[++i], "uid");
     else if (strcmp(a, "--gid") == 0) gid = parse_id(argv[++i], "gid");
     else if (strcmp(a, "--chdir") == 0) dir = argv[++i];
+    else if (strcmp(a, "--chroot") == 0) root = argv[++i];
     else if (strcmp(a, "--record") == 0) host = argv[++i];
     else if (strcmp(a, "--motd") == 0) motd = argv[++i];
     else if (strcmp(a, "--rc") == 0) rc = argv[++i];
@@ -264,6 +269,25 @@ int main(int argc, char **argv) {
   if (uid >= 0) {
     if (initgroups(user, (gid_t)gid) < 0) die("initgroups");
     if (setgid((gid_t)gid) < 0) die("setgid");
+  }
+  if (root) {
+    /* session.c do_setusercontext: the groups from the system's database first, then safely_chroot (into
+       the directory, chroot, "/" of the new root), then setuid. */
+    if (root[0] != '/') {
+      fprintf(stderr, "nssh-exec: chroot path does not begin at root\n");
+      return 1;
+    }
+    if (chdir(root) < 0) {
+      fprintf(stderr, "Unable to chdir to chroot path \"%s\": %s\n", root, strerror(errno));
+      return 1;
+    }
+    if (chroot(root) < 0) {
+      fprintf(stderr, "chroot(\"%s\"): %s\n", root, strerror(errno));
+      return 1;
+    }
+    if (chdir("/") < 0) die("chdir / after chroot");
+  }
+  if (uid >= 0) {
     if (setuid((uid_t)uid) < 0) die("setuid");
     /* Paranoia, as sshd permanently_set_uid: root must be gone for good. */
     if (uid != 0 && (setuid(0) == 0 || seteuid(0) == 0)) {
@@ -272,7 +296,8 @@ int main(int argc, char **argv) {
     }
   }
   if (dir && chdir(dir) < 0) {
-    fprintf(stderr, "Could not chdir to home directory %s: %s\n", dir, strerror(errno));
+    /* session.c do_child suppresses the missing home warning in a chroot (and stays at its "/"). */
+    if (!root) fprintf(stderr, "Could not chdir to home directory %s: %s\n", dir, strerror(errno));
     if (chdir("/") < 0) die("chdir /");
   }
   if (rc) {
@@ -287,6 +312,11 @@ int main(int argc, char **argv) {
     }
   }
   execv(file, child_argv);
+  if (root) {
+    /* session.c do_child: perror(shell); exit(1). */
+    fprintf(stderr, "%s: %s\n", file, strerror(errno));
+    return 1;
+  }
   fprintf(stderr, "nssh-exec: %s: %s\n", file, strerror(errno));
   return 127;
 }

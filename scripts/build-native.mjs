@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
  * Builds nsshd's small native helpers (native/*.c) into native/build/: nssh-exec (run a session's program
- * as its user) and nssh-pam-helper (one PAM transaction, linked with -lpam). Optional: without a C
+ * as its user), nssh-pam-helper (one PAM transaction, linked with -lpam) and nssh-chroot.node (a Node-API
+ * addon with chroot(2) for ChrootDirectory, built with -shared -fPIC and no node headers). Optional: without a C
  * compiler or the libpam headers (Debian: libpam0g-dev) it prints one line and exits 0, and nsshd falls
  * back to what Node can do alone. Never fails an install.
  */
@@ -26,6 +27,8 @@ if (spawnSync(cc, ["--version"], { stdio: "ignore" }).status !== 0) skip(`no C c
 const targets = [
   { name: "nssh-exec", sources: ["nssh-exec.c"], libs: [] },
   { name: "nssh-pam-helper", sources: ["nssh-pam-helper.c"], libs: ["-lpam"], header: "security/pam_appl.h" },
+  // Loaded by process.dlopen: its napi_* calls resolve against the node binary at load time.
+  { name: "nssh-chroot.node", sources: ["nssh-chroot.c"], libs: [], shared: true },
 ];
 
 fs.mkdirSync(out, { recursive: true });
@@ -40,9 +43,14 @@ for (const t of targets) {
     }
   }
   const output = path.join(out, t.name);
-  const r = spawnSync(cc, [...flags, "-o", output, ...t.sources.map((s) => path.join(src, s)), ...t.libs], {
-    encoding: "utf8",
-  });
+  const kind = t.shared ? ["-shared", "-fPIC"] : [];
+  const r = spawnSync(
+    cc,
+    [...flags, ...kind, "-o", output, ...t.sources.map((s) => path.join(src, s)), ...t.libs],
+    {
+      encoding: "utf8",
+    },
+  );
   if (r.status !== 0) {
     skipped.push(`${t.name}: compiler failed: ${(r.stderr || "").trim().split("\n")[0]}`);
     continue;

@@ -4,6 +4,15 @@
  * command=, the client's, or the login shell), ~/.ssh/rc or /etc/ssh/sshrc, and on a PTY the tty
  * given to the user, the login records (utmp, wtmp, lastlog), the login messages and "Last login";
  * then the program runs as the user (native/nssh-exec: initgroups, setgid, setuid, chdir home).
+ *
+ * ChrootDirectory (sshd_config(5), session.c safely_chroot) comes two ways. A privilege-separated session
+ * process is chrooted already (monitor.ts gives each user and chroot path its own process): programs are
+ * spawned from inside the root without nssh-exec (not reachable there): the home inside the root or "/" as
+ * working directory, "-sh" as a login shell's argv[0] on pipes (node-pty passes -l), the tty and login
+ * records through the monitor as for any session; no motd or "Last login" (sshd shows them from outside
+ * the root, which this process cannot read any more). A single-process daemon (-i, root) checks the path
+ * here and has nssh-exec --chroot confine each program (and loginSftpServer.ts the internal-sftp server),
+ * so that process keeps its duties (tty, records, motd) as for any session.
  */
 import { execFile } from "node:child_process";
 import fs from "node:fs";
@@ -13,6 +22,14 @@ import type { ServerConnection } from "../server/index.js";
 import type { ServerSession, SessionStart } from "../session/index.js";
 import type { ProgramLaunch } from "../session/processRunner.js";
 import type { SystemAccount } from "./accounts.js";
+import {
+  checkChrootDirectory,
+  chrootConfigured,
+  chrootedTo,
+  isDirectory,
+  resolveChrootDirectory,
+} from "./chroot.js";
+import { ptyAvailable, runChrootRc, shellMissing } from "./chrootLogin.js";
 import { readFileAsUser, identityArgs, nativeHelper, needsIdentityChange } from "./loginExec.js";
 import { buildLoginEnvironment, parseEnvironmentFile } from "./loginEnvironment.js";
 import type { LoginLog, LoginSettings } from "./loginSettings.js";
@@ -116,10 +133,15 @@ async function exists(file: string): Promise<boolean> {
   }
 }
 
-async function userEnvironmentFile(account: SystemAccount, settings: LoginSettings, log: LoginLog) {
+async function userEnvironmentFile(
+  account: SystemAccount,
+  settings: LoginSettings,
+  log: LoginLog,
+  root: string,
+) {
   if (settings.permitUserEnvironment === false) return undefined;
   const file = path.join(account.home, ".ssh", "environment");
-  const text = await readFileAsUser(account, file, 1 << 20);
+  const text = await readFileAsUser(account, path.join(root, file), 1 << 20);
   if (text === null) return undefined;
   return parseEnvironmentFile(text, (n) => log.info(`Bad line ${n} in ${file}`));
 }
@@ -144,15 +166,32 @@ export function startLoginSession(
   });
   const who = `${account.name} from ${conn.remoteAddress} port ${conn.remotePort}`;
   session.on("start", async (start, accept, reject) => {
-    if (settings.chrootDirectory && settings.chrootDirectory.toLowerCase() !== "none") {
-      log.error(`ChrootDirectory is not supported yet: session for ${who} refused`);
-      return reject();
-    }
     const p = plan(start, settings, keyOptions?.command);
     if (typeof p === "string") {
       log.info(`${p} by user ${account.name}`);
       return reject();
     }
+    // ChrootDirectory: this process is confined already (privilege separation), or each program will be.
+    const confined = chrootedTo() !== null;
+    let chroot: string | null = null;
+    if (!confined && chrootConfigured(settings.chrootDirectory)) {
+      if (process.geteuid?.() !== 0) {
+        log.error(`ChrootDirectory needs nsshd to run as root: session for ${who} refused`);
+        return reject();
+      }
+      try {
+        chroot = resolveChrootDirectory(settings.chrootDirectory, account);
+        if (chroot !== null) await checkChrootDirectory(chroot);
+      } catch (err) {
+        // sshd's fatal(): the reason in the log, and the connection ends.
+        log.error((err as Error).message);
+        reject();
+        conn.transport.disconnect(undefined, "");
+        return;
+      }
+    }
+    /** Where paths inside the root are, seen from this process ("" when this process sees the root as /). */
+    const root = chroot ?? "";
     accept();
     const pam = await openPamSession(grant, conn, log);
     if (grant.pam && !pam && settings.usePAM) {
@@ -173,7 +212,7 @@ export function startLoginSession(
     }
     if (p.internalSftp) {
       log.info(`Starting session: ${p.kind} for ${who}`);
-      await serveInternalSftp(session, account, log);
+      await serveInternalSftp(session, account, log, chroot !== null ? { chroot } : {});
       return;
     }
     const pty = session.pty;
@@ -185,7 +224,7 @@ export function startLoginSession(
       ...(keyOptions?.environment ? { keyEnvironment: keyOptions.environment } : {}),
       ...(p.original !== undefined ? { originalCommand: p.original } : {}),
       ...(pam ? { pamEnv: pam.env } : {}),
-      ...(await userEnvironmentFile(account, settings, log).then((f) =>
+      ...(await userEnvironmentFile(account, settings, log, root).then((f) =>
         f ? { userEnvironmentFile: f } : {},
       )),
       ...(pty ? { term: pty.term } : {}),
@@ -196,16 +235,23 @@ export function startLoginSession(
       const userRc = path.join(account.home, ".ssh", "rc");
       const userRcAllowed =
         settings.forceCommand === undefined && settings.permitUserRC && keyOptions?.userRc !== false;
-      if (userRcAllowed && (await exists(userRc))) rc = userRc;
-      else if (await exists(SYSTEM_RC)) rc = SYSTEM_RC;
+      if (userRcAllowed && (await exists(root + userRc))) rc = userRc;
+      else if (await exists(root + SYSTEM_RC)) rc = SYSTEM_RC;
     }
-    const helper = nativeHelper("nssh-exec");
+    // nssh-exec is outside a confined process's root: it runs programs directly.
+    const helper = confined ? null : nativeHelper("nssh-exec");
     const change = needsIdentityChange(account);
+    if (chroot !== null && !helper) {
+      log.error(`nssh-exec is not built: cannot chroot to ${chroot}; session for ${who} ended`);
+      session.channel.stderrWriter.write("ChrootDirectory is not available on this server\r\n");
+      await session.exit(1);
+      return;
+    }
     if (change && !helper) {
       log.error("nssh-exec is not built: the session runs without the user's supplementary groups");
     }
     // check_quietlogin: the messages, "Last login" and motd only for a login shell, and not with ~/.hushlogin.
-    const quiet = p.command !== null || (await exists(path.join(account.home, ".hushlogin")));
+    const quiet = p.command !== null || (await exists(root + path.join(account.home, ".hushlogin")));
     const recorder = grant.loginRecorder;
     const lastLogin = recorder && pty && !quiet && settings.printLastLog ? await recorder.lastLogin() : "";
     if (pty && !quiet && (pam?.messages || lastLogin))
@@ -217,6 +263,7 @@ export function startLoginSession(
           file: helper,
           args: [
             ...identityArgs(account),
+            ...(chroot !== null ? ["--chroot", chroot] : []),
             "--chdir",
             account.home,
             ...(launch.pty ? ["--tty"] : []),
@@ -236,11 +283,33 @@ export function startLoginSession(
       : undefined;
     let cwd = "/";
     if (!helper && (await exists(account.home))) cwd = account.home;
+    const shell = p.shell ?? (account.shell || "/bin/sh");
+    if (confined) {
+      // session.c do_child inside the root: the home if it is there (no warning when not), then the rc
+      // file, then the shell, which must exist inside the root ("perror(shell); exit(1)" otherwise).
+      cwd = isDirectory(account.home) ? account.home : "/";
+      const missing = shellMissing(shell);
+      if (missing !== null) {
+        log.error(`session for ${who}: ${missing} (inside ChrootDirectory ${chrootedTo()})`);
+        session.channel.stderrWriter.write(`${missing}\r\n`);
+        await session.exit(1);
+        return;
+      }
+      // The terminal is opened from inside the root (sshd opens it in its monitor, outside).
+      if (pty && !ptyAvailable()) {
+        const why = "a PTY inside ChrootDirectory needs /dev/ptmx and /dev/pts there";
+        log.error(`session for ${who}: ${why}`);
+        session.channel.stderrWriter.write(`${why}\r\n`);
+        await session.exit(1);
+        return;
+      }
+      if (rc) await runChrootRc(session, rc, env, cwd, log);
+    }
     let tty: string | null = null;
     let pid = 0;
     let ended = false;
     await session.run({
-      shell: p.shell ?? (account.shell || "/bin/sh"),
+      shell,
       cwd,
       env,
       mergeClientEnv: false,

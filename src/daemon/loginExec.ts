@@ -40,6 +40,15 @@ export function nativeHelper(name: "nssh-exec" | "nssh-pam-helper"): string | nu
   return result;
 }
 
+/** The path of a built Node-API addon ("nssh-chroot.node"), or null when it was not built. */
+export function nativeAddonPath(name: "nssh-chroot.node"): string | null {
+  for (const dir of nativeDirs()) {
+    const p = path.join(dir, name);
+    if (fs.existsSync(p)) return p;
+  }
+  return null;
+}
+
 /** Does running as `account` need an identity change from this process? */
 export function needsIdentityChange(account: SystemAccount): boolean {
   return process.geteuid?.() === 0 && account.uid !== 0;

@@ -49,7 +49,7 @@ export interface LoginSettings {
   printLastLog: boolean;
   /** Subsystem name -> command ("internal-sftp" is served in-process). */
   subsystems: Record<string, string>;
-  /** ChrootDirectory: not supported yet: anything but none refuses the session. */
+  /** ChrootDirectory, tokens unexpanded (~ %h %u %U %i %%; chroot.ts resolveChrootDirectory); "none" or unset: none. */
   chrootDirectory?: string;
   banner?: string;
   /** The PAM service (default: "nsshd" when /etc/pam.d/nsshd exists, else "sshd"). */

@@ -3,14 +3,16 @@
  * It keeps a pool of pre-auth workers (one per core by default, as the unprivileged account when root) and
  * hands each accepted socket to one of them; it answers their privileged questions (authRelay.ts); when a
  * worker says a user logged in, it checks that claim against its own record, then passes the socket and
- * transport state to that user's session process (one per user, taken from a pool of spares started
- * ahead, which becomes the user as its first act). A child that dies takes only its own connections.
+ * transport state to that user's session process (one per user and ChrootDirectory, taken from a pool of
+ * spares started ahead, which chroots if it must and becomes the user as its first act). A child that dies
+ * takes only its own connections.
  */
 import os from "node:os";
 import type net from "node:net";
 import type { LoginBackend, ConnectionPolicy } from "../daemonConnection.js";
 import { cipherByName, macByName } from "../../crypto/index.js";
 import type { PrivateKey } from "../../keys/index.js";
+import { checkChrootDirectory, resolveChrootDirectory } from "../chroot.js";
 import { nativeHelper } from "../loginExec.js";
 import type { LoginSettings } from "../loginSettings.js";
 import type { LoginGrant } from "../systemAuthPolicy.js";
@@ -80,6 +82,8 @@ interface SessionProcess {
   retiring?: boolean;
   username: string | null;
   uid: number | null;
+  /** Its key in sessionsByKey: the user, and the ChrootDirectory it is confined to, if any. */
+  key: string | null;
   connections: Set<number>;
   /** Resolves once it is the user (the "become" answer). */
   ready: Promise<void>;
@@ -99,7 +103,8 @@ export interface MonitorOptions {
 export class PrivsepMonitor {
   private readonly workers: ChildHandle[] = [];
   private readonly spares: SessionProcess[] = [];
-  private readonly sessionsByUser = new Map<string, SessionProcess>();
+  /** By user, or "user:/chroot/path" for one confined to a ChrootDirectory (no passwd name holds a ":"). */
+  private readonly sessionsByKey = new Map<string, SessionProcess>();
   private readonly connections = new Map<number, Connection>();
   private readonly seenSessionIds = new Set<string>();
   private nextId = 1;
@@ -116,7 +121,7 @@ export class PrivsepMonitor {
     this.transport = { ...transport, hostKeys: hostKeys.map((k) => k.publicKey.blob) };
     this.generation++;
     for (const w of this.workers) this.configureChild(w);
-    for (const s of [...this.spares, ...this.sessionsByUser.values()]) this.configureChild(s.child);
+    for (const s of [...this.spares, ...this.sessionsByKey.values()]) this.configureChild(s.child);
   }
 
   async start(): Promise<void> {
@@ -130,7 +135,7 @@ export class PrivsepMonitor {
   children(): { workers: number[]; sessions: Map<string, number>; spares: number[] } {
     return {
       workers: this.workers.map((w) => w.process.pid!),
-      sessions: new Map([...this.sessionsByUser].map(([u, s]) => [u, s.child.process.pid!])),
+      sessions: new Map([...this.sessionsByKey].map(([k, s]) => [k, s.child.process.pid!])),
       spares: this.spares.map((s) => s.child.process.pid!),
     };
   }
@@ -196,7 +201,7 @@ export class PrivsepMonitor {
     const all = [
       ...this.workers,
       ...this.spares.map((s) => s.child),
-      ...[...this.sessionsByUser.values()].map((s) => s.child),
+      ...[...this.sessionsByKey.values()].map((s) => s.child),
     ];
     for (const c of all) c.process.kill("SIGTERM");
   }
@@ -320,6 +325,7 @@ export class PrivsepMonitor {
       child: startChild("session", CHILD_ENTRY, { onRefused: (reason) => this.refused(s.child, reason) }),
       username: null,
       uid: null,
+      key: null,
       connections: new Set(),
       ready: Promise.resolve(),
     };
@@ -351,8 +357,7 @@ export class PrivsepMonitor {
     s.child.peer.close();
     const i = this.spares.indexOf(s);
     if (i >= 0) this.spares.splice(i, 1);
-    if (s.username !== null && this.sessionsByUser.get(s.username) === s)
-      this.sessionsByUser.delete(s.username);
+    if (s.key !== null && this.sessionsByKey.get(s.key) === s) this.sessionsByKey.delete(s.key);
     for (const cid of s.connections) {
       const c = this.connections.get(cid);
       if (c) this.endConnection(c, { reason: "session process died" });
@@ -366,10 +371,15 @@ export class PrivsepMonitor {
     if (this.spares.length < (this.opts.spareSessions ?? 1)) this.spares.push(this.startSpare());
   }
 
-  /** The user's session process: the one serving the user already, or a spare that becomes the user. */
-  private async sessionFor(grant: LoginGrant): Promise<SessionProcess> {
+  /**
+   * The user's session process for this ChrootDirectory (null: none): the one serving them already, or a
+   * spare that chroots (if it must) and becomes the user. Two logins of one user under different
+   * ChrootDirectory (Match) never share a process: a chrooted process cannot reach outside its root.
+   */
+  private async sessionFor(grant: LoginGrant, chroot: string | null): Promise<SessionProcess> {
     const name = grant.account.name;
-    const existing = this.sessionsByUser.get(name);
+    const key = chroot === null ? name : `${name}:${chroot}`;
+    const existing = this.sessionsByKey.get(key);
     if (existing) {
       await existing.ready;
       return existing;
@@ -379,16 +389,31 @@ export class PrivsepMonitor {
       this.spares.push(this.startSpare());
     s.username = name;
     s.uid = grant.account.uid;
-    this.sessionsByUser.set(name, s);
+    s.key = key;
+    this.sessionsByKey.set(key, s);
     const a = grant.account;
     s.ready = s.child.ready.then(async () => {
       await s.child.peer.request(
         "become",
-        { uid: a.uid, gid: a.gid, groups: a.groups.map((g) => g.gid), username: a.name },
+        {
+          uid: a.uid,
+          gid: a.gid,
+          groups: a.groups.map((g) => g.gid),
+          username: a.name,
+          ...(chroot !== null ? { chroot } : {}),
+        },
         () => true,
       );
     });
-    await s.ready;
+    try {
+      await s.ready;
+    } catch (err) {
+      // It may be half-way (chrooted, still root): it serves nobody; a fresh spare replaces it.
+      if (this.sessionsByKey.get(key) === s) this.sessionsByKey.delete(key);
+      s.retiring = true;
+      s.child.process.kill("SIGKILL");
+      throw err;
+    }
     return s;
   }
 
@@ -436,6 +461,19 @@ export class PrivsepMonitor {
     c.username = claim.username;
     c.spec.preauthEnded();
     const settings = c.spec.settingsForUser(claim.username);
+    // ChrootDirectory (session.c safely_chroot), resolved after authentication: a path that fails the
+    // check ends the connection, as sshd's fatal() does, with its message in the log.
+    let chroot: string | null;
+    try {
+      chroot = resolveChrootDirectory(settings.chrootDirectory, grant.account);
+      if (chroot !== null && process.geteuid?.() !== 0) {
+        throw new Error(`ChrootDirectory ${chroot} needs nsshd to run as root: login refused`);
+      }
+      if (chroot !== null) await checkChrootDirectory(chroot);
+    } catch (err) {
+      c.spec.write("error", (err as Error).message, true);
+      return refuse((err as Error).message);
+    }
     const pamSession = await this.openPamSession(grant, c);
     if (gone()) return refuse("the connection ended");
     const keyAuth = key ? grant.keyFor(key) : undefined;
@@ -460,7 +498,7 @@ export class PrivsepMonitor {
     };
     let s: SessionProcess;
     try {
-      s = await this.sessionFor(grant);
+      s = await this.sessionFor(grant, chroot);
     } catch (err) {
       return refuse(`no session process: ${(err as Error).message}`);
     }
@@ -563,8 +601,8 @@ export class PrivsepMonitor {
     c.spec.ended({ ...how, username: c.username, authenticated: c.session !== null });
     const s = c.session;
     // A user's session process ends with the user's last connection.
-    if (s && s.connections.size === 0 && this.sessionsByUser.get(s.username ?? "") === s) {
-      this.sessionsByUser.delete(s.username!);
+    if (s && s.connections.size === 0 && s.key !== null && this.sessionsByKey.get(s.key) === s) {
+      this.sessionsByKey.delete(s.key);
       s.retiring = true;
       s.child.process.kill("SIGTERM");
     }

@@ -1,6 +1,7 @@
 /**
  * A session process: started spare by the monitor (as root when the monitor is), it becomes one user as
- * its first act and then serves every authenticated connection of that user: the monitor passes each
+ * its first act (after chroot(2) to the user's ChrootDirectory, when there is one: chrootSession.ts) and then
+ * serves every authenticated connection of that user: the monitor passes each
  * socket with the transport state a worker handed off. Shells, commands, SFTP and their files run here
  * with the user's own rights; what needs root (utmp/wtmp/lastlog, the tty's group) and host key
  * signatures for re-keys are requests to the monitor.
@@ -17,6 +18,7 @@ import type { KeyAuthorization, LoginGrant } from "../systemAuthPolicy.js";
 import type { AuthorizedKeyEntry } from "../systemAuthKeys.js";
 import { generationServer, remoteHostKeySigner } from "./authRelay.js";
 import { becomeUser, type UserIdentity } from "./becomeUser.js";
+import { confineSession } from "./chrootSession.js";
 import { IpcPeer, type IpcChannel } from "./ipc.js";
 import { reportClosed, trusted, type ConnectionInfo, type TransportSettings } from "./messages.js";
 import { object, str, uint } from "./schema.js";
@@ -83,7 +85,9 @@ export function runSessionProcess(channel: IpcChannel): void {
     debug3: (m: string) => void note(conn, "debug3", m),
   });
 
-  peer.handle("become", trusted<UserIdentity & { username: string }>(), (id) => {
+  peer.handle("become", trusted<UserIdentity & { username: string; chroot?: string }>(), async (id) => {
+    // sshd's order (do_setusercontext): chroot while still root, then the identity change.
+    if (id.chroot !== undefined) await confineSession(id.chroot);
     becomeUser(id);
     return process.pid;
   });
