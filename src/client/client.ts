@@ -13,10 +13,17 @@ import {
   type ClientAuthOptions,
   type ClientAuthResult,
   type UserKeySigner,
-} from "../auth/index.js";
+} from "../auth/clientAuth.js";
 import { Connection, type Channel, type ChannelOptions } from "../connection/index.js";
-import { SftpClient } from "../sftp/client.js";
-import { openSession, type ClientSession, type PtyOptions, type SessionExit } from "../session/index.js";
+import type { SftpClient } from "../sftp/client.js";
+// The session and auth modules themselves, not their folders' index files: those also export the server
+// sides (and their imports), which a client never runs and need not load.
+import {
+  openSession,
+  type ClientSession,
+  type PtyOptions,
+  type SessionExit,
+} from "../session/clientSession.js";
 import {
   resolveLists,
   Transport,
@@ -188,10 +195,13 @@ export class SshClient extends EventEmitter<{ close: [error: SshError | null] }>
 
   /** The "sftp" subsystem as an SftpClient, its VERSION exchanged; `sftp.end()` closes the channel. */
   async sftp(options: { signal?: AbortSignal } = {}): Promise<SftpClient> {
+    // Loaded on first use (while the subsystem request goes out): most connections never speak SFTP.
+    const loading = import("../sftp/client.js");
+    loading.catch(() => {}); // awaited below, once the channel is there to close on failure
     const session = await this.subsystem("sftp", options);
-    const client = new SftpClient(session.channel, session.channel);
     try {
-      return await client.init();
+      const { SftpClient } = await loading;
+      return await new SftpClient(session.channel, session.channel).init();
     } catch (err) {
       session.channel.destroy();
       throw err;

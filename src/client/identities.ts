@@ -5,7 +5,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { AgentClient } from "../agent/index.js";
+import type { AgentClient } from "../agent/index.js";
 import type { UserKeySigner } from "../auth/index.js";
 import { parsePrivateKey, PrivateKey } from "../keys/index.js";
 import { SshError } from "../wire/index.js";
@@ -58,6 +58,8 @@ export async function collectSigners(
 ): Promise<{ signers: UserKeySigner[]; agent: AgentClient | null }> {
   const signers: UserKeySigner[] = [...keys];
   if (!agentSocket) return { signers, agent: null };
+  // The agent client loads only when there is an agent to ask.
+  const { AgentClient } = await import("../agent/agentClient.js");
   const agent = new AgentClient(agentSocket);
   let agentKeys;
   try {

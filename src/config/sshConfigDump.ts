@@ -80,16 +80,21 @@ function forwardLines(
   return out;
 }
 
-/** The lines `ssh -G` prints, as [keyword, value] pairs in order. */
-export function dumpEntries(src: DumpSource): DumpEntry[] {
+/**
+ * The lines `ssh -G` prints, as [keyword, value] pairs in order; with `only` (a lowercase keyword), just
+ * that keyword's lines, without assembling the algorithm lists of the others (a run asks a few keywords).
+ */
+export function dumpEntries(src: DumpSource, only?: string): DumpEntry[] {
   const out: DumpEntry[] = [];
+  const wanted = (k: string): boolean => only === undefined || k.toLowerCase() === only;
   const line = (k: string, v: string | number | undefined): void => {
-    if (v !== undefined) out.push([k, String(v)]);
+    if (v !== undefined && wanted(k)) out.push([k, String(v)]);
   };
   const yn = (k: string): void =>
     line(k, src.opt<number>(k) === 0 ? "no" : src.opt<number>(k) === 1 ? "yes" : "UNKNOWN");
   const ms = (k: string, table: Multistate): void => line(k, multistateWord(src.opt<number>(k), table));
   const algs = (k: string): void => {
+    if (!wanted(k)) return;
     const lists = ALGORITHM_LISTS[k]!;
     line(k, assembleAlgorithmList(src.store.get<string>(k), lists.defaults, lists.supported).join(","));
   };
@@ -180,9 +185,12 @@ export function dumpEntries(src: DumpSource): DumpEntry[] {
   line("xauthlocation", src.opt<string>("xauthlocation"));
   line("knownhostscommand", src.opt<string | undefined>("knownhostscommand"));
 
-  out.push(...forwardLines("dynamicforward", src.expanded.localForwards, "dynamic"));
-  out.push(...forwardLines("localforward", src.expanded.localForwards, "local"));
-  out.push(...forwardLines("remoteforward", src.expanded.remoteForwards, "remote"));
+  for (const [k, v] of [
+    ...forwardLines("dynamicforward", src.expanded.localForwards, "dynamic"),
+    ...forwardLines("localforward", src.expanded.localForwards, "local"),
+    ...forwardLines("remoteforward", src.expanded.remoteForwards, "remote"),
+  ])
+    line(k, v);
 
   for (const f of src.opt<{ path: string }[]>("identityfile")) line("identityfile", f.path);
   const oneLine = (k: string, list: readonly string[] | undefined): void =>

@@ -138,6 +138,8 @@ export class ResolvedSshConfig implements DumpSource, SshResolvedConfig {
   readonly expanded: DumpSource["expanded"];
   private readonly overrides = new Map<string, unknown>();
   private entriesCache: DumpEntry[] | undefined;
+  /** Single keywords asked before (or without) the whole dump: get() and getAll() need no more. */
+  private readonly keywordEntries = new Map<string, DumpEntry[]>();
 
   constructor(init: ResolvedInit) {
     this.store = init.store;
@@ -256,18 +258,25 @@ export class ResolvedSshConfig implements DumpSource, SshResolvedConfig {
     return this.entriesCache;
   }
 
+  /** One keyword's `ssh -G` lines (the whole dump when it is already made). */
+  private entriesOf(k: string): readonly DumpEntry[] {
+    if (this.entriesCache) return this.entriesCache.filter(([key]) => key.toLowerCase() === k);
+    let entries = this.keywordEntries.get(k);
+    if (!entries) {
+      entries = dumpEntries(this, k);
+      this.keywordEntries.set(k, entries);
+    }
+    return entries;
+  }
+
   /** The value `ssh -G` prints for a keyword (lowercase), the first line of a repeated one. */
   get(keyword: string): string | undefined {
-    const k = keyword.toLowerCase();
-    return this.entries().find(([key]) => key.toLowerCase() === k)?.[1];
+    return this.entriesOf(keyword.toLowerCase())[0]?.[1];
   }
 
   /** Every value `ssh -G` prints for a keyword, in order. */
   getAll(keyword: string): string[] {
-    const k = keyword.toLowerCase();
-    return this.entries()
-      .filter(([key]) => key.toLowerCase() === k)
-      .map(([, v]) => v);
+    return this.entriesOf(keyword.toLowerCase()).map(([, v]) => v);
   }
 
   /** The `ssh -G` text. */

@@ -17,8 +17,8 @@ import {
   type CipherGCMTypes,
   type KeyObject,
 } from "node:crypto";
-import bcryptPbkdf from "bcrypt-pbkdf";
-import { poly1305 } from "@noble/ciphers/_poly1305.js";
+import { createRequire } from "node:module";
+import { poly1305Tag } from "../crypto/poly1305.js";
 import { SshError, SshReader, SshWriter } from "../wire/index.js";
 import { ECDSA_CURVES, type EcdsaKeyType } from "./keyTypes.js";
 import { assertRsaPrivateConsistent, ecPublicPoint, findPemBlock, wrapBase64 } from "./pem.js";
@@ -26,6 +26,23 @@ import { PrivateKey } from "./privateKey.js";
 import { PublicKey } from "./publicKey.js";
 
 const MAGIC = Buffer.from("openssh-key-v1\0", "latin1");
+
+interface BcryptPbkdf {
+  pbkdf(
+    pass: Uint8Array,
+    passLength: number,
+    salt: Uint8Array,
+    saltLength: number,
+    key: Uint8Array,
+    keyLength: number,
+    rounds: number,
+  ): number;
+}
+let bcryptPbkdfModule: BcryptPbkdf | undefined;
+/** bcrypt-pbkdf (CommonJS, with tweetnacl) is loaded on the first passphrase only: most runs never need it. */
+function bcryptPbkdf(): BcryptPbkdf {
+  return (bcryptPbkdfModule ??= createRequire(import.meta.url)("bcrypt-pbkdf") as BcryptPbkdf);
+}
 const LABEL = "OPENSSH PRIVATE KEY";
 
 /** The cipher OpenSSH uses for new keys (ssh-keygen's default) and the bcrypt rounds (`ssh-keygen -a`). */
@@ -236,7 +253,7 @@ function deriveKeyIv(
   rounds: number,
 ): [Buffer, Buffer] {
   const out = Buffer.alloc(cipher.keyLength + cipher.ivLength);
-  if (bcryptPbkdf.pbkdf(passphrase, passphrase.length, salt, salt.length, out, out.length, rounds) !== 0) {
+  if (bcryptPbkdf().pbkdf(passphrase, passphrase.length, salt, salt.length, out, out.length, rounds) !== 0) {
     throw new SshError("KEY_FORMAT", "bcrypt_pbkdf refused its parameters");
   }
   return [out.subarray(0, cipher.keyLength), out.subarray(cipher.keyLength)];
@@ -256,9 +273,9 @@ function chachaPoly(key: Buffer, data: Buffer, encrypt: boolean, tag?: Buffer): 
   ivData[0] = 1;
   if (encrypt) {
     const out = createCipheriv("chacha20", mainKey, ivData).update(data);
-    return { out, tag: Buffer.from(poly1305(out, polyKey)) };
+    return { out, tag: poly1305Tag(out, polyKey) };
   }
-  const expected = Buffer.from(poly1305(data, polyKey));
+  const expected = poly1305Tag(data, polyKey);
   if (!tag || !timingSafeEqual(expected, tag)) {
     throw new SshError("BAD_PASSPHRASE", "incorrect passphrase supplied to decrypt private key");
   }

@@ -6,6 +6,7 @@
  * Flags that stand for a configuration keyword become "Keyword=value" command-line options, in order, so
  * that the ssh_config engine gives them precedence over the files (ssh_config(5): first value wins).
  */
+import os from "node:os";
 import { SshError } from "../../wire/index.js";
 
 export interface NsshArgs {
@@ -256,4 +257,15 @@ function parseDestination(a: NsshArgs, o: string[], dest: string): void {
   // Where the destination stands among the flags decides precedence: the first value wins.
   if (a.destinationUser !== undefined) o.push(`User=${a.destinationUser}`);
   if (a.destinationPort !== undefined) o.push(`Port=${a.destinationPort}`);
+}
+
+/** The environment's ssh_config request for `host` with these command-line options. */
+export function configRequest(args: NsshArgs, host: string, options: string[]) {
+  return {
+    host,
+    commandLineOptions: options,
+    ...(args.configFile !== undefined ? { configFile: args.configFile } : {}),
+    localUser: os.userInfo().username,
+    homeDir: os.homedir(),
+  };
 }

@@ -8,7 +8,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { AgentClient } from "../../agent/index.js";
+import type { AgentClient } from "../../agent/index.js";
 import type { UserKeySigner } from "../../auth/index.js";
 import {
   inspectPrivateKey,
@@ -121,6 +121,8 @@ export async function prepareIdentities(o: IdentityOptions): Promise<Identities>
   let agent: AgentClient | null = null;
   if (o.agentSocket) {
     try {
+      // The agent client loads only when there is an agent to ask.
+      const { AgentClient } = await import("../../agent/agentClient.js");
       agent = new AgentClient(o.agentSocket);
       const keys = await agent.listKeys();
       for (const k of keys) {

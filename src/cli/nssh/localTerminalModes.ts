@@ -5,7 +5,7 @@
  * before the terminal is put in raw mode. Without a terminal ssh sends no modes at all (only TTY_OP_END).
  */
 import { spawnSync } from "node:child_process";
-import { TERMINAL_MODE_OPCODES, type TerminalModes } from "../../session/index.js";
+import { TERMINAL_MODE_OPCODES, type TerminalModes } from "../../session/terminalModes.js";
 import type { CliLog } from "./log.js";
 
 /** stty's names for the special characters ssh sends (swtch is not: Linux's VSWTC is not ssh's VSWTCH). */

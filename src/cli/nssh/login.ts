@@ -4,12 +4,11 @@
  * offer keys and answer prompts, then keep the connection alive (ServerAliveInterval).
  */
 import net from "node:net";
-import os from "node:os";
 import { connect, type SshClient } from "../../client/index.js";
 import { expandProxyCommand, resolveSshConfig, type SshResolvedConfig } from "../../config/sshConfig.js";
 import { findKnownHostEntries, knownHostsName } from "../../keys/knownHosts.js";
 import { SshError } from "../../wire/index.js";
-import { UsageError, type NsshArgs } from "./args.js";
+import { configRequest, UsageError, type NsshArgs } from "./args.js";
 import { createHostKeyCheck, type HostKeyCheck } from "./hostKeyCheck.js";
 import { prepareIdentities, type Identities } from "./identities.js";
 import { progname, type CliLog } from "./log.js";
@@ -17,10 +16,10 @@ import { algorithmOptions, authMethods, expandPath, orderHostKeyAlgorithms } fro
 import { readPassphrase } from "./readPassphrase.js";
 import {
   BannerTimeout,
-  connectProxyCommand,
-  connectTcp,
+  connectDirect,
   ConnectFailure,
   openDirectTcpip,
+  usesProxyJump,
   type Connected,
 } from "./transports.js";
 
@@ -72,17 +71,6 @@ export interface Context {
   cleanups: (() => void)[];
 }
 
-/** The environment's ssh_config request for `host` with these command-line options. */
-export function configRequest(args: NsshArgs, host: string, options: string[]) {
-  return {
-    host,
-    commandLineOptions: options,
-    ...(args.configFile !== undefined ? { configFile: args.configFile } : {}),
-    localUser: os.userInfo().username,
-    homeDir: os.homedir(),
-  };
-}
-
 /** ProxyJump's "[user@]host[:port]" or "ssh://[user@]host[:port]" (ssh.c parse_ssh_uri / parse_user_host_port). */
 function parseJumpHop(spec: string): { user?: string; host: string; port?: number } {
   let s = spec.replace(/^ssh:\/\//i, "").replace(/\/$/, "");
@@ -111,9 +99,8 @@ function parseJumpHop(spec: string): { user?: string; host: string; port?: numbe
 /** Reach cfg's server: through the last ProxyJump hop, a ProxyCommand, or TCP. */
 async function openTransport(ctx: Context, cfg: SshResolvedConfig): Promise<Connected> {
   const log = ctx.log;
-  const jump = cfg.proxyJump;
-  if (jump && jump !== "none") {
-    const hops = jump.split(",").map((h) => h.trim());
+  if (usesProxyJump(cfg)) {
+    const hops = cfg.proxyJump!.split(",").map((h) => h.trim());
     const last = parseJumpHop(hops[hops.length - 1]!);
     const options = [
       ...(last.user !== undefined ? [`User=${last.user}`] : []),
@@ -126,17 +113,7 @@ async function openTransport(ctx: Context, cfg: SshResolvedConfig): Promise<Conn
     const channel = await openDirectTcpip(via.client, cfg.hostname, cfg.port, log);
     return { socket: channel, address: "UNKNOWN", cleanup: () => channel.destroy() };
   }
-  const proxy = expandProxyCommand(cfg);
-  if (proxy !== undefined && proxy !== "none") return connectProxyCommand(proxy, log);
-  return connectTcp({
-    host: cfg.hostname,
-    port: cfg.port,
-    family: cfg.addressFamily,
-    bindAddress: cfg.bindAddress,
-    connectTimeout: cfg.connectTimeout ?? 0,
-    attempts: cfg.connectionAttempts,
-    log,
-  });
+  return connectDirect(cfg, expandProxyCommand(cfg), log);
 }
 
 /** The agent socket IdentityAgent names: none, SSH_AUTH_SOCK, $VAR or a path. */
@@ -148,12 +125,29 @@ function agentSocket(cfg: SshResolvedConfig): string | undefined {
   return expandPath(v);
 }
 
-/** Connect to `host` (a destination or a jump host) and log in. */
-export async function connectHost(ctx: Context, host: string, options: string[]): Promise<Hop> {
-  const cfg = await resolveSshConfig(configRequest(ctx.args, host, options));
+/**
+ * What the caller has already done for the destination: its configuration, and the connection it started
+ * (whose cleanup it has registered).
+ */
+export interface Prepared {
+  cfg: SshResolvedConfig;
+  transport?: Promise<Connected>;
+}
+
+/**
+ * Connect to `host` (a destination or a jump host) and log in. `prepared` carries the destination's
+ * configuration, read once (as ssh does: a `Match exec` runs once), and its connection when started.
+ */
+export async function connectHost(
+  ctx: Context,
+  host: string,
+  options: string[],
+  prepared?: Prepared,
+): Promise<Hop> {
+  const cfg = prepared?.cfg ?? (await resolveSshConfig(configRequest(ctx.args, host, options)));
   const log = ctx.log;
-  const conn = await openTransport(ctx, cfg);
-  ctx.cleanups.push(conn.cleanup);
+  const conn = await (prepared?.transport ?? openTransport(ctx, cfg));
+  if (!prepared?.transport) ctx.cleanups.push(conn.cleanup); // the caller's own otherwise
   const batchMode = cfg.batchMode;
   const userFiles = cfg.userKnownHostsFiles.map(expandPath);
   const globalFiles = cfg.globalKnownHostsFiles.map(expandPath);

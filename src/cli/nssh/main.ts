@@ -6,21 +6,29 @@
  */
 import { spawn, spawnSync } from "node:child_process";
 import tty from "node:tty";
-import {
-  expandLocalCommand,
-  formatSshConfigDump,
-  resolveSshConfig,
-  validateNameForExpansion,
-  type SshResolvedConfig,
-} from "../../config/sshConfig.js";
-import { parseArgs, USAGE, UsageError, type NsshArgs } from "./args.js";
+import type { SshResolvedConfig } from "../../config/sshConfig.js";
+import { configRequest, parseArgs, USAGE, UsageError, type NsshArgs } from "./args.js";
 import { CliLog, parseLogLevel, progname } from "./log.js";
-import { queryList, versionLine } from "./queries.js";
+import type { Context, Hop } from "./login.js";
 import { restoreTerminals } from "./readPassphrase.js";
-import { configRequest, connectHost, type Context, type Hop } from "./login.js";
-import { runSession } from "./session.js";
 import { installSignalRestore } from "./terminal.js";
-import { ConnectFailure, openDirectTcpip } from "./transports.js";
+import {
+  ConnectFailure,
+  connectDirect,
+  openDirectTcpip,
+  usesProxyJump,
+  type Connected,
+} from "./transports.js";
+import { versionLine } from "./version.js";
+
+/**
+ * The protocol stack (client, transport, crypto, keys, auth, connection, session: most of nssh's
+ * modules) loads only for a run that connects, and begins to as soon as the command line says it will,
+ * so that the loading overlaps the configuration's file reads and the server's own start-up.
+ */
+function loadProtocolModules() {
+  return Promise.all([import("./login.js"), import("./session.js")]);
+}
 
 /** RequestTTY with -t/-T: whether the session gets a PTY (ssh.c, "Pseudo-terminal will not be allocated"). */
 function wantPty(args: NsshArgs, cfg: SshResolvedConfig, hasCommand: boolean, log: CliLog): boolean {
@@ -40,7 +48,11 @@ function wantPty(args: NsshArgs, cfg: SshResolvedConfig, hasCommand: boolean, lo
   return true;
 }
 
-function runLocalCommand(cfg: SshResolvedConfig, log: CliLog): void {
+function runLocalCommand(
+  cfg: SshResolvedConfig,
+  expandLocalCommand: (cfg: SshResolvedConfig) => string | undefined,
+  log: CliLog,
+): void {
   if (!cfg.permitLocalCommand) return;
   const expanded = expandLocalCommand(cfg);
   if (expanded === undefined || expanded === "none") return;
@@ -58,6 +70,7 @@ async function run(argv: string[], ctx: { log: CliLog | null; cleanups: (() => v
     return 0;
   }
   if (args.query !== undefined) {
+    const { queryList } = await import("./queries.js");
     const lines = queryList(args.query);
     if (!lines) throw new UsageError(`Unsupported query "${args.query}"`);
     process.stdout.write(lines.map((l) => l + "\n").join(""));
@@ -71,14 +84,18 @@ async function run(argv: string[], ctx: { log: CliLog | null; cleanups: (() => v
     throw new UsageError("Cannot fork into background without a command to execute.");
   }
   if (args.background && process.env[FORK_CHILD] !== "1") return forkToBackground(argv);
+  const modules = args.dumpConfig ? null : loadProtocolModules();
+  // Awaited below; a run that fails before then reports its own error, not this one's.
+  modules?.catch(() => {});
+  const config = await import("../../config/sshConfig.js");
   // CVE-2023-51385: names typed on the command line never reach a shell through %h or %r unchecked.
-  validateNameForExpansion("host", args.destination);
-  if (args.destinationUser !== undefined) validateNameForExpansion("user", args.destinationUser);
-  for (const o of args.options) if (/^user=/i.test(o)) validateNameForExpansion("user", o.slice(5));
+  config.validateNameForExpansion("host", args.destination);
+  if (args.destinationUser !== undefined) config.validateNameForExpansion("user", args.destinationUser);
+  for (const o of args.options) if (/^user=/i.test(o)) config.validateNameForExpansion("user", o.slice(5));
 
-  const cfg = await resolveSshConfig(configRequest(args, args.destination, args.options));
-  if (args.dumpConfig) {
-    process.stdout.write(formatSshConfigDump(cfg));
+  const cfg = await config.resolveSshConfig(configRequest(args, args.destination, args.options));
+  if (args.dumpConfig || !modules) {
+    process.stdout.write(config.formatSshConfigDump(cfg));
     return 0;
   }
   const log = new CliLog(parseLogLevel(cfg.logLevel), args.logFile);
@@ -108,9 +125,24 @@ async function run(argv: string[], ctx: { log: CliLog | null; cleanups: (() => v
   const noSession = args.noCommand || sessionType === "none";
   const nullStdin = args.nullStdin || cfg.get("stdinnull") === "yes";
 
+  // The connection (TCP or ProxyCommand) starts now, while the modules load; a ProxyJump needs the
+  // jump host logged in first.
+  let transport: Promise<Connected> | undefined;
+  if (!usesProxyJump(cfg)) {
+    transport = connectDirect(cfg, config.expandProxyCommand(cfg), log);
+    // Ended with nssh even if it goes before connectHost runs (a signal while the modules load).
+    transport.then(
+      (conn) => ctx.cleanups.push(conn.cleanup),
+      () => {}, // the failure is connectHost's to report
+    );
+  }
+  const [{ connectHost }, { runSession }] = await modules;
   const work: Context = { args, log, cleanups: ctx.cleanups };
-  const hop = await connectHost(work, args.destination, args.options);
-  runLocalCommand(hop.cfg, log);
+  const hop = await connectHost(work, args.destination, args.options, {
+    cfg,
+    ...(transport ? { transport } : {}),
+  });
+  runLocalCommand(hop.cfg, config.expandLocalCommand, log);
   if (process.env[FORK_CHILD] === "1" && process.send) {
     // -f: logged in; the parent may go, this process carries on in the background.
     process.send("authenticated");

@@ -1,8 +1,7 @@
 /**
- * `nssh -Q WHAT` (ssh(1) -Q): the algorithms this implementation supports, one a line, and `-V`.
+ * `nssh -Q WHAT` (ssh(1) -Q): the algorithms this implementation supports, one a line.
  * Certificate key types are listed empty until certificates are implemented.
  */
-import fs from "node:fs";
 import { CIPHERS, COMPRESSIONS, KEX_ALGORITHMS, MACS } from "../../crypto/index.js";
 import { KEY_TYPES, SIGNATURE_ALGORITHMS } from "../../keys/index.js";
 
@@ -43,16 +42,4 @@ export function queryList(what: string): string[] | null {
   return key ? QUERIES[key]!() : null;
 }
 
-/** `nssh -V`: our version, the runtime and the OpenSSL doing the arithmetic (ssh prints its OpenSSL too). */
-export function versionLine(): string {
-  let version = "0.0.0";
-  try {
-    const pkg = JSON.parse(fs.readFileSync(new URL("../../../../package.json", import.meta.url), "utf8")) as {
-      version?: string;
-    };
-    version = pkg.version ?? version;
-  } catch (err) {
-    void err; // installed without package.json next to dist: the version is unknown
-  }
-  return `nssh_${version}, Node.js ${process.version}, OpenSSL ${process.versions.openssl}`;
-}
+export { versionLine } from "./version.js";

@@ -7,7 +7,8 @@
 import tty from "node:tty";
 import type { SshClient } from "../../client/index.js";
 import { matchesPattern } from "../../crypto/index.js";
-import { openSession, type ClientSession } from "../../session/index.js";
+import { openSession, type ClientSession } from "../../session/clientSession.js";
+import { encodeEnv } from "../../session/requests.js";
 import { readLocalTerminalModes } from "./localTerminalModes.js";
 import { LOG_LEVELS, type CliLog } from "./log.js";
 import { EscapeFilter, RawTerminal } from "./terminal.js";
@@ -65,32 +66,44 @@ export async function runSession(client: SshClient, plan: SessionPlan): Promise<
   const channel = session.channel;
   const stdin = process.stdin;
   const stdinIsTty = (stdin as tty.ReadStream).isTTY === true;
+  // pty-req, env and the shell/command go out together, as ssh sends them (clientloop.c
+  // client_session2_setup): the server answers in order, so the PTY's answer still comes (and is
+  // reported) before the command's, and a PTY costs no round trip of its own.
+  let ptyAnswered: Promise<void> = Promise.resolve();
   if (plan.pty) {
     const size = windowSize();
     // Read before raw mode is entered: the modes the user set are what the remote PTY should get.
     const modes = stdinIsTty ? readLocalTerminalModes(log) : {};
     log.debug2(`channel 0: request pty-req confirm 1`);
-    try {
-      await session.requestPty({ term: process.env.TERM || "vt220", ...size, modes });
-    } catch (err) {
+    ptyAnswered = session.requestPty({ term: process.env.TERM || "vt220", ...size, modes }).catch((err) => {
       log.error(`PTY allocation request failed on channel 0`);
       log.debug1(`${(err as Error).message}`);
-    }
+    });
   }
+  // As ssh does (clientloop.c client_session2_setup, "request env confirm 0"): env requests ask for no
+  // reply, so they go out with the command instead of costing a round trip each; a server that does
+  // not accept a variable (AcceptEnv) ignores it.
   for (const [name, value] of Object.entries(environmentToSend(plan.sendEnv, plan.setEnv))) {
     log.debug1(`channel 0: setting env ${name} = "${value.replace(/[^\x20-\x7e]/g, "?")}"`);
-    if (!(await session.setEnv(name, value))) log.debug2(`channel 0: env request for ${name} refused`);
+    log.debug2(`channel 0: request env confirm 0`);
+    void session.channel.request("env", encodeEnv(name, value), false).catch((err: Error) => {
+      log.debug2(`channel 0: env request for ${name} not sent: ${err.message}`);
+    });
   }
+  let started: Promise<void>;
   if (plan.subsystem) {
     log.debug1(`Sending subsystem: ${plan.command ?? ""}`);
-    await session.subsystem(plan.command ?? "");
+    started = session.subsystem(plan.command ?? "");
   } else if (plan.command !== undefined) {
     log.debug1(`Sending command: ${plan.command}`);
-    await session.exec(plan.command);
+    started = session.exec(plan.command);
   } else {
     log.debug2("shell request accepted on channel 0");
-    await session.shell();
+    started = session.shell();
   }
+  started.catch(() => {}); // awaited below, after the PTY's answer
+  await ptyAnswered;
+  await started;
 
   const raw = plan.pty && stdinIsTty ? new RawTerminal(stdin as tty.ReadStream) : null;
   raw?.enter();

@@ -9,7 +9,7 @@ import dns from "node:dns/promises";
 import net from "node:net";
 import { Duplex } from "node:stream";
 import type { SshClient } from "../../client/index.js";
-import { encodeChannelOpenInfo } from "../../connection/channelTypes.js";
+import type { SshResolvedConfig } from "../../config/sshConfig.js";
 import { SshError } from "../../wire/index.js";
 import { progname, type CliLog } from "./log.js";
 
@@ -77,11 +77,10 @@ function connectOnce(address: string, o: TcpOptions): Promise<net.Socket> {
   });
 }
 
-/** ssh_connect_direct: each address of the name in turn, ConnectionAttempts times, a second apart. */
-export async function connectTcp(o: TcpOptions): Promise<Connected> {
-  let addresses: { address: string }[];
+/** getaddrinfo through Node, with ssh's message when the name does not resolve. */
+async function lookupAddresses(o: TcpOptions): Promise<{ address: string }[]> {
   try {
-    addresses = await dns.lookup(o.host, {
+    return await dns.lookup(o.host, {
       all: true,
       family: o.family === "inet" ? 4 : o.family === "inet6" ? 6 : 0,
       verbatim: true,
@@ -95,6 +94,19 @@ export async function connectTcp(o: TcpOptions): Promise<Connected> {
           ? "Temporary failure in name resolution"
           : String(code);
     throw new ConnectFailure(`${progname()}: Could not resolve hostname ${o.host}: ${why}`);
+  }
+}
+
+/** ssh_connect_direct: each address of the name in turn, ConnectionAttempts times, a second apart. */
+export async function connectTcp(o: TcpOptions): Promise<Connected> {
+  let addresses: { address: string }[];
+  // An address needs no resolver (getaddrinfo would hand it back as it is, after a trip through libuv's
+  // thread pool); one of the wrong family still goes to the resolver, for its error.
+  const literal = net.isIP(o.host);
+  if ((literal === 4 && o.family !== "inet6") || (literal === 6 && o.family !== "inet")) {
+    addresses = [{ address: o.host }];
+  } else {
+    addresses = await lookupAddresses(o);
   }
   let last: NodeJS.ErrnoException | null = null;
   for (let attempt = 0; attempt < Math.max(1, o.attempts); attempt++) {
@@ -154,6 +166,40 @@ export function connectProxyCommand(command: string, log: CliLog): Connected {
   };
 }
 
+/**
+ * cfg's server reached without a jump host: its ProxyCommand (`proxy`, tokens expanded), or TCP. nssh
+ * starts this as soon as the configuration is known, while the protocol modules still load, as the
+ * server takes its own time (sshd forks and re-executes itself) before it sends its version line.
+ */
+export function connectDirect(
+  cfg: SshResolvedConfig,
+  proxy: string | undefined,
+  log: CliLog,
+): Promise<Connected> {
+  if (proxy !== undefined && proxy !== "none") {
+    try {
+      return Promise.resolve(connectProxyCommand(proxy, log));
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+  return connectTcp({
+    host: cfg.hostname,
+    port: cfg.port,
+    family: cfg.addressFamily,
+    bindAddress: cfg.bindAddress,
+    connectTimeout: cfg.connectTimeout ?? 0,
+    attempts: cfg.connectionAttempts,
+    log,
+  });
+}
+
+/** Whether cfg goes through a jump host (ProxyJump), which needs a logged-in hop first. */
+export function usesProxyJump(cfg: SshResolvedConfig): boolean {
+  const jump = cfg.proxyJump;
+  return Boolean(jump && jump !== "none");
+}
+
 /** A direct-tcpip channel (RFC 4254 §7.2) through `via` to host:port: ProxyJump's hop and -W. */
 export async function openDirectTcpip(
   via: SshClient,
@@ -162,6 +208,8 @@ export async function openDirectTcpip(
   log: CliLog,
 ): Promise<Duplex> {
   log.debug1(`channel 0: new [direct-tcpip] to ${host}:${port}`);
+  // Loaded here: this module is part of every start, -V included, and only a jump or -W opens channels.
+  const { encodeChannelOpenInfo } = await import("../../connection/channelTypes.js");
   const data = encodeChannelOpenInfo({
     kind: "direct-tcpip",
     host,

@@ -5,18 +5,38 @@
  * Q_C = kem_public_key || x25519_public; Q_S = kem_ciphertext || x25519_public.
  */
 import { createHash, randomBytes } from "node:crypto";
-import { ml_kem768 } from "@noble/post-quantum/ml-kem.js";
+import { createRequire } from "node:module";
+import type * as MlKemModule from "@noble/post-quantum/ml-kem.js";
 import { SshError } from "../../wire/index.js";
+import type * as Sntrup761Module from "../sntrup761.js";
 import type { HashName, KexAlgorithm, KexClientSide, KexServerSide } from "../types.js";
-import {
-  sntrup761Decapsulate,
-  sntrup761Encapsulate,
-  sntrup761KeyPair,
-  SNTRUP761_CIPHERTEXT_BYTES,
-  SNTRUP761_PUBLIC_KEY_BYTES,
-} from "../sntrup761.js";
 import { secretAsString } from "./encodeSecret.js";
 import { X25519KeyPair } from "./x25519.js";
+
+/*
+ * The KEM implementations load when an exchange first uses one, not when the crypto layer is imported:
+ * every KEX name is offered in KEXINIT, but a connection negotiates one method, and each KEM costs a
+ * program (nssh runs one connection) several milliseconds of start-up. The exchange is synchronous, so
+ * they load with require(), which takes ES modules in Node >= 20.19. Where that is switched off
+ * (--no-experimental-require-module), both load here, before this module is done loading.
+ */
+const requireModule = createRequire(import.meta.url);
+let mlKemModule: typeof MlKemModule | undefined;
+let sntrup761Module: typeof Sntrup761Module | undefined;
+if ((process.features as { require_module?: boolean }).require_module !== true) {
+  [mlKemModule, sntrup761Module] = await Promise.all([
+    import("@noble/post-quantum/ml-kem.js"),
+    import("../sntrup761.js"),
+  ]);
+}
+
+function mlKem(): typeof MlKemModule {
+  return (mlKemModule ??= requireModule("@noble/post-quantum/ml-kem.js") as typeof MlKemModule);
+}
+
+function sntrup761(): typeof Sntrup761Module {
+  return (sntrup761Module ??= requireModule("../sntrup761.js") as typeof Sntrup761Module);
+}
 
 /** The KEM half of a hybrid. */
 export interface Kem {
@@ -40,23 +60,24 @@ export function mlkem768Kem(random: KemRandom = systemRandom): Kem {
   return {
     publicKeyBytes: 1184,
     ciphertextBytes: 1088,
-    keyPair: () => ml_kem768.keygen(random(64)),
+    keyPair: () => mlKem().ml_kem768.keygen(random(64)),
     encapsulate: (pk) => {
-      const { cipherText, sharedSecret } = ml_kem768.encapsulate(pk, random(32));
+      const { cipherText, sharedSecret } = mlKem().ml_kem768.encapsulate(pk, random(32));
       return { ciphertext: cipherText, sharedSecret };
     },
-    decapsulate: (ct, sk) => ml_kem768.decapsulate(ct, sk),
+    decapsulate: (ct, sk) => mlKem().ml_kem768.decapsulate(ct, sk),
   };
 }
 
 export const MLKEM768: Kem = mlkem768Kem();
 
+/** Sizes as in ../sntrup761.ts (SNTRUP761_PUBLIC_KEY_BYTES, SNTRUP761_CIPHERTEXT_BYTES), which loads on use. */
 export const SNTRUP761: Kem = {
-  publicKeyBytes: SNTRUP761_PUBLIC_KEY_BYTES,
-  ciphertextBytes: SNTRUP761_CIPHERTEXT_BYTES,
-  keyPair: () => sntrup761KeyPair(),
-  encapsulate: (pk) => sntrup761Encapsulate(pk),
-  decapsulate: (ct, sk) => sntrup761Decapsulate(ct, sk),
+  publicKeyBytes: 1158,
+  ciphertextBytes: 1039,
+  keyPair: () => sntrup761().sntrup761KeyPair(),
+  encapsulate: (pk) => sntrup761().sntrup761Encapsulate(pk),
+  decapsulate: (ct, sk) => sntrup761().sntrup761Decapsulate(ct, sk),
 };
 
 /** The X25519 half of a hybrid: X25519KeyPair, or in tests a pair with a fixed private key. */

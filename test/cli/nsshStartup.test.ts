@@ -1,0 +1,127 @@
+/**
+ * What nssh loads to start: `nssh -V` none of the protocol stack, and a command run against a real sshd
+ * nothing of what it does not use (SFTP, the agent, the server sides of auth and session, sshd_config),
+ * while the run itself behaves as before (output, exit status, SendEnv sent without waiting for replies).
+ * The modules are seen through a module.register() hook that writes each ES module URL nssh loads to a file.
+ */
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { pathToFileURL } from "node:url";
+import { after, before, describe, test } from "node:test";
+import { NSSH, nsshSkip, startNsshWorld, type NsshWorld } from "../helpers/nsshFixtures.js";
+import { envWithoutAgent, runProgram } from "../helpers/processes.js";
+
+/** Modules nssh must not load for `nssh host command` (paths under dist/src, or package names). */
+const UNUSED_BY_A_COMMAND = [
+  "/src/sftp/",
+  "/src/agent/",
+  "/src/auth/serverAuth.js",
+  "/src/auth/serverMethods.js",
+  "/src/session/serverSession.js",
+  "/src/session/processRunner.js",
+  "/src/config/sshdConfig.js",
+  "/src/daemon/",
+  "/src/server/",
+  "/node_modules/@noble/ciphers/",
+  "/node_modules/bcrypt-pbkdf/",
+];
+
+/** The protocol stack: `nssh -V` needs none of it. */
+const PROTOCOL_STACK = ["/src/transport/", "/src/crypto/", "/src/keys/", "/src/auth/", "/src/connection/"];
+
+let dir: string;
+
+/** Run nssh under the recording hook; resolves with the run and the module URLs it loaded. */
+async function runRecorded(args: string[], env: NodeJS.ProcessEnv, nodeFlags: string[] = []) {
+  const log = path.join(dir, `modules-${Math.random().toString(36).slice(2)}.txt`);
+  fs.writeFileSync(log, "");
+  const run = await runProgram(
+    process.execPath,
+    [...nodeFlags, "--import", pathToFileURL(path.join(dir, "register.mjs")).href, NSSH, ...args],
+    { env: { ...env, NSSH_TEST_MODULE_LOG: log }, timeoutMs: 20_000 },
+  );
+  const modules = fs.readFileSync(log, "utf8").split("\n").filter(Boolean);
+  return { run, modules };
+}
+
+before(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), "nssh-startup-"));
+  fs.writeFileSync(
+    path.join(dir, "hooks.mjs"),
+    [
+      'import fs from "node:fs";',
+      "export async function load(url, context, next) {",
+      "  const result = await next(url, context);",
+      '  if (url.startsWith("file:")) fs.appendFileSync(process.env.NSSH_TEST_MODULE_LOG, url + "\\n");',
+      "  return result;",
+      "}",
+    ].join("\n"),
+  );
+  fs.writeFileSync(
+    path.join(dir, "register.mjs"),
+    'import { register } from "node:module";\nregister("./hooks.mjs", import.meta.url);\n',
+  );
+});
+
+after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+test("nssh -V prints its version and loads none of the protocol stack", async () => {
+  const { run, modules } = await runRecorded(["-V"], envWithoutAgent());
+  assert.equal(run.status, 0);
+  assert.match(run.stderr, /^nssh_\S+, Node\.js v\d+\.\d+\.\d+, OpenSSL \S+\n$/);
+  assert.ok(
+    modules.some((m) => m.endsWith("/src/cli/nssh/main.js")),
+    "the hook sees nssh's own modules",
+  );
+  const loaded = modules.filter((m) => PROTOCOL_STACK.some((p) => m.includes(p)));
+  assert.deepEqual(loaded, []);
+});
+
+describe("nssh running a command against OpenSSH's sshd", { skip: nsshSkip }, () => {
+  let w: NsshWorld;
+  before(async () => {
+    w = await startNsshWorld(["AcceptEnv NSSH_*"]);
+  });
+  after(async () => {
+    await w?.stop();
+  });
+
+  for (const kex of ["default", "curve25519-sha256"]) {
+    test(`${kex} key exchange: output, status and SendEnv as ever; no SFTP, agent or server-side module loaded`, async () => {
+      const { run, modules } = await runRecorded(
+        [
+          ...w.baseArgs(["-o", "SendEnv=NSSH_FIRST NSSH_SECOND"]),
+          ...(kex === "default" ? [] : ["-o", `KexAlgorithms=${kex}`]),
+          "127.0.0.1",
+          'printf "%s,%s" "$NSSH_FIRST" "$NSSH_SECOND"; exit 7',
+        ],
+        w.env({ NSSH_FIRST: "one", NSSH_SECOND: "two" }),
+      );
+      assert.equal(run.timedOut, false);
+      // (stderr holds sshd's "Could not chdir to home directory": the throwaway user has no home.)
+      assert.doesNotMatch(run.stderr, /^nssh:|warning/im);
+      assert.equal(run.stdout, "one,two");
+      assert.equal(run.status, 7);
+      assert.ok(modules.some((m) => m.endsWith("/src/transport/transport.js")));
+      const unused = modules.filter((m) => UNUSED_BY_A_COMMAND.some((p) => m.includes(p)));
+      assert.deepEqual(unused, []);
+    });
+  }
+
+  const canSwitchOff = process.allowedNodeEnvironmentFlags.has("--no-experimental-require-module");
+  test(
+    "with require() of ES modules switched off, the KEMs load with the crypto layer and a login works",
+    { skip: canSwitchOff ? false : "this Node cannot switch require() of ES modules off" },
+    async () => {
+      const { run } = await runRecorded([...w.baseArgs(), "127.0.0.1", "echo logged in"], w.env(), [
+        "--no-experimental-require-module",
+      ]);
+      assert.equal(run.timedOut, false);
+      assert.doesNotMatch(run.stderr, /^nssh:|warning/im);
+      assert.equal(run.stdout, "logged in\n");
+      assert.equal(run.status, 0);
+    },
+  );
+});
