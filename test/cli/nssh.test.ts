@@ -46,6 +46,33 @@ describe("nssh: commands against sshd", { skip: nsshSkip }, () => {
     assert.equal(r.stdout.split(" ")[0], createHash("sha256").update(data).digest("hex"));
   });
 
+  test("stdin from a file is read from the file's offset, in large reads, intact (3 MiB)", async () => {
+    const file = path.join(fs.mkdtempSync(path.join(w.dir, "stdin-")), "data");
+    const data = randomBytes(3 * 1024 * 1024);
+    fs.writeFileSync(file, data);
+    const fd = fs.openSync(file, "r");
+    try {
+      // As `(head -c 5 >/dev/null; nssh host cmd) < file`: the first 5 bytes are already consumed.
+      fs.readSync(fd, Buffer.alloc(5), 0, 5, null);
+      const child = spawn(process.execPath, [NSSH, ...w.baseArgs(), "127.0.0.1", "sha256sum"], {
+        env: w.env(),
+        stdio: [fd, "pipe", "pipe"],
+      });
+      let out = "";
+      let err = "";
+      child.stdout!.on("data", (d: Buffer) => (out += d.toString()));
+      child.stderr!.on("data", (d: Buffer) => (err += d.toString()));
+      const timer = setTimeout(() => child.kill("SIGKILL"), 20_000);
+      const [code] = (await once(child, "close")) as [number | null];
+      clearTimeout(timer);
+      assert.equal(code, 0, err);
+      const { createHash } = await import("node:crypto");
+      assert.equal(out.split(" ")[0], createHash("sha256").update(data.subarray(5)).digest("hex"));
+    } finally {
+      fs.closeSync(fd);
+    }
+  });
+
   test("the command words are joined with spaces, as ssh does", async () => {
     const r = await run(["echo", "a", "b  c"]);
     assert.equal(r.stdout, "a b c\n");
