@@ -16,6 +16,7 @@ import {
   type Reply,
 } from "./clientChannel.js";
 import { FXP, OpenFlags, SftpError, SftpStatus, type SftpStatusCode } from "./clientErrors.js";
+import { byteLength } from "./packetParser.js";
 import { decodeStatvfsBody, type SftpLimits, type SftpStatvfs } from "./protocol.js";
 import { downloadFile, uploadFile, type TransferOptions } from "./clientTransfer.js";
 import { createSftpReadStream, createSftpWriteStream, type ReadStreamOptions } from "./clientStreams.js";
@@ -266,6 +267,16 @@ export class SftpClient extends SftpChannel {
 
   /** Read up to `length` bytes at `position`; null at end of file. May return fewer bytes than asked. */
   async read(h: SftpHandle, position: number, length: number): Promise<Buffer | null> {
+    const parts = await this.readParts(h, position, length);
+    if (parts === null) return null;
+    return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+  }
+
+  /**
+   * read() without joining: the bytes as the slices they arrived in (one buffer when they came in one
+   * chunk), for writing to a file with writev. Null at end of file (an empty DATA gives [empty]).
+   */
+  async readParts(h: SftpHandle, position: number, length: number): Promise<Buffer[] | null> {
     const r = await this.request(FXP.READ, (w) => w.string(h.handle).uint64(BigInt(position)).uint32(length));
     if (r.type === FXP.STATUS) {
       const code = r.uint32() as SftpStatusCode;
@@ -273,10 +284,15 @@ export class SftpClient extends SftpChannel {
       throw statusError(r, code, "read", h.path);
     }
     this.expectType(r, FXP.DATA, "read", h.path);
-    const data = r.string(MAX_INCOMING_PACKET, "data");
-    if (data.length > length)
-      throw new SshError("PROTOCOL", `server sent ${data.length} bytes for ${length}`);
-    return data;
+    let parts: Buffer[];
+    if (r.data) {
+      r.uint32(); // the data's length, which the parser checked against the packet's
+      parts = r.data;
+    } else parts = [r.string(MAX_INCOMING_PACKET, "data")];
+    const n = byteLength(parts);
+    if (n > length) throw new SshError("PROTOCOL", `server sent ${n} bytes for ${length}`);
+    // An empty DATA is not an end of file (only STATUS EOF is), but carries nothing to write.
+    return parts;
   }
 
   async write(h: SftpHandle, position: number, data: Uint8Array): Promise<void> {
@@ -285,6 +301,33 @@ export class SftpClient extends SftpChannel {
       (w) => w.string(h.handle).uint64(BigInt(position)).string(data),
       data.length + h.handle.length,
     );
+    this.expectOk(r, "write", h.path);
+  }
+
+  /**
+   * The bytes a WRITE request for `h` takes before its data: uint32 length, byte type, uint32 id,
+   * string handle, uint64 offset, uint32 data length (filexfer-02 §6.4).
+   */
+  writeHeaderLength(h: SftpHandle): number {
+    return 25 + h.handle.length;
+  }
+
+  /**
+   * write() for a request buffer the caller filled: `packet` holds `length` data bytes at
+   * writeHeaderLength(h), read there straight from a file; the header is written here. The caller may
+   * reuse the buffer once this settles with success: the server's reply means the request was sent.
+   */
+  async writePrepared(h: SftpHandle, position: number, packet: Buffer, length: number): Promise<void> {
+    const hl = h.handle.length;
+    const head = 25 + hl;
+    packet.writeUInt32BE(head - 4 + length, 0);
+    packet[4] = FXP.WRITE;
+    packet.writeUInt32BE(hl, 9);
+    h.handle.copy(packet, 13);
+    packet.writeUInt32BE(Math.floor(position / 0x100000000), 13 + hl);
+    packet.writeUInt32BE(position >>> 0, 17 + hl);
+    packet.writeUInt32BE(length, 21 + hl);
+    const r = await this.requestPacket(packet.subarray(0, head + length));
     this.expectOk(r, "write", h.path);
   }
 

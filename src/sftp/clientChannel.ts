@@ -6,13 +6,8 @@
 import type { Readable, Writable } from "node:stream";
 import { SshError, SshReader, SshWriter } from "../wire/index.js";
 import { FXP, SftpError, SftpStatus, type SftpStatusCode } from "./clientErrors.js";
-import {
-  decodeLimitsBody,
-  decodeVersion,
-  SftpPacketParser,
-  type SftpLimits,
-  type SftpPacket,
-} from "./protocol.js";
+import { SftpPacketParser, type SftpPacket } from "./packetParser.js";
+import { decodeLimitsBody, decodeVersion, type SftpLimits } from "./protocol.js";
 
 /** Bound on one incoming packet: OpenSSH's SFTP_MAX_MSG_LENGTH is 256 KiB; leave room for headers. */
 export const MAX_INCOMING_PACKET = 512 * 1024;
@@ -22,11 +17,15 @@ export const DEFAULT_BLOCK_SIZE = 32 * 1024;
 export const MAX_BLOCK_SIZE = 255 * 1024;
 
 interface Pending {
-  resolve: (r: SshReader & { type: number }) => void;
+  resolve: (r: Reply) => void;
   reject: (e: Error) => void;
 }
 
-export type Reply = SshReader & { type: number };
+/**
+ * A reply: a reader over its body after the id, its type, and for a DATA reply whose bytes came in
+ * several chunks, those bytes as slices (the reader then ends with the data's length; see SftpPacket).
+ */
+export type Reply = SshReader & { type: number; data?: Buffer[] };
 
 export class SftpChannel {
   /** The server's protocol version (3 from every server we speak to). */
@@ -36,7 +35,7 @@ export class SftpChannel {
   limits: SftpLimits | null = null;
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
-  private readonly parser = new SftpPacketParser(MAX_INCOMING_PACKET);
+  private readonly parser = new SftpPacketParser(MAX_INCOMING_PACKET, true);
   protected failure: Error | null = null;
   private readonly ready: Promise<void>;
   protected closed = false;
@@ -146,10 +145,11 @@ export class SftpChannel {
     for (const packet of packets) this.dispatch(packet);
   }
 
-  private dispatch({ type, payload }: SftpPacket): void {
+  private dispatch({ type, payload, data }: SftpPacket): void {
     if (this.closed) return;
     const r = new SshReader(payload) as Reply;
     r.type = type;
+    if (data) r.data = data;
     let id = 0;
     if (type !== FXP.VERSION) {
       if (payload.length < 4) return this.fail(new SshError("MALFORMED", "SFTP reply without an id"));
@@ -183,6 +183,21 @@ export class SftpChannel {
     body(w);
     const reply = new Promise<Reply>((resolve, reject) => this.pending.set(id, { resolve, reject }));
     this.send(w);
+    return reply;
+  }
+
+  /**
+   * Send a request built whole by the caller (bulk WRITEs: the file's bytes read straight into it): its
+   * length and type filled in, 4 bytes at offset 5 left for the id, set here. Resolves with the reply.
+   */
+  async requestPacket(packet: Buffer): Promise<Reply> {
+    await this.ready;
+    if (this.failure) throw this.failure;
+    const id = this.nextId;
+    this.nextId = (this.nextId + 1) >>> 0 || 1;
+    packet.writeUInt32BE(id, 5);
+    const reply = new Promise<Reply>((resolve, reject) => this.pending.set(id, { resolve, reject }));
+    this.output.write(packet);
     return reply;
   }
 

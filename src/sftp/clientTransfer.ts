@@ -12,6 +12,8 @@ import fs from "node:fs";
 import { SshError } from "../wire/index.js";
 import { isDirectoryMode, type SftpAttrs } from "./attrs.js";
 import { OpenFlags, SftpError, SftpStatus } from "./clientErrors.js";
+import { fsError } from "./fileSystem.js";
+import { byteLength } from "./packetParser.js";
 import type { SftpClient, SftpHandle } from "./client.js";
 
 export interface TransferProgress {
@@ -51,6 +53,27 @@ function throttleDelay(options: TransferOptions, sent: number, startMs: number):
 }
 
 const DEFAULT_REQUESTS = 64;
+/** One local writev takes at most this much of what is ready (IOV_MAX is 1024 on Linux). */
+const MAX_WRITEV_PARTS = 256;
+const MAX_WRITEV_BYTES = 4 * 1024 * 1024;
+
+/** Write `parts` at `position` in full, as one writev where the kernel takes it all. */
+async function writeAll(fh: fs.promises.FileHandle, parts: Buffer[], position: number): Promise<void> {
+  let rest = parts.length === 1 ? parts : parts.filter((p) => p.length > 0);
+  while (rest.length > 0) {
+    const { bytesWritten } =
+      rest.length === 1
+        ? await fh.write(rest[0]!, 0, rest[0]!.length, position)
+        : await fh.writev(rest, position);
+    if (bytesWritten === 0) throw fsError("EIO", "write");
+    position += bytesWritten;
+    let skip = bytesWritten;
+    let i = 0;
+    while (i < rest.length && skip >= rest[i]!.length) skip -= rest[i++]!.length;
+    rest = rest.slice(i);
+    if (skip > 0) rest[0] = rest[0]!.subarray(skip);
+  }
+}
 
 function abortError(): SshError {
   return new SshError("ABORTED", "transfer aborted");
@@ -131,7 +154,7 @@ function pipelineReads(
     let buffered = 0;
     let failure: Error | null = null;
     let finished = false;
-    const ready = new Map<number, Buffer>();
+    const ready = new Map<number, Buffer[]>();
     const startMs = Date.now();
     let throttled = false;
 
@@ -155,16 +178,17 @@ function pipelineReads(
 
     function issue(offset: number, length: number): void {
       inFlight++;
-      client.read(h, offset, length).then(
-        (data) => {
+      client.readParts(h, offset, length).then(
+        (parts) => {
           inFlight--;
-          if (data === null || data.length === 0) {
+          const n = parts === null ? 0 : byteLength(parts);
+          if (parts === null || n === 0) {
             eofAt = Math.min(eofAt, offset);
           } else {
-            ready.set(offset, data);
-            buffered += data.length;
+            ready.set(offset, parts);
+            buffered += n;
             // A short read (filexfer-02 §6.4 allows one): ask for the rest of the block.
-            if (data.length < length && !failure) issue(offset + data.length, length - data.length);
+            if (n < length && !failure) issue(offset + n, length - n);
           }
           flush();
           pump();
@@ -200,17 +224,27 @@ function pipelineReads(
       }
     }
 
+    /** Write what is ready in order from writeOffset: consecutive blocks together, in one writev. */
     function flush(): void {
       if (writing || failure) return;
-      const data = ready.get(writeOffset);
-      if (!data) return;
-      ready.delete(writeOffset);
+      const parts: Buffer[] = [];
+      let n = 0;
+      for (let at = writeOffset; parts.length < MAX_WRITEV_PARTS && n < MAX_WRITEV_BYTES;) {
+        const block = ready.get(at);
+        if (!block) break;
+        ready.delete(at);
+        const size = byteLength(block);
+        for (const p of block) parts.push(p);
+        n += size;
+        at += size;
+      }
+      if (n === 0) return;
       writing = true;
-      fh.write(data, 0, data.length, writeOffset).then(
+      writeAll(fh, parts, writeOffset).then(
         () => {
           writing = false;
-          buffered -= data.length;
-          writeOffset += data.length;
+          buffered -= n;
+          writeOffset += n;
           state.written = writeOffset;
           options.onProgress?.({ transferred: writeOffset, total, startedAt: start });
           flush();
@@ -305,24 +339,40 @@ async function pipelineWrites(
   options.signal?.addEventListener("abort", onAbort, { once: true });
   const waitSlot = (): Promise<void> => new Promise((resolve) => (wake = resolve));
   const startMs = Date.now();
+  const head = client.writeHeaderLength(h);
+  // The file's bytes go straight into the request (no copy into a packet), and a request's buffer is
+  // used again once the server has answered it (its bytes were sent by then).
+  const spare: Buffer[] = [];
+  const readBlock = async (at: number): Promise<{ packet: Buffer; at: number; n: number }> => {
+    const packet = spare.pop() ?? Buffer.allocUnsafe(head + block);
+    const { bytesRead } = await fh.read(packet, head, Math.min(block, total - at), at);
+    return { packet, at, n: bytesRead };
+  };
+  // One block is read ahead from the local file while the one before waits for its turn to go.
+  let ahead = start < total ? readBlock(start) : null;
   try {
-    let offset = start;
-    while (offset < total && !failure) {
+    while (ahead && !failure) {
+      let b: { packet: Buffer; at: number; n: number };
+      try {
+        b = await ahead;
+      } catch (err) {
+        failure ??= err as Error; // a local read error: what was sent is still confirmed below
+        break;
+      }
+      ahead = null;
+      if (b.n === 0) break; // the local file shrank while we sent it
+      if (b.at + b.n < total) ahead = readBlock(b.at + b.n);
       while (inFlight >= maxInFlight && !failure) await waitSlot();
       if (failure) break;
-      const wait = throttleDelay(options, offset - start, startMs);
+      const wait = throttleDelay(options, b.at - start, startMs);
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));
       if (client.needsDrain) await client.waitDrain();
-      const length = Math.min(block, total - offset);
-      const buf = Buffer.allocUnsafe(length);
-      const { bytesRead } = await fh.read(buf, 0, length, offset);
-      if (bytesRead === 0) break; // the local file shrank while we sent it
-      const at = offset;
-      offset += bytesRead;
+      const { packet, at, n: bytesRead } = b;
       inFlight++;
-      client.write(h, at, buf.subarray(0, bytesRead)).then(
+      client.writePrepared(h, at, packet, bytesRead).then(
         () => {
           inFlight--;
+          spare.push(packet);
           doneAt.set(at, bytesRead);
           while (doneAt.has(confirmed)) {
             const n = doneAt.get(confirmed)!;
@@ -345,6 +395,8 @@ async function pipelineWrites(
     }
     while (inFlight > 0) await waitSlot();
   } finally {
+    // A block read ahead and not sent (the transfer failed meanwhile): its outcome no longer matters.
+    ahead?.catch(() => {});
     options.signal?.removeEventListener("abort", onAbort);
   }
   if (failure) {

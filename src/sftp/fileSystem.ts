@@ -25,6 +25,11 @@ export interface SftpFile {
   read(buffer: Buffer, bufferOffset: number, length: number, position: number): Promise<number>;
   /** Write all of `data` at `position`. */
   write(data: Buffer, position: number): Promise<void>;
+  /**
+   * Write all of `parts`, in order, at `position` (a WRITE's data as it arrived in chunks). Optional: the
+   * server falls back to write() of each part.
+   */
+  writev?(parts: Buffer[], position: number): Promise<void>;
   stat(): Promise<SftpStats>;
   setstat(attrs: SftpAttrs): Promise<void>;
   sync(): Promise<void>;

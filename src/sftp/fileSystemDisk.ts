@@ -3,11 +3,12 @@
  * logged-in user, so the kernel does the access checks). Open flags map as OpenSSH's flags_from_portable();
  * SETSTAT applies size, permissions, times, then owner, as sftp-server.c does.
  */
-import { constants, type Dir, type Stats } from "node:fs";
+import { constants, readSync, writeSync, writevSync, type Dir, type Stats } from "node:fs";
 import * as fsp from "node:fs/promises";
 import type { SftpAttrs } from "./attrs.js";
 import { fsError, type SftpDirectory, type SftpDirectoryEntry, type SftpFile } from "./fileSystem.js";
 import type { SftpFileSystem, SftpOpenOptions, SftpStats } from "./fileSystem.js";
+import { byteLength } from "./packetParser.js";
 import { OpenFlags, type SftpStatvfs } from "./protocol.js";
 import { systemGroupName, systemHomeDirectory, systemUserName } from "./serverAccounts.js";
 
@@ -39,10 +40,57 @@ export function openFlagsToNode(pflags: number): number {
   return flags;
 }
 
+/**
+ * Longest a blocking read or write may take before that file goes back to the thread pool: a page-cache
+ * copy of 64 KiB takes microseconds, a cold disk or a network file system milliseconds.
+ */
+const SLOW_BLOCKING_IO_NS = 2_000_000n;
+
+/**
+ * The largest read or write done on the event loop. Node's asynchronous file I/O costs a thread-pool
+ * round trip per call (a worker's wake-up and the event loop's), several times the CPU of copying 32 KiB
+ * (the block of most clients without limits@openssh.com); a larger block is worth its round trip, as the
+ * copy then runs beside the event loop's own work (the channel's encryption).
+ */
+const MAX_BLOCKING_IO = 64 * 1024;
+
+/** Linux's memory devices (mem(4): null, zero, full, random, urandom...) never block. */
+const MEMORY_DEVICE_MAJOR = 1;
+
+/**
+ * How large a read or write of this file may run on the event loop: a small one of a regular file; any
+ * of a memory device (no copy to a disk at all); none of anything else (a FIFO, a terminal or a socket
+ * could block it for good).
+ */
+function blockingLimit(st: Stats): number {
+  if (st.isFile()) return MAX_BLOCKING_IO;
+  const memoryDevice = st.isCharacterDevice() && Math.floor(st.rdev / 256) % 4096 === MEMORY_DEVICE_MAJOR;
+  return memoryDevice ? Number.POSITIVE_INFINITY : 0;
+}
+
+/**
+ * An open file. Small reads and writes of a regular file are plain pread/pwrite on the event loop, as
+ * sftp-server.c does, until one call is slow (the data was not cached): from then on that file uses the
+ * thread pool, so that one session's disk does not hold up the process's other sessions.
+ */
 class DiskFile implements SftpFile {
-  constructor(private readonly fh: fsp.FileHandle) {}
+  constructor(
+    private readonly fh: fsp.FileHandle,
+    private blockingUpTo: number,
+  ) {}
+
+  /** Run `op` on the event loop when it is small enough and this file's calls stay fast; else null. */
+  private quick<T>(length: number, op: (fd: number) => T): T | null {
+    if (this.blockingUpTo === 0 || length > this.blockingUpTo) return null;
+    const started = process.hrtime.bigint();
+    const result = op(this.fh.fd);
+    if (process.hrtime.bigint() - started > SLOW_BLOCKING_IO_NS) this.blockingUpTo = 0;
+    return result;
+  }
 
   async read(buffer: Buffer, bufferOffset: number, length: number, position: number): Promise<number> {
+    const n = this.quick(length, (fd) => readSync(fd, buffer, bufferOffset, length, position));
+    if (n !== null) return n;
     const { bytesRead } = await this.fh.read(buffer, bufferOffset, length, position);
     return bytesRead;
   }
@@ -50,9 +98,32 @@ class DiskFile implements SftpFile {
   async write(data: Buffer, position: number): Promise<void> {
     let done = 0;
     while (done < data.length) {
-      const { bytesWritten } = await this.fh.write(data, done, data.length - done, position + done);
+      const quick = this.quick(data.length - done, (fd) =>
+        writeSync(fd, data, done, data.length - done, position + done),
+      );
+      const bytesWritten =
+        quick ?? (await this.fh.write(data, done, data.length - done, position + done)).bytesWritten;
       if (bytesWritten === 0) throw fsError("EIO", "write");
       done += bytesWritten;
+    }
+  }
+
+  async writev(parts: Buffer[], position: number): Promise<void> {
+    let rest = parts.filter((p) => p.length > 0);
+    while (rest.length > 0) {
+      const chunk = rest;
+      const at = position;
+      const bytesWritten =
+        this.quick(byteLength(chunk), (fd) => writevSync(fd, chunk, at)) ??
+        (await this.fh.writev(chunk, at)).bytesWritten;
+      if (bytesWritten === 0) throw fsError("EIO", "write");
+      position += bytesWritten;
+      // A short writev: go on from the first byte the kernel did not take.
+      let skip = bytesWritten;
+      let i = 0;
+      while (i < rest.length && skip >= rest[i]!.length) skip -= rest[i++]!.length;
+      rest = rest.slice(i);
+      if (skip > 0) rest[0] = rest[0]!.subarray(skip);
     }
   }
 
@@ -107,7 +178,13 @@ class DiskDirectory implements SftpDirectory {
 
 export class DiskFileSystem implements SftpFileSystem {
   async open(path: string, options: SftpOpenOptions): Promise<SftpFile> {
-    return new DiskFile(await fsp.open(path, openFlagsToNode(options.flags), options.mode & 0o7777));
+    const fh = await fsp.open(path, openFlagsToNode(options.flags), options.mode & 0o7777);
+    try {
+      return new DiskFile(fh, blockingLimit(await fh.stat()));
+    } catch (err) {
+      await fh.close();
+      throw err;
+    }
   }
 
   async openDirectory(path: string): Promise<SftpDirectory> {

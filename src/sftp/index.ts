@@ -5,6 +5,7 @@
  */
 export * from "./attrs.js";
 export * from "./protocol.js";
+export * from "./packetParser.js";
 export * from "./fileSystem.js";
 export { DiskFileSystem } from "./fileSystemDisk.js";
 export { MemoryFileSystem, type MemoryFileSystemOptions } from "./fileSystemMemory.js";

@@ -1,7 +1,8 @@
 /**
  * The SFTP version 3 wire protocol (draft-ietf-secsh-filexfer-02) as OpenSSH speaks it, with the
  * extensions of OpenSSH's PROTOCOL file ("sftp" sections): packet types, status codes, open flags,
- * packet framing with a length limit, and the encoders and decoders both the client and the server use.
+ * the size limits, and the encoders and decoders both the client and the server use (the framing of a
+ * byte stream into packets is in packetParser.ts).
  * A packet is uint32 length, byte type, then (for all but INIT and VERSION) uint32 request id.
  */
 import { SshError, SshReader, SshWriter } from "../wire/index.js";
@@ -126,73 +127,6 @@ export function encodePacket(type: number, body: (w: SshWriter) => void, sizeHin
   const buf = w.toBuffer();
   buf.writeUInt32BE(buf.length - 4, 0);
   return buf;
-}
-
-/** A packet as read off the stream: its type and its body after the type byte (id included). */
-export interface SftpPacket {
-  type: number;
-  payload: Buffer;
-}
-
-/**
- * Splits a byte stream into SFTP packets. A declared length over the limit is fatal for the session
- * (OpenSSH's sftp-server ends with "bad message"), so push() throws SshError("PACKET_TOO_LARGE") and the
- * caller ends the stream; a zero length (no type byte) is MALFORMED, also fatal.
- */
-export class SftpPacketParser {
-  private chunks: Buffer[] = [];
-  private buffered = 0;
-
-  constructor(private readonly maxLength = MAX_PACKET_LENGTH) {}
-
-  /** Bytes held that do not yet make a whole packet. */
-  get pending(): number {
-    return this.buffered;
-  }
-
-  /** Add bytes; returns the complete packets they finish, in order. */
-  push(chunk: Buffer): SftpPacket[] {
-    if (chunk.length > 0) {
-      this.chunks.push(chunk);
-      this.buffered += chunk.length;
-    }
-    const out: SftpPacket[] = [];
-    for (;;) {
-      if (this.buffered < 4) break;
-      const head = this.peek(4);
-      const len = head.readUInt32BE(0);
-      if (len > this.maxLength) {
-        throw new SshError("PACKET_TOO_LARGE", `SFTP packet of ${len} bytes exceeds ${this.maxLength}`);
-      }
-      if (len === 0) throw new SshError("MALFORMED", "SFTP packet of length 0");
-      if (this.buffered < 4 + len) break;
-      const whole = this.take(4 + len);
-      out.push({ type: whole[4]!, payload: whole.subarray(5) });
-    }
-    return out;
-  }
-
-  private peek(n: number): Buffer {
-    return this.chunks[0]!.length >= n ? this.chunks[0]! : this.gather(n);
-  }
-
-  private take(n: number): Buffer {
-    const first = this.chunks[0]!.length >= n ? this.chunks[0]! : this.gather(n);
-    if (first.length === n) this.chunks.shift();
-    else this.chunks[0] = first.subarray(n);
-    this.buffered -= n;
-    return first.subarray(0, n);
-  }
-
-  /** Join just the first chunks that hold `n` bytes into one head chunk (never everything buffered). */
-  private gather(n: number): Buffer {
-    let count = 0;
-    let bytes = 0;
-    while (bytes < n) bytes += this.chunks[count++]!.length;
-    const head = Buffer.concat(this.chunks.slice(0, count), bytes);
-    this.chunks.splice(0, count, head);
-    return head;
-  }
 }
 
 // ---- INIT / VERSION ----

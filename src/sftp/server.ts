@@ -19,7 +19,6 @@ import {
   OpenFlags,
   PacketType,
   SFTP_VERSION,
-  SftpPacketParser,
   StatusCode,
   encodeAttrsReply,
   encodeHandle,
@@ -28,8 +27,8 @@ import {
   encodeVersion,
   requestNames,
   serverExtensions,
-  type SftpPacket,
 } from "./protocol.js";
+import { SftpPacketParser, type SftpPacket } from "./packetParser.js";
 import { openDirectory, readDirectory } from "./serverDirectories.js";
 import { handleExtendedRequest } from "./serverExtensions.js";
 import { HandleTable, type FileHandleEntry } from "./serverHandles.js";
@@ -92,7 +91,7 @@ export async function serveSftp(
   options: SftpServerOptions = {},
 ): Promise<void> {
   const server = new SftpServerSession(output, options);
-  const parser = new SftpPacketParser(MAX_PACKET_LENGTH);
+  const parser = new SftpPacketParser(MAX_PACKET_LENGTH, true);
   try {
     // destroyOnReturn false: the default iterator destroys the stream when it ends, and a destroyed
     // channel could no longer carry the exit-status that the session sends after us.
@@ -220,7 +219,7 @@ export class SftpServerSession {
     const id = r.uint32();
     let reply: Buffer;
     try {
-      reply = await this.dispatch(packet.type, id, r);
+      reply = await this.dispatch(packet.type, id, r, packet.data);
     } catch (err) {
       const { status, message } = statusForError(err);
       if (status === StatusCode.FAILURE && !(err instanceof SftpStatusError)) {
@@ -233,7 +232,7 @@ export class SftpServerSession {
     await this.send(reply);
   }
 
-  private async dispatch(type: number, id: number, r: SshReader): Promise<Buffer> {
+  private async dispatch(type: number, id: number, r: SshReader, data?: Buffer[]): Promise<Buffer> {
     if (type === PacketType.EXTENDED) {
       return handleExtendedRequest(this, id, r);
     }
@@ -251,7 +250,7 @@ export class SftpServerSession {
       case PacketType.READ:
         return this.read(id, r);
       case PacketType.WRITE:
-        return this.write(id, r);
+        return this.write(id, r, data);
       case PacketType.LSTAT:
       case PacketType.STAT: {
         const p = this.paths.resolve(this.readPath(r));
@@ -443,15 +442,32 @@ export class SftpServerSession {
     return packet.subarray(0, 13 + n);
   }
 
-  private async write(id: number, r: SshReader): Promise<Buffer> {
+  /** WRITE; `parts` is its data when it came in several chunks (the reader then ends with the length). */
+  private async write(id: number, r: SshReader, parts?: Buffer[]): Promise<Buffer> {
     const handle = this.readHandle(r);
     const offset = r.uint64();
-    const data = r.string(MAX_PACKET_LENGTH, "data");
+    let data: Buffer | null = null;
+    let length: number;
+    if (parts)
+      length = r.uint32(); // the parser checked it against the packet's length
+    else {
+      data = r.string(MAX_PACKET_LENGTH, "data");
+      length = data.length;
+    }
     const h = this.lookupFile(handle);
     if (offset > BigInt(Number.MAX_SAFE_INTEGER))
       throw new SftpStatusError(StatusCode.FAILURE, "Offset too large");
-    await h.file.write(data, Number(offset));
-    h.bytesWritten += data.length;
+    const at = Number(offset);
+    if (data) await h.file.write(data, at);
+    else if (h.file.writev) await h.file.writev(parts!, at);
+    else {
+      let pos = at;
+      for (const part of parts!) {
+        await h.file.write(part, pos);
+        pos += part.length;
+      }
+    }
+    h.bytesWritten += length;
     return this.ok(id);
   }
 
