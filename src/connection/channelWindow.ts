@@ -9,11 +9,25 @@ import { Msg, SshError } from "../wire/index.js";
 /** OpenSSH's CHAN_SES_WINDOW_DEFAULT (64 * 32 KiB). */
 export const DEFAULT_WINDOW = 2 * 1024 * 1024;
 /**
- * The largest data packet we accept and send: four times OpenSSH's CHAN_SES_PACKET_DEFAULT, as each packet
- * costs a cipher context, a tag and a write however small it is (bench/README.md). A peer sends us at most
- * what it can (OpenSSH's sshd up to its read size); we send at most the peer's own maximum.
+ * The largest data packet we send, and offer to accept from nssh peers: four times OpenSSH's
+ * CHAN_SES_PACKET_DEFAULT, as each packet costs a cipher context, a tag and a write however small it is
+ * (bench/README.md). We send at most the peer's own maximum.
  */
 export const DEFAULT_MAX_PACKET = 128 * 1024;
+/** OpenSSH's CHAN_SES_PACKET_DEFAULT: what we offer to accept from any other peer. */
+export const OPENSSH_MAX_PACKET = 32 * 1024;
+
+/**
+ * The maximum packet size to offer a peer (RFC 4254 §5.1). Only our own software gets DEFAULT_MAX_PACKET:
+ * OpenSSH re-keys before sending any packet longer than RekeyLimit/16 bytes (packet.c
+ * ssh_packet_need_rekeying compares the next packet's bytes with a limit counted in blocks), so with
+ * RekeyLimit 1M every 128 KiB packet it sent us would start a key exchange; other peers may do likewise.
+ */
+export function maxPacketToOffer(peerVersion: string | null): number {
+  return peerVersion !== null && /^SSH-2\.0-nssh_/.test(peerVersion)
+    ? DEFAULT_MAX_PACKET
+    : OPENSSH_MAX_PACKET;
+}
 /** Largest window a uint32 can express (RFC 4254 §5.2: a window may not grow past 2^32 - 1). */
 export const MAX_WINDOW = 0xffffffff;
 

@@ -23,7 +23,7 @@ import {
   type IncomingChannelOpen,
 } from "./channelOpen.js";
 import { ChannelOpenFailure, channelOpenFailureText, decodeChannelOpenInfo } from "./channelTypes.js";
-import { DEFAULT_MAX_PACKET, DEFAULT_WINDOW } from "./channelWindow.js";
+import { DEFAULT_MAX_PACKET, DEFAULT_WINDOW, maxPacketToOffer } from "./channelWindow.js";
 import { GlobalRequests, type GlobalReply, type GlobalRequestHandler } from "./globalRequests.js";
 
 export const DEFAULT_MAX_CHANNELS = 1024;
@@ -79,7 +79,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     this.logger = options.log;
     this.defaults = resolveChannelOptions(options, {
       window: DEFAULT_WINDOW,
-      maxPacket: DEFAULT_MAX_PACKET,
+      maxPacket: maxPacketToOffer(transport.peerVersion),
       closeOnEof: true,
     });
     this.maxChannels = positiveInteger(options.maxChannels ?? DEFAULT_MAX_CHANNELS, "maxChannels", 2 ** 31);

@@ -217,7 +217,7 @@ export class Transport extends EventEmitter<TransportEvents> {
       return !this.needDrain;
     }
     this.writePacket(payload);
-    if (this.socket.writableLength >= SOCKET_HIGH_WATER) this.needDrain = true;
+    if (this.socket.writableLength >= this.outputHighWater()) this.needDrain = true;
     return !this.needDrain;
   }
 
@@ -237,8 +237,16 @@ export class Transport extends EventEmitter<TransportEvents> {
     this.checkRekey();
   }
 
+  /**
+   * Where send() starts asking for 'drain': the socket emits 'drain' only after one of its writes returned
+   * false, past its own writableHighWaterMark, so a stream with a higher mark than ours sets the level.
+   */
+  private outputHighWater(): number {
+    return Math.max(SOCKET_HIGH_WATER, this.socket.writableHighWaterMark);
+  }
+
   private maybeDrain(): void {
-    if (this.needDrain && this.queue.length === 0 && this.socket.writableLength < SOCKET_HIGH_WATER) {
+    if (this.needDrain && this.queue.length === 0 && this.socket.writableLength < this.outputHighWater()) {
       this.needDrain = false;
       this.emit("drain");
     }
@@ -316,6 +324,17 @@ export class Transport extends EventEmitter<TransportEvents> {
    * socket, passed separately). Only between authentication and USERAUTH_SUCCESS, with no key exchange
    * running and no compression active; afterwards this object neither reads nor writes the socket.
    */
+  /**
+   * Resolves once everything sent so far has left Node's buffers for the kernel (before handOff()). It
+   * polls: the socket emits 'drain' only when a write had gone past its mark, which a login's few bytes
+   * never do; a peer that reads nothing keeps it waiting until its LoginGraceTime ends the connection.
+   */
+  async outputFlushed(): Promise<void> {
+    while (!this.closed && (this.corked || this.socket.writableLength > 0)) {
+      await new Promise<void>((resolve) => setTimeout(resolve, this.corked ? 0 : 5));
+    }
+  }
+
   handOff(): TransportHandoff {
     if (this.role !== "server") throw new SshError("PROTOCOL", "only a server hands a connection off");
     if (this.closed) throw new SshError("CONNECTION_LOST", "transport is closed");
@@ -324,6 +343,10 @@ export class Transport extends EventEmitter<TransportEvents> {
     }
     if (this.writer.compressor || this.reader.decompressor || this.queue.length > 0) {
       throw new SshError("UNSUPPORTED", "cannot hand off a connection with compression active");
+    }
+    // Bytes still corked or held by Node's socket would be lost with the descriptor (see outputFlushed()).
+    if (this.corked || this.socket.writableLength > 0) {
+      throw new SshError("PROTOCOL", "cannot hand off while output is still being written");
     }
     const opener = this.reader.opener.exportState?.();
     const sealer = this.writer.sealer.exportState?.();
