@@ -17,6 +17,8 @@ import type { InputBuffer } from "./inputBuffer.js";
 
 /** Largest payload we send or accept after decompression (RFC 4253 §6.1 asks for 32768 at least). */
 export const MAX_PAYLOAD_LENGTH = MAX_PACKET_LENGTH - 64;
+/** Room kept for zlib's growth of an incompressible payload (deflate adds 5 bytes per 16 KiB block). */
+const COMPRESSION_SLACK = 1024;
 
 /**
  * Padding bytes come from a pool refilled 64 KiB at a time: one randomFillSync per packet cost a few per cent
@@ -74,10 +76,15 @@ export class PacketWriter {
    * returns the wire bytes in pieces, to be written in order (socket.cork gathers them into one writev).
    */
   frameParts(payload: Buffer | readonly Buffer[]): Buffer[] {
-    if (this.compressor) payload = this.compressor.compress(joined(payload));
-    const length = Buffer.isBuffer(payload) ? payload.length : totalLength(payload);
-    if (length > MAX_PAYLOAD_LENGTH) {
+    let length = Buffer.isBuffer(payload) ? payload.length : totalLength(payload);
+    // Checked before compressing: a refused payload must not have moved the compressor's state, which the
+    // peer's decompressor follows. zlib grows incompressible data by well under COMPRESSION_SLACK.
+    if (length > MAX_PAYLOAD_LENGTH - (this.compressor ? COMPRESSION_SLACK : 0)) {
       throw new SshError("PACKET_TOO_LARGE", `payload of ${length} bytes is too large to send`);
+    }
+    if (this.compressor) {
+      payload = this.compressor.compress(joined(payload));
+      length = payload.length;
     }
     const s = this.sealer;
     const block = Math.max(s.blockSize, 8);
