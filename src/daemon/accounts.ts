@@ -1,8 +1,20 @@
 /**
- * System accounts, as sshd looks them up (getpwnam, getgrouplist): through getent(1) and id(1), so that
- * every NSS source the host uses (files, LDAP, sssd) answers, without a native binding.
+ * System accounts, as sshd looks them up (getpwnam, getgrouplist).
+ *
+ * When nsswitch.conf(5) sends the passwd and group databases to `files` alone (or to `files` then
+ * `systemd` with no userdb record that could add a membership: the Debian default), the answer is read
+ * from /etc/passwd and /etc/group directly, as glibc's files module would give it: the first passwd line
+ * with the name; the groups are the primary gid first, then every group whose member list names the
+ * user, in file order, each gid once (getgrouplist(3)), named by the first group line with that gid.
+ * Anything else (LDAP, sssd, compat `+` lines, actions in brackets, a user files do not know) asks
+ * getent(1) and id(1), so that every NSS source the host uses answers, without a native binding.
+ *
+ * Nothing is kept that would hide a change: the parsed files are reused only while /etc/passwd,
+ * /etc/group and /etc/nsswitch.conf keep their inode, size, mtime and ctime, so an account or group
+ * change counts from the next login, as with sshd.
  */
 import { execFile } from "node:child_process";
+import fs from "node:fs";
 import os from "node:os";
 
 export interface SystemAccount {
@@ -15,6 +27,8 @@ export interface SystemAccount {
   /** Every group the user is in (primary first), as initgroups(3) would set them. */
   groups: { gid: number; name: string }[];
 }
+
+type PasswdEntry = Omit<SystemAccount, "groups">;
 
 /** Names getent and the helpers get: no option-like or separator characters (useradd's rules are stricter). */
 const SAFE_NAME = /^[A-Za-z0-9._][A-Za-z0-9._@-]{0,255}\$?$/;
@@ -33,7 +47,7 @@ function run(program: string, args: string[]): Promise<{ code: number; stdout: s
 }
 
 /** Parses one passwd(5) line; null when it is malformed. */
-export function parsePasswdLine(line: string): Omit<SystemAccount, "groups"> | null {
+export function parsePasswdLine(line: string): PasswdEntry | null {
   const f = line.replace(/\n$/, "").split(":");
   if (f.length !== 7) return null;
   const uid = Number(f[2]);
@@ -42,14 +56,179 @@ export function parsePasswdLine(line: string): Omit<SystemAccount, "groups"> | n
   return { name: f[0]!, uid, gid, gecos: f[4]!, home: f[5]!, shell: f[6]! };
 }
 
+/** Parses one group(5) line; null when it is malformed. */
+export function parseGroupLine(line: string): { name: string; gid: number; members: string[] } | null {
+  const f = line.split(":");
+  if (f.length !== 4 || f[2] === "") return null;
+  const gid = Number(f[2]);
+  if (!Number.isInteger(gid) || gid < 0) return null;
+  return { name: f[0]!, gid, members: f[3] === "" ? [] : f[3]!.split(",") };
+}
+
+// ---- nsswitch.conf --------------------------------------------------------------------------------------
+
+/** The sources nsswitch.conf(5) lists for each database (glibc's default when a database has no line). */
+export function parseNsswitch(text: string): Map<string, string[]> {
+  const dbs = new Map<string, string[]>();
+  for (const raw of text.split("\n")) {
+    const line = raw.replace(/#.*/, "").trim();
+    const colon = line.indexOf(":");
+    if (colon <= 0) continue;
+    dbs.set(
+      line.slice(0, colon).trim(),
+      line
+        .slice(colon + 1)
+        .trim()
+        .split(/\s+/)
+        .filter(Boolean),
+    );
+  }
+  return dbs;
+}
+
+/** Where the systemd module reads membership records (nss-systemd(8), userdb(5)'s drop-in folders). */
+const USERDB_DIRS = [
+  "/etc/userdb",
+  "/run/userdb",
+  "/run/host/userdb",
+  "/usr/lib/userdb",
+  "/usr/local/lib/userdb",
+];
+
 /**
- * Lookups in progress, shared: logins of one user at the same moment start the programs once. Answers are
- * not kept after that: as with sshd, a change to an account or its groups counts from the next login.
+ * Whether the files alone answer as NSS would: every database that decides passwd, group and initgroups
+ * lists `files` first and nothing after it but `systemd` (which adds nothing for a user in the files when
+ * no userdb record exists), with no [action] items.
+ */
+export function filesAnswerAlone(dbs: Map<string, string[]>, userdbPresent: boolean): boolean {
+  const plain = (db: string): boolean => {
+    // glibc's default for a database without a line is "files" (group and passwd on Debian; see nss(5)).
+    const sources = dbs.get(db) ?? ["files"];
+    if (sources[0] !== "files") return false;
+    return sources.slice(1).every((s) => s === "systemd" && !userdbPresent);
+  };
+  // initgroups defaults to the group database's sources.
+  return plain("passwd") && plain("group") && (!dbs.has("initgroups") || plain("initgroups"));
+}
+
+// ---- the files, parsed once per change ------------------------------------------------------------------
+
+const PASSWD_FILE = "/etc/passwd";
+const GROUP_FILE = "/etc/group";
+const NSSWITCH_FILE = "/etc/nsswitch.conf";
+
+interface ParsedFiles {
+  /** Identity of the three files when parsed: inode, size, mtime, ctime. */
+  stamp: string;
+  /** null: the files do not answer alone (another NSS source, or a compat line). */
+  passwd: Map<string, PasswdEntry> | null;
+  groupNames: Map<number, string>;
+  /** user name -> gids of the groups naming it, in file order. */
+  memberships: Map<string, number[]>;
+}
+
+let parsed: ParsedFiles | null = null;
+
+function fileStamp(file: string): string {
+  try {
+    const st = fs.statSync(file, { bigint: true });
+    return `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
+  } catch (err) {
+    return `-${(err as NodeJS.ErrnoException).code ?? "error"}`;
+  }
+}
+
+function userdbPresent(): boolean {
+  return USERDB_DIRS.some((d) => fs.existsSync(d));
+}
+
+function parseFiles(stamp: string, userdb: boolean): ParsedFiles {
+  const none: ParsedFiles = { stamp, passwd: null, groupNames: new Map(), memberships: new Map() };
+  let nsswitch = "";
+  try {
+    nsswitch = fs.readFileSync(NSSWITCH_FILE, "utf8");
+  } catch (err) {
+    // No nsswitch.conf: glibc then uses its built-in defaults, which are "files" for these databases.
+    if ((err as NodeJS.ErrnoException).code !== "ENOENT") return none;
+  }
+  if (!filesAnswerAlone(parseNsswitch(nsswitch), userdb)) return none;
+  let passwdText: string;
+  let groupText: string;
+  try {
+    passwdText = fs.readFileSync(PASSWD_FILE, "utf8");
+    groupText = fs.readFileSync(GROUP_FILE, "utf8");
+  } catch {
+    return none; // unreadable files: the programs will say what NSS says
+  }
+  const passwd = new Map<string, PasswdEntry>();
+  for (const line of passwdText.split("\n")) {
+    // A compat-style +/- line means more than the file: the programs must answer.
+    if (line.startsWith("+") || line.startsWith("-")) return none;
+    const entry = parsePasswdLine(line);
+    if (entry && !passwd.has(entry.name)) passwd.set(entry.name, entry);
+  }
+  const groupNames = new Map<number, string>();
+  const memberships = new Map<string, number[]>();
+  for (const line of groupText.split("\n")) {
+    if (line.startsWith("+") || line.startsWith("-")) return none;
+    const group = parseGroupLine(line);
+    if (!group) continue;
+    if (!groupNames.has(group.gid)) groupNames.set(group.gid, group.name);
+    for (const member of group.members) {
+      const list = memberships.get(member);
+      if (list) list.push(group.gid);
+      else memberships.set(member, [group.gid]);
+    }
+  }
+  return { stamp, passwd, groupNames, memberships };
+}
+
+/** The parsed files as they are now (parsed again whenever one of them changed). */
+function currentFiles(): ParsedFiles {
+  const userdb = userdbPresent();
+  const stamp = [PASSWD_FILE, GROUP_FILE, NSSWITCH_FILE].map(fileStamp).join("|") + (userdb ? "|userdb" : "");
+  if (parsed?.stamp !== stamp) parsed = parseFiles(stamp, userdb);
+  return parsed;
+}
+
+/**
+ * The account from /etc/passwd and /etc/group; undefined when the files cannot answer alone (the
+ * programs must), null when NSS would say there is no such user.
+ */
+export function lookupAccountInFiles(name: string): SystemAccount | null | undefined {
+  const files = currentFiles();
+  if (!files.passwd) return undefined;
+  const entry = files.passwd.get(name);
+  // Not in the files: another module (systemd's root/nobody or dynamic users) may still know it.
+  if (!entry) return undefined;
+  const seen = new Set<number>([entry.gid]);
+  const groups = [{ gid: entry.gid, name: files.groupNames.get(entry.gid) ?? String(entry.gid) }];
+  for (const gid of files.memberships.get(name) ?? []) {
+    if (seen.has(gid)) continue;
+    seen.add(gid);
+    groups.push({ gid, name: files.groupNames.get(gid) ?? String(gid) });
+  }
+  return { ...entry, groups };
+}
+
+// ---- lookups --------------------------------------------------------------------------------------------
+
+/**
+ * Lookups through the programs in progress, shared: logins of one user at the same moment start them
+ * once. Answers are not kept after that: as with sshd, a change counts from the next login.
  */
 const inFlight = new Map<string, Promise<SystemAccount | null>>();
 
 /** getpwnam + getgrouplist: the account, or null when there is no such user. */
 export function lookupAccount(name: string): Promise<SystemAccount | null> {
+  if (!isSafeAccountName(name)) return Promise.resolve(null);
+  const fromFiles = lookupAccountInFiles(name);
+  if (fromFiles !== undefined) return Promise.resolve(fromFiles);
+  return lookupAccountByPrograms(name);
+}
+
+/** The same lookup, always through getent(1) and id(1) (every NSS source). */
+export function lookupAccountByPrograms(name: string): Promise<SystemAccount | null> {
   const running = inFlight.get(name);
   if (running) return running;
   const account = lookupAccountNow(name).finally(() => inFlight.delete(name));

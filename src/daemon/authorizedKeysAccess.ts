@@ -8,7 +8,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { fingerprint, type PublicKey } from "../keys/index.js";
 import { lookupAccount, type SystemAccount } from "./accounts.js";
-import { readFileAsUser, runAsUser } from "./loginExec.js";
+import { needsIdentityChange, readFileAsUser, runAsUser } from "./loginExec.js";
 import type { LoginLog, LoginSettings } from "./loginSettings.js";
 
 /** The most of an authorized_keys file or command output read (sshd reads line by line without limit). */
@@ -110,12 +110,102 @@ export async function readAuthorizedKeysFile(
       return null;
     }
   }
-  const text = await readFileAsUser(account, file, MAX_KEYS_BYTES);
+  const text = needsIdentityChange(account)
+    ? await readFileAsUserRemembered(account, file)
+    : await readOwnFile(file, MAX_KEYS_BYTES);
   if (text === null) {
     log.debug1(`Could not open user '${account.name}' authorized keys '${file}': Permission denied`);
     return null;
   }
   return { origin: file, text };
+}
+
+/** Texts read with a user's rights, by user identity and path, with the stamp of the path when read. */
+const readAsUser = new Map<string, { stamp: string; text: string }>();
+const READ_AS_USER_ENTRIES = 256;
+const READ_AS_USER_MAX_TEXT = 64 * 1024;
+
+/**
+ * What decides a read of `file` by a user: the file's content and identity (inode, size, mtime) and, for
+ * the file and every folder above its real path, owner, mode and ctime (which chmod, chown and ACL changes
+ * move). Null when any of it cannot be seen.
+ */
+async function pathStamp(file: string): Promise<string | null> {
+  try {
+    const real = await fs.promises.realpath(file);
+    const st = await fs.promises.stat(real, { bigint: true });
+    const parts = [
+      `${real}:${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.mode}:${st.uid}:${st.gid}:${st.ctimeNs}`,
+    ];
+    for (let dir = path.dirname(real); ; dir = path.dirname(dir)) {
+      const ds = await fs.promises.stat(dir, { bigint: true });
+      parts.push(`${ds.dev}:${ds.ino}:${ds.mode}:${ds.uid}:${ds.gid}:${ds.ctimeNs}`);
+      if (dir === "/") break;
+    }
+    return parts.join("|");
+  } catch {
+    return null; // the read as the user decides
+  }
+}
+
+/**
+ * readFileAsUser (a helper process with the user's rights, as sshd's temporarily_use_uid) for a file not
+ * seen before, or changed (content, ownership, modes or ACLs of it or of a folder above it) since it was
+ * last read for this same identity: a login reads authorized_keys twice (the query, then the signature),
+ * and starting that process each time cost the monitor more than the rest of the login. The answer is the
+ * one the user's read gave for the very same file state.
+ */
+async function readFileAsUserRemembered(account: SystemAccount, file: string): Promise<string | null> {
+  const key = `${account.uid}:${account.gid}:${account.groups.map((g) => g.gid).join(",")}\0${file}`;
+  const stamp = await pathStamp(file);
+  const known = readAsUser.get(key);
+  if (stamp !== null && known?.stamp === stamp) {
+    readAsUser.delete(key);
+    readAsUser.set(key, known); // most recently used last
+    return known.text;
+  }
+  readAsUser.delete(key);
+  const text = await readFileAsUser(account, file, MAX_KEYS_BYTES);
+  // Kept under the stamp taken before the read: had anything moved since, the next stamp differs (ctime
+  // only grows), so a newer text is never served for an older state. Small texts only (authorized_keys).
+  if (text !== null && stamp !== null && text.length <= READ_AS_USER_MAX_TEXT) {
+    readAsUser.set(key, { stamp, text });
+    if (readAsUser.size > READ_AS_USER_ENTRIES) readAsUser.delete(readAsUser.keys().next().value!);
+  }
+  return text;
+}
+
+/**
+ * Read a file with this process's rights (those of the user already), at most `maxBytes`, in buffers sized
+ * by the file: a login reads its authorized_keys twice (the query, then the signature), and a zero-filled
+ * buffer of the whole bound each time cost more than the read. Null when it cannot be opened or read.
+ */
+async function readOwnFile(file: string, maxBytes: number): Promise<string | null> {
+  let fh: fs.promises.FileHandle;
+  try {
+    fh = await fs.promises.open(file, "r");
+  } catch {
+    return null; // reported by the caller as sshd does ("Could not open ...")
+  }
+  try {
+    const chunks: Buffer[] = [];
+    let total = 0;
+    // The size is a hint only (the file may grow, and /proc files say 0): read until the end or the bound.
+    let want = Math.min(Math.max((await fh.stat()).size + 1, 4096), maxBytes);
+    while (total < maxBytes) {
+      const buf = Buffer.allocUnsafe(Math.min(want, maxBytes - total));
+      const { bytesRead } = await fh.read(buf, 0, buf.length, total);
+      if (bytesRead === 0) break;
+      chunks.push(buf.subarray(0, bytesRead));
+      total += bytesRead;
+      want = 64 * 1024;
+    }
+    return Buffer.concat(chunks, total).toString("utf8");
+  } catch {
+    return null; // a read error (EISDIR, EIO): the caller reports the file as unreadable
+  } finally {
+    await fh.close();
+  }
 }
 
 /** Split a command line into words as sshd's argv_split does: blanks separate, quotes and \ escape. */

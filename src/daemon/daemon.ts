@@ -271,8 +271,10 @@ export class Daemon extends EventEmitter<DaemonEvents> {
         ),
       );
     };
-    const write = (level: LogLevel, message: string, authenticated: boolean): void =>
-      log.transportLogger(level, connectionLogLine(message, peer, authenticated));
+    // Lines the log would drop are not reworded first (workers send only what the level lets through).
+    const write = (level: LogLevel, message: string, authenticated: boolean): void => {
+      if (log.enabled(level)) log.transportLogger(level, connectionLogLine(message, peer, authenticated));
+    };
     const connLog: DaemonLog = {
       error: (m) => write("error", m, false),
       info: (m) => write("info", m, false),

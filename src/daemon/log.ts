@@ -222,9 +222,38 @@ function syslogSink(facilityName: string, tag: string): Sink {
   return sink;
 }
 
+/**
+ * The levels of the daemon logs alive in this process, for its children (privsep workers and session
+ * processes): they send only the lines some log here would write, instead of every debug line of every
+ * packet. With no daemon log (a test's own DaemonLog), children send everything.
+ */
+const liveLogRanks = new Map<symbol, number>();
+const childRankWatchers = new Set<(rank: number) => void>();
+
+/** The most verbose level any daemon log of this process writes now (7, debug3, when there is none). */
+export function childLogRank(): number {
+  return liveLogRanks.size === 0 ? RANK.debug3 : Math.max(...liveLogRanks.values());
+}
+
+/** Be told when childLogRank() changes (SIGHUP with a new LogLevel); returns the way to stop. */
+export function watchChildLogRank(watcher: (rank: number) => void): () => void {
+  childRankWatchers.add(watcher);
+  return () => void childRankWatchers.delete(watcher);
+}
+
+function setLiveRank(id: symbol, rank: number | null): void {
+  const before = childLogRank();
+  if (rank === null) liveLogRanks.delete(id);
+  else liveLogRanks.set(id, rank);
+  const after = childLogRank();
+  if (after !== before) for (const w of childRankWatchers) w(after);
+}
+
 /** Create the daemon's log for a level and destination. */
 export function createDaemonLog(options: DaemonLogOptions): DaemonLogger {
   let rank = LEVEL_RANK[options.level];
+  const id = Symbol("daemon log");
+  setLiveRank(id, rank);
   const d = options.destination;
   let sink: Sink & { detached?: boolean };
   if (d.kind === "file") sink = fileSink(d.path);
@@ -251,6 +280,7 @@ export function createDaemonLog(options: DaemonLogOptions): DaemonLogger {
     fatal: (m) => emit("fatal", m),
     setLevel: (level) => {
       rank = LEVEL_RANK[level];
+      setLiveRank(id, rank);
     },
     setSyslogFacility: (facility) => {
       const n = FACILITIES[facility.toUpperCase()];
@@ -262,7 +292,10 @@ export function createDaemonLog(options: DaemonLogOptions): DaemonLogger {
     detachStderr: () => {
       if ("detached" in sink) sink.detached = true;
     },
-    close: () => sink.close(),
+    close: () => {
+      setLiveRank(id, null);
+      return sink.close();
+    },
   };
 }
 

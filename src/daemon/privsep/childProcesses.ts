@@ -5,7 +5,8 @@
  */
 import { fork, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { IpcPeer } from "./ipc.js";
+import { childLogRank, watchChildLogRank } from "../log.js";
+import { IpcPeer, LOG_RANK_ENV } from "./ipc.js";
 
 export type ChildRole = "worker" | "session";
 
@@ -30,8 +31,21 @@ function childEnvironment(): Record<string, string> {
     const v = process.env[name];
     if (v !== undefined) env[name] = v;
   }
+  // Which log lines are worth an IPC message; later changes come as notes (IpcPeer.sendLogRank).
+  env[LOG_RANK_ENV] = String(childLogRank());
   return env;
 }
+
+/**
+ * V8 options of the children. The young generation is kept small: V8 grows it up to 16 MiB a half under
+ * allocation bursts (a worker doing many key exchanges at once, a session process taking many connections)
+ * and never gives those pages back, so each child kept tens of MiB it did not need; with 1 MiB halves an
+ * idle authenticated connection costs the process tree a fraction of that (docs/nsshd.md, memory).
+ */
+export const CHILD_V8_OPTIONS: Record<ChildRole, readonly string[]> = {
+  worker: ["--max-semi-space-size=1"],
+  session: ["--max-semi-space-size=1"],
+};
 
 export function startChild(
   role: ChildRole,
@@ -42,11 +56,13 @@ export function startChild(
     serialization: "advanced",
     stdio: ["ignore", "inherit", "inherit", "ipc"],
     env: childEnvironment(),
-    execArgv: opts.execArgv ?? [],
+    execArgv: opts.execArgv ?? [...CHILD_V8_OPTIONS[role]],
     ...(opts.uid !== undefined ? { uid: opts.uid } : {}),
     ...(opts.gid !== undefined ? { gid: opts.gid } : {}),
   });
   const peer = new IpcPeer(child, { onRefused: opts.onRefused });
+  const unwatch = watchChildLogRank((rank) => peer.sendLogRank(rank));
+  child.once("exit", unwatch);
   const ready = new Promise<void>((resolve, reject) => {
     peer.handle(
       "ready",

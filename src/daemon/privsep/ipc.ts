@@ -16,6 +16,8 @@ export interface IpcChannel {
 
 type Envelope =
   | { t: "req"; id: number; op: string; args: unknown }
+  /** A one-way message: handled like a request, never answered (log lines, level changes). */
+  | { t: "note"; op: string; args: unknown }
   | { t: "res"; id: number; ok: true; value: unknown }
   | { t: "res"; id: number; ok: false; error: string };
 
@@ -41,6 +43,23 @@ export class IpcError extends Error {
 
 const MAX_ID = 2 ** 31;
 
+/** Log levels by rank, as the daemon's log orders them (log.ts): a line of rank above the limit is dropped. */
+const LOG_RANK: Record<string, number> = { error: 2, info: 3, verbose: 4, debug1: 5, debug2: 6, debug3: 7 };
+
+/** The environment variable a child finds the monitor's log rank in when it starts (childProcesses.ts). */
+export const LOG_RANK_ENV = "NSSHD_LOG_RANK";
+/** The log rank the monitor gave this child at its start (undefined: not given, send every line). */
+export function logRankFromEnvironment(): number | undefined {
+  const text = process.env[LOG_RANK_ENV];
+  if (text === undefined || !/^[0-7]$/.test(text)) return undefined;
+  return Number(text);
+}
+
+/** The built-in one-way message by which the monitor tells a child its new log rank (SIGHUP). */
+export const LOG_RANK_NOTE = "logRank";
+/** What may come as a note unless the peer says otherwise: log lines. */
+const DEFAULT_NOTES: readonly string[] = ["log"];
+
 export class IpcPeer {
   private readonly handlers = new Map<string, Handler>();
   private readonly pending = new Map<number, Pending>();
@@ -48,6 +67,11 @@ export class IpcPeer {
   private closed = false;
   /** Requests of the other process being answered now: bounded, as what it can make us do at once. */
   private answering = 0;
+  /**
+   * The most verbose level of log line the other side writes (a rank of LOG_RANK): lines above it are not
+   * worth a message. Unknown: every line is sent.
+   */
+  private peerLogRank: number;
 
   constructor(
     private readonly channel: IpcChannel,
@@ -58,8 +82,13 @@ export class IpcPeer {
       maxPending?: number;
       /** Requests of the other process answered at once (default 256); past it they are refused. */
       maxAnswering?: number;
+      /** The other side's log rank when known at the start (a child: LOG_RANK_ENV); default: every line. */
+      logRank?: number;
+      /** The requests the other side may send as notes, unanswered (default: "log" only). */
+      notes?: readonly string[];
     },
   ) {
+    this.peerLogRank = opts.logRank ?? 7;
     channel.on("message", (message, handle) => this.receive(message, handle));
     channel.on("disconnect", () => this.close(new IpcError("the other process went away")));
   }
@@ -91,6 +120,25 @@ export class IpcPeer {
     });
   }
 
+  /**
+   * Tell the other process something that needs no answer (a log line, say): no reply comes back, and a
+   * failure of its handler there is not reported (as the sender of a request it ignores would not look).
+   */
+  notify(op: string, args: unknown): void {
+    if (this.closed) return;
+    this.post({ t: "note", op, args });
+  }
+
+  /** Whether the other side writes log lines of this level (so that one is worth sending). */
+  logs(level: string): boolean {
+    return (LOG_RANK[level] ?? 0) <= this.peerLogRank;
+  }
+
+  /** The monitor side: tell the child which log lines are worth sending from now on. */
+  sendLogRank(rank: number): void {
+    this.notify(LOG_RANK_NOTE, { rank });
+  }
+
   close(err = new IpcError("channel closed")): void {
     if (this.closed) return;
     this.closed = true;
@@ -116,6 +164,7 @@ export class IpcPeer {
   private receive(message: unknown, handle: unknown): void {
     if (this.closed) return;
     const m = message as Partial<Record<string, unknown>> | null;
+    if (typeof m === "object" && m !== null && m.t === "note") return this.noted(m.op, m.args, handle);
     if (typeof m !== "object" || m === null || !Number.isInteger(m.id) || (m.id as number) < 1) {
       return this.refuse("message without a valid id", handle);
     }
@@ -160,6 +209,42 @@ export class IpcPeer {
     } finally {
       this.answering--;
     }
+  }
+
+  private noted(op: unknown, args: unknown, handle: unknown): void {
+    if (op === LOG_RANK_NOTE) {
+      const rank = (args as { rank?: unknown } | null)?.rank;
+      if (typeof rank !== "number" || !Number.isInteger(rank) || rank < 0 || rank > 7) {
+        return this.refuse("malformed log rank", handle);
+      }
+      this.peerLogRank = rank;
+      return handle ? this.refuse("a handle came with a note", handle) : undefined;
+    }
+    const allowed = typeof op === "string" && (this.opts.notes ?? DEFAULT_NOTES).includes(op);
+    const handler = allowed ? this.handlers.get(op) : undefined;
+    if (!handler) return this.refuse(`unknown note ${JSON.stringify(String(op)).slice(0, 60)}`, handle);
+    // A note never carries a socket: only requests pass them.
+    if (handle) this.refuse(`a handle came with the note ${op as string}`, handle);
+    if (this.answering >= (this.opts.maxAnswering ?? 256)) {
+      return this.refuse(`too many requests at once (${op as string})`, undefined);
+    }
+    let checked: unknown;
+    try {
+      checked = handler.check(args, op as string);
+    } catch (err) {
+      return this.refuse(`malformed ${op as string} note: ${(err as Error).message}`, undefined);
+    }
+    this.answering++;
+    let result: unknown;
+    try {
+      result = handler.run(checked, undefined);
+    } catch {
+      // Not answered by design: the sender of a note does not look at the outcome (see notify).
+      result = undefined;
+    }
+    Promise.resolve(result)
+      .catch(() => {}) // as above: a note's outcome goes nowhere
+      .finally(() => this.answering--);
   }
 
   private settle(m: Partial<Record<string, unknown>>, handle: unknown): void {

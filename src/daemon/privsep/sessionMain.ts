@@ -19,7 +19,7 @@ import type { AuthorizedKeyEntry } from "../systemAuthKeys.js";
 import { generationServer, remoteHostKeySigner } from "./authRelay.js";
 import { becomeUser, type UserIdentity } from "./becomeUser.js";
 import { confineSession } from "./chrootSession.js";
-import { IpcPeer, type IpcChannel } from "./ipc.js";
+import { IpcPeer, logRankFromEnvironment, type IpcChannel } from "./ipc.js";
 import { reportClosed, trusted, type ConnectionInfo, type TransportSettings } from "./messages.js";
 import { object, str, uint } from "./schema.js";
 import type { TransportHandoff } from "../../transport/index.js";
@@ -70,12 +70,14 @@ function grantFrom(p: PortableGrant, peer: IpcPeer, conn: number): LoginGrant {
 export function runSessionProcess(channel: IpcChannel): void {
   const peer = new IpcPeer(channel, {
     onRefused: (reason) => void note(undefined, "error", `session process: refused a message: ${reason}`),
+    logRank: logRankFromEnvironment(),
   });
   const servers = new Map<number, { server: SshServer; hostKeys: PublicKey[] }>();
-  const note = (conn: number | undefined, level: LogLevel, message: string): Promise<unknown> =>
-    peer
-      .request("log", { ...(conn !== undefined ? { conn } : {}), level, message }, trusted())
-      .catch(() => {});
+  // A line the monitor would not write is not sent: the transport has a debug line for every packet, and a
+  // request per packet cost more than the transfer itself.
+  const note = (conn: number | undefined, level: LogLevel, message: string): void => {
+    if (peer.logs(level)) peer.notify("log", { ...(conn !== undefined ? { conn } : {}), level, message });
+  };
   const logFor = (conn: number) => ({
     error: (m: string) => void note(conn, "error", m),
     info: (m: string) => void note(conn, "info", m),

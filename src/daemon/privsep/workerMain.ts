@@ -10,7 +10,7 @@ import { PublicKey } from "../../keys/index.js";
 import type { SshServer } from "../../server/index.js";
 import type { LogLevel } from "../../transport/index.js";
 import { generationServer, remoteAuthPolicy, remoteHostKeySigner, serveConversations } from "./authRelay.js";
-import { IpcPeer, type IpcChannel } from "./ipc.js";
+import { IpcPeer, logRankFromEnvironment, type IpcChannel } from "./ipc.js";
 import { bool, object, uint } from "./schema.js";
 import {
   conn as connId,
@@ -30,12 +30,13 @@ export function runWorker(channel: IpcChannel): void {
   const peer = new IpcPeer(channel, {
     // The monitor is trusted; a message from it that does not parse is a bug worth a line.
     onRefused: (reason) => void note(undefined, "error", `worker: refused a message: ${reason}`),
+    logRank: logRankFromEnvironment(),
   });
   const generations = new Map<number, Generation>();
-  const note = (conn: number | undefined, level: LogLevel, message: string): Promise<unknown> =>
-    peer
-      .request("log", { ...(conn !== undefined ? { conn } : {}), level, message }, trusted())
-      .catch(() => {});
+  // A line the monitor would not write is not sent (the transport has a debug line for every packet).
+  const note = (conn: number | undefined, level: LogLevel, message: string): void => {
+    if (peer.logs(level)) peer.notify("log", { ...(conn !== undefined ? { conn } : {}), level, message });
+  };
 
   serveConversations(peer);
   peer.handle(
