@@ -225,11 +225,23 @@ export class SshServer extends EventEmitter<ServerEvents> {
       ...(o.log ? { log: o.log } : {}),
     }).then(
       (user) => {
-        if (graceTimer) clearTimeout(graceTimer);
         if (handOff) {
-          this.sockets.delete(socket);
-          return handOff(user, transport, where);
+          // What the transport still holds would not go with the descriptor; the grace timer runs on
+          // until it has gone, so a peer that reads nothing cannot hold the connection here.
+          return transport
+            .outputFlushed()
+            .then(() => {
+              if (graceTimer) clearTimeout(graceTimer);
+              if (transport.isClosed) return;
+              this.sockets.delete(socket);
+              handOff(user, transport, where);
+            })
+            .catch((err: unknown) => {
+              o.log?.("error", `hand-off failed: ${(err as Error).message}`);
+              socket.destroy();
+            });
         }
+        if (graceTimer) clearTimeout(graceTimer);
         this.serveConnection(
           {
             ...where,

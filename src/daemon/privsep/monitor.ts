@@ -32,6 +32,11 @@ import type { PortableGrant, SessionConnection } from "./sessionMain.js";
 import { execFile } from "node:child_process";
 
 const SEEN_SESSION_IDS_MAX = 1 << 20;
+/**
+ * How long a user's session process outlives the user's last connection, for the next login: starting a
+ * Node process cost more CPU than all the rest of a login (and its ~13 MiB was counted again each time).
+ */
+const SESSION_LINGER_MS = 10_000;
 
 type LoginClaim = { username: string; methods: string[]; handoff: SessionConnection["handoff"] };
 
@@ -87,6 +92,14 @@ interface SessionProcess {
   connections: Set<number>;
   /** Resolves once it is the user (the "become" answer). */
   ready: Promise<void>;
+  /** uid, gid and groups it became: a login whose account differs (a group added) gets a new process. */
+  identity: string | null;
+  /** Running while it has no connection: it ends when this fires, unless a login took it again. */
+  lingerTimer: NodeJS.Timeout | null;
+}
+
+function identityOf(a: LoginGrant["account"]): string {
+  return `${a.uid}:${a.gid}:${a.groups.map((g) => g.gid).join(",")}`;
 }
 
 export interface MonitorOptions {
@@ -328,6 +341,8 @@ export class PrivsepMonitor {
       key: null,
       connections: new Set(),
       ready: Promise.resolve(),
+      identity: null,
+      lingerTimer: null,
     };
     const owns = (cid: number): boolean => s.connections.has(cid);
     this.serveLogs(s.child, owns);
@@ -379,10 +394,17 @@ export class PrivsepMonitor {
   private async sessionFor(grant: LoginGrant, chroot: string | null): Promise<SessionProcess> {
     const name = grant.account.name;
     const key = chroot === null ? name : `${name}:${chroot}`;
+    const identity = identityOf(grant.account);
     const existing = this.sessionsByKey.get(key);
-    if (existing) {
+    // A change to the account counts from the next login (sshd): only a process that became the very same
+    // identity serves it; an older one keeps its open connections and ends with the last of them.
+    if (existing && existing.identity === identity) {
       await existing.ready;
       return existing;
+    }
+    if (existing) {
+      this.sessionsByKey.delete(key);
+      if (existing.connections.size === 0) this.retireSession(existing);
     }
     const s = this.spares.shift() ?? this.startSpare();
     if (!this.stopped && this.spares.length < (this.opts.spareSessions ?? 1))
@@ -390,6 +412,7 @@ export class PrivsepMonitor {
     s.username = name;
     s.uid = grant.account.uid;
     s.key = key;
+    s.identity = identity;
     this.sessionsByKey.set(key, s);
     const a = grant.account;
     s.ready = s.child.ready.then(async () => {
@@ -600,11 +623,25 @@ export class PrivsepMonitor {
     c.session?.connections.delete(c.id);
     c.spec.ended({ ...how, username: c.username, authenticated: c.session !== null });
     const s = c.session;
-    // A user's session process ends with the user's last connection.
-    if (s && s.connections.size === 0 && s.key !== null && this.sessionsByKey.get(s.key) === s) {
+    if (!s || s.connections.size > 0 || s.retiring) return;
+    // A superseded process (its user's account changed) ends with its last connection; the current one
+    // waits a little for the user's next login first.
+    if (s.key === null || this.sessionsByKey.get(s.key) !== s) return this.retireSession(s);
+    if (s.lingerTimer) clearTimeout(s.lingerTimer);
+    s.lingerTimer = setTimeout(() => {
+      s.lingerTimer = null;
+      // A login that took it meanwhile added its connection in the same turn as it was chosen.
+      if (s.connections.size > 0 || s.key === null || this.sessionsByKey.get(s.key) !== s) return;
       this.sessionsByKey.delete(s.key);
-      s.retiring = true;
-      s.child.process.kill("SIGTERM");
-    }
+      this.retireSession(s);
+    }, SESSION_LINGER_MS);
+    s.lingerTimer.unref();
+  }
+
+  private retireSession(s: SessionProcess): void {
+    if (s.lingerTimer) clearTimeout(s.lingerTimer);
+    s.lingerTimer = null;
+    s.retiring = true;
+    s.child.process.kill("SIGTERM");
   }
 }
