@@ -1,10 +1,13 @@
 /**
- * May this system user log in from here at all? sshd's allowed_user (auth.c): the shell must exist and
- * be executable, DenyUsers/AllowUsers (`user` or `user@host` patterns), DenyGroups/AllowGroups; and a
- * daemon not started as root serves only the user who started it. Also PermitRootLogin per method
- * (auth_root_allowed). Null means allowed; otherwise the log line sshd would write.
+ * May this system user log in from here at all? sshd's allowed_user (auth.c): without PAM, an account
+ * that has expired or is locked (shadow password starting with "!", Linux's LOCKED_PASSWD_PREFIX) is
+ * refused; the shell must exist and be executable (unless a ChrootDirectory applies: it is looked up
+ * inside), DenyUsers/AllowUsers (`user` or `user@host` patterns), DenyGroups/AllowGroups; and a daemon not
+ * started as root serves only the user who started it. Also PermitRootLogin per method (auth_root_allowed).
+ * Null means allowed; otherwise the log line sshd would write.
  */
 import fs from "node:fs";
+import { chrootConfigured } from "./chroot.js";
 import { matchHostPattern, matchUserHostPattern } from "../keys/index.js";
 import type { SystemAccount } from "./accounts.js";
 import type { LoginSettings } from "./loginSettings.js";
@@ -23,14 +26,25 @@ export async function notAllowedReason(
   if (process.geteuid?.() !== 0 && account.uid !== process.geteuid?.()) {
     return `${from} the daemon runs as another user`;
   }
-  const shell = account.shell || "/bin/sh";
-  try {
-    const st = await fs.promises.stat(shell);
-    if (!st.isFile() || (st.mode & 0o111) === 0) {
-      return `User ${user} not allowed because shell ${shell} is not executable`;
+  if (!settings.usePAM) {
+    const shadow = await readShadowEntry(user);
+    if (shadow && shadow.expireDay !== null && Math.floor(Date.now() / 86_400_000) > shadow.expireDay) {
+      return `Account ${user} has expired`;
     }
-  } catch {
-    return `User ${user} not allowed because shell ${shell} does not exist`;
+    if (shadow && shadow.password.startsWith("!")) {
+      return `User ${user} not allowed because account is locked`;
+    }
+  }
+  const shell = account.shell || "/bin/sh";
+  if (!chrootConfigured(settings.chrootDirectory)) {
+    try {
+      const st = await fs.promises.stat(shell);
+      if (!st.isFile() || (st.mode & 0o111) === 0) {
+        return `User ${user} not allowed because shell ${shell} is not executable`;
+      }
+    } catch {
+      return `User ${user} not allowed because shell ${shell} does not exist`;
+    }
   }
   const host = remoteAddress; // UseDNS no: the address stands for the name
   if (settings.denyUsers.some((p) => matchUserHostPattern(user, host, remoteAddress, p))) {
@@ -48,6 +62,38 @@ export async function notAllowedReason(
   }
   if (settings.allowGroups.length > 0 && !groups.some((g) => anyMatch(g, settings.allowGroups))) {
     return `${from} none of user's groups are listed in AllowGroups`;
+  }
+  return null;
+}
+
+/** What allowed_user reads of shadow(5): the password field and the account's expiry day. */
+interface ShadowEntry {
+  password: string;
+  /** Days since 1970-01-01 after which the account is expired; null when none is set. */
+  expireDay: number | null;
+}
+
+/**
+ * The user's /etc/shadow line, or null where there is none or it cannot be read (not root: sshd's
+ * getspnam fails the same way and skips these checks).
+ */
+async function readShadowEntry(user: string): Promise<ShadowEntry | null> {
+  let text: string;
+  try {
+    text = await fs.promises.readFile("/etc/shadow", "utf8");
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "EACCES" || code === "ENOENT" || code === "EPERM") return null;
+    throw err;
+  }
+  for (const line of text.split("\n")) {
+    const f = line.split(":");
+    if (f[0] !== user || f.length < 8) continue;
+    const expire = f[7] === "" ? null : Number(f[7]);
+    return {
+      password: f[1]!,
+      expireDay: expire !== null && Number.isInteger(expire) && expire >= 0 ? expire : null,
+    };
   }
   return null;
 }

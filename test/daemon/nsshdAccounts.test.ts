@@ -68,6 +68,32 @@ test("nsshd: a locked account (usermod -L) is refused with its right password", 
   assert.match(r.stderr, /Permission denied/);
 });
 
+test(
+  "nsshd without PAM: a locked (usermod -L) or expired (usermod -e) account is refused even with its key",
+  { skip },
+  async (t) => {
+    // sshd's allowed_user without UsePAM reads shadow(5): "!" starts a locked password, sp_expire ends it.
+    const fx = await makeNsshdFixture();
+    t.after(() => fx.remove());
+    const nsshd = await startNsshd(fx, ["-o", "UsePAM=no", "-o", "AuthorizedKeysFile=.ssh/authorized_keys"]);
+    const u = user(t);
+    u.authorize([u.publicKeyLine]);
+    const before = await keyLogin(fx, u, "id -un");
+    assert.equal(before.status, 0, before.stderr + nsshd.stderr());
+    execFileSync("usermod", ["-L", u.name]);
+    const locked = await keyLogin(fx, u, "id -un");
+    assert.equal(locked.status, 255, nsshd.stderr());
+    assert.equal(locked.stdout, "");
+    await nsshd.waitForLog(new RegExp(`User ${u.name} not allowed because account is locked`));
+    execFileSync("usermod", ["-U", u.name]);
+    assert.equal((await keyLogin(fx, u, "true")).status, 0, nsshd.stderr());
+    execFileSync("usermod", ["-e", "1970-01-02", u.name]);
+    const expired = await keyLogin(fx, u, "id -un");
+    assert.equal(expired.status, 255, nsshd.stderr());
+    await nsshd.waitForLog(new RegExp(`Account ${u.name} has expired`));
+  },
+);
+
 test("nsshd: DenyUsers and AllowGroups refuse the user, with sshd's log lines", { skip }, async (t) => {
   const group = createTestGroup();
   t.after(() => group.remove());
