@@ -8,6 +8,7 @@ import path from "node:path";
 import { clientFlags } from "./clientArgs.js";
 import type { RunSpec } from "./runMeasured.js";
 import { distFile, opensshClientOptions, type BenchServer } from "./servers.js";
+import { BENCH_USER } from "./fixtures.js";
 
 export interface Algorithms {
   cipher: string | null;
@@ -74,7 +75,7 @@ export function channelRun(client: ChannelClient, t: Target, upload: boolean, fi
           "ssh",
           ...opensshClientOptions(t.key, t.server.port),
           ...algorithmOptions(t.algorithms),
-          "root@127.0.0.1",
+          `${BENCH_USER}@127.0.0.1`,
           command,
         ],
         ...feed,
@@ -88,7 +89,7 @@ export function channelRun(client: ChannelClient, t: Target, upload: boolean, fi
           cli,
           ...opensshClientOptions(t.key, t.server.port),
           ...algorithmOptions(t.algorithms),
-          "root@127.0.0.1",
+          `${BENCH_USER}@127.0.0.1`,
           command,
         ],
         ...feed,
@@ -137,7 +138,7 @@ export function sftpRun(
           batchFile(workDir, get, file),
           ...opensshClientOptions(t.key, t.server.port, "-P"),
           ...algorithmOptions(t.algorithms),
-          "root@127.0.0.1",
+          `${BENCH_USER}@127.0.0.1`,
         ],
       };
     case "nsftp": {
@@ -151,7 +152,7 @@ export function sftpRun(
           batchFile(workDir, get, file),
           ...opensshClientOptions(t.key, t.server.port, "-P"),
           ...algorithmOptions(t.algorithms),
-          "root@127.0.0.1",
+          `${BENCH_USER}@127.0.0.1`,
         ],
       };
     }
@@ -163,7 +164,9 @@ export const SCP_CLIENTS: ScpClientName[] = ["nscp", "OpenSSH scp"];
 
 /** scp of the file up to /dev/null, or down from the server into getTarget(). */
 export function scpRun(client: ScpClientName, t: Target, up: boolean, file: string, workDir: string): Built {
-  const paths = up ? [file, "root@127.0.0.1:/dev/null"] : [`root@127.0.0.1:${file}`, getTarget(workDir)];
+  const paths = up
+    ? [file, `${BENCH_USER}@127.0.0.1:/dev/null`]
+    : [`${BENCH_USER}@127.0.0.1:${file}`, getTarget(workDir)];
   const options = [...opensshClientOptions(t.key, t.server.port, "-P"), ...algorithmOptions(t.algorithms)];
   if (client === "OpenSSH scp") return { argv: ["scp", "-q", ...options, ...paths] };
   const cli = builtCommand(NSCP_CLI);
@@ -196,7 +199,7 @@ export function loginRun(
           "ssh",
           ...opensshClientOptions(t.key, t.server.port),
           ...algorithmOptions(t.algorithms),
-          "root@127.0.0.1",
+          `${BENCH_USER}@127.0.0.1`,
           "true",
         ],
       };
@@ -209,7 +212,7 @@ export function loginRun(
           cli,
           ...opensshClientOptions(t.key, t.server.port),
           ...algorithmOptions(t.algorithms),
-          "root@127.0.0.1",
+          `${BENCH_USER}@127.0.0.1`,
           "true",
         ],
       };

@@ -47,12 +47,32 @@ function randomFile(file: string, bytes: number): void {
   fs.renameSync(tmp, file);
 }
 
+/**
+ * The account every client logs in as: a system user with /bin/sh, no password ("*": not locked, which
+ * sshd without PAM would refuse) and no start-up files, made once. Logged in as root, bash would read
+ * ~/.bashrc for every command run over SSH (Debian builds it with SSH_SOURCE_BASHRC), which cost 130-200 ms
+ * of CPU a login on the shared machine and hid what the servers themselves cost.
+ */
+export const BENCH_USER = "nsshbench";
+
+function ensureBenchUser(home: string): void {
+  if (spawnSync("id", ["-u", BENCH_USER]).status === 0) return;
+  const r = spawnSync(
+    "useradd",
+    ["--system", "--no-create-home", "--home-dir", home, "--shell", "/bin/sh", "--password", "*", BENCH_USER],
+    { encoding: "utf8" },
+  );
+  if (r.status !== 0)
+    throw new Error(`useradd ${BENCH_USER} failed (run the benchmarks as root): ${r.stderr}`);
+}
+
 export function prepareFixtures(dataMiB: number): BenchFixtures {
   const cacheDir = path.join(os.tmpdir(), "nssh-bench-cache");
   fs.mkdirSync(cacheDir, { recursive: true, mode: 0o755 });
   // sshd reads the key and data as root here, but keep the folder readable as sshd_config's StrictModes
   // would want for any user.
   fs.chmodSync(cacheDir, 0o755);
+  ensureBenchUser(cacheDir);
   const userKey = path.join(cacheDir, "user_ed25519");
   keygen(userKey, "ed25519");
   const dataFile = path.join(cacheDir, `random-${dataMiB}MiB.bin`);

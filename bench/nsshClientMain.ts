@@ -5,6 +5,7 @@
 import fs from "node:fs";
 import { connect, type SshClient } from "../src/client/index.js";
 import { parseClientArgs, runLoginModes } from "./clientArgs.js";
+import { BENCH_USER } from "./fixtures.js";
 
 const a = parseClientArgs(process.argv.slice(2));
 
@@ -12,7 +13,7 @@ function open(): Promise<SshClient> {
   return connect({
     host: "127.0.0.1",
     port: a.port,
-    username: "root",
+    username: BENCH_USER,
     identity: a.key,
     agent: false,
     verifyHostKey: () => true, // a throwaway server on loopback, started by the harness

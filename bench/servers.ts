@@ -8,7 +8,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { createCpuMeter, type CpuMeter } from "./cpuMeter.js";
-import { freePort, waitForPort, type BenchFixtures } from "./fixtures.js";
+import { BENCH_USER, freePort, waitForPort, type BenchFixtures } from "./fixtures.js";
 import { descendants, readAllStats } from "./procfs.js";
 
 export type SystemName = "nssh" | "openssh" | "ssh2";
@@ -103,7 +103,7 @@ export function opensshVersion(): string {
   return (r.stderr || r.stdout).trim();
 }
 
-/** Debian's sshd: its own host key, the bench key authorized for root, no PAM, sftp-server for SFTP. */
+/** Debian's sshd: its own host key, the bench key authorized for the bench user, no PAM, sftp-server for SFTP. */
 export async function startOpenSsh(fx: BenchFixtures, cgroupParent: string | null): Promise<BenchServer> {
   const dir = path.join(fx.workDir, "sshd");
   fs.mkdirSync(dir, { recursive: true, mode: 0o755 });
@@ -214,10 +214,14 @@ async function startNsshd(
   try {
     await started(s, port, "nsshd");
     // It must log in with the bench key and run a command, or it is not ready for the benchmarks.
-    const r = spawnSync("ssh", [...opensshClientOptions(fx.userKey, port), "root@127.0.0.1", "echo ok"], {
-      encoding: "utf8",
-      timeout: 15_000,
-    });
+    const r = spawnSync(
+      "ssh",
+      [...opensshClientOptions(fx.userKey, port), `${BENCH_USER}@127.0.0.1`, "echo ok"],
+      {
+        encoding: "utf8",
+        timeout: 15_000,
+      },
+    );
     if (r.stdout.trim() !== "ok") {
       await server.stop();
       const why = (r.stderr || s.output()).trim().split("\n").slice(-2).join(" / ");

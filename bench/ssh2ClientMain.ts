@@ -6,6 +6,7 @@ import fs from "node:fs";
 import ssh2 from "ssh2";
 import type { Client, ClientChannel, ConnectConfig, SFTPWrapper } from "ssh2";
 import { parseClientArgs, runLoginModes } from "./clientArgs.js";
+import { BENCH_USER } from "./fixtures.js";
 
 const a = parseClientArgs(process.argv.slice(2));
 const privateKey = fs.readFileSync(a.key);
@@ -22,7 +23,7 @@ function open(): Promise<Client> {
     c.connect({
       host: "127.0.0.1",
       port: a.port,
-      username: "root",
+      username: BENCH_USER,
       privateKey,
       algorithms,
       hostVerifier: () => true, // a throwaway server on loopback, started by the harness
