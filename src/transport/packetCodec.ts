@@ -41,6 +41,8 @@ class PaddingPool {
 const padding = new PaddingPool();
 
 let scratch = Buffer.allocUnsafe(0);
+/** Packets up to this size are wiped from the shared plaintext buffer once sealed. */
+const SMALL_PACKET = 4096;
 
 function plaintextScratch(size: number): Buffer {
   if (scratch.length < size) scratch = Buffer.allocUnsafe(Math.max(size, 64 * 1024));
@@ -104,6 +106,9 @@ export class PacketWriter {
     padding.fill(packet, pos, pad);
     const input = packet.subarray(0, 4 + packetLength);
     const wire = s.sealParts ? s.sealParts(this.seq, input) : [s.seal(this.seq, input)];
+    // The shared buffer outlives the packet: a small one may be a password (USERAUTH_REQUEST), so it is
+    // not left there; bulk data is overwritten by the next packet anyway.
+    if (!s.returnsInput && size <= SMALL_PACKET) packet.fill(0, 0, size);
     this.seq = (this.seq + 1) >>> 0;
     this.bytes += size;
     this.packets++;
