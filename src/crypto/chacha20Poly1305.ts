@@ -11,7 +11,7 @@
  */
 import { createCipheriv, createSecretKey, timingSafeEqual } from "node:crypto";
 import type { Cipher, KeyObject } from "node:crypto";
-import { poly1305Tag } from "./poly1305.js";
+import { poly1305Tag, poly1305TagParts } from "./poly1305.js";
 import {
   AEAD_TAG_LENGTH,
   checkBodyPadding,
@@ -78,14 +78,16 @@ export class ChaCha20Poly1305Sealer implements PacketSealer {
   }
 
   seal(seq: number, packet: Buffer): Buffer {
+    return Buffer.concat(this.sealParts(seq, packet));
+  }
+
+  /** Encrypted length, ciphertext, tag over both: the cipher's output is not copied into a joined packet. */
+  sealParts(seq: number, packet: Buffer): Buffer[] {
     checkSealInput(packet, BLOCK_SIZE, true);
-    const end = packet.length;
-    const out = Buffer.allocUnsafe(end + AEAD_TAG_LENGTH);
-    out.set(this.keys.cryptLength(seq, packet.subarray(0, 4)), 0);
+    const length = this.keys.cryptLength(seq, packet.subarray(0, 4));
     const { stream, polyKey } = this.keys.mainStream(seq);
-    out.set(stream.update(packet.subarray(4)), 4);
-    out.set(poly1305Tag(out.subarray(0, end), polyKey), end);
-    return out;
+    const encrypted = stream.update(packet.subarray(4));
+    return [length, encrypted, poly1305TagParts([length, encrypted], polyKey)];
   }
 }
 
