@@ -15,6 +15,7 @@ import { OpenFlags, SftpError, SftpStatus } from "./clientErrors.js";
 import { fsError } from "./fileSystem.js";
 import { byteLength } from "./packetParser.js";
 import type { SftpClient, SftpHandle } from "./client.js";
+import { partsAfter } from "./bufferParts.js";
 
 export interface TransferProgress {
   /** Bytes of the destination now in place (including any resumed prefix). */
@@ -67,11 +68,7 @@ async function writeAll(fh: fs.promises.FileHandle, parts: Buffer[], position: n
         : await fh.writev(rest, position);
     if (bytesWritten === 0) throw fsError("EIO", "write");
     position += bytesWritten;
-    let skip = bytesWritten;
-    let i = 0;
-    while (i < rest.length && skip >= rest[i]!.length) skip -= rest[i++]!.length;
-    rest = rest.slice(i);
-    if (skip > 0) rest[0] = rest[0]!.subarray(skip);
+    rest = partsAfter(rest, bytesWritten);
   }
 }
 

@@ -11,6 +11,7 @@ import type { SftpFileSystem, SftpOpenOptions, SftpStats } from "./fileSystem.js
 import { byteLength } from "./packetParser.js";
 import { OpenFlags, type SftpStatvfs } from "./protocol.js";
 import { systemGroupName, systemHomeDirectory, systemUserName } from "./serverAccounts.js";
+import { partsAfter } from "./bufferParts.js";
 
 /** How many entries one READDIR reply carries at most (sftp-server.c NUM_ENTRIES). */
 const DIRECTORY_BATCH = 100;
@@ -118,12 +119,7 @@ class DiskFile implements SftpFile {
         (await this.fh.writev(chunk, at)).bytesWritten;
       if (bytesWritten === 0) throw fsError("EIO", "write");
       position += bytesWritten;
-      // A short writev: go on from the first byte the kernel did not take.
-      let skip = bytesWritten;
-      let i = 0;
-      while (i < rest.length && skip >= rest[i]!.length) skip -= rest[i++]!.length;
-      rest = rest.slice(i);
-      if (skip > 0) rest[0] = rest[0]!.subarray(skip);
+      rest = partsAfter(rest, bytesWritten);
     }
   }
 

@@ -32,26 +32,9 @@ const skip = !isRoot
     ? "the native helpers are not built (scripts/build-native.mjs)"
     : false;
 
+/** sftp's options: ssh's (sshArgs ends with ssh's "-p PORT"), with the port as sftp spells it. */
 function sftpArgs(fx: NsshdFixture, extra: string[] = [], port = fx.port): string[] {
-  return [
-    "-F",
-    "/dev/null",
-    ...extra,
-    "-i",
-    fx.userKey,
-    "-o",
-    "IdentitiesOnly=yes",
-    "-o",
-    "StrictHostKeyChecking=no",
-    "-o",
-    "UserKnownHostsFile=/dev/null",
-    "-o",
-    "LogLevel=ERROR",
-    "-o",
-    "BatchMode=yes",
-    "-P",
-    String(port),
-  ];
+  return [...sshArgs(fx, extra).slice(0, -2), "-P", String(port)];
 }
 
 /** `sftp -b` with these commands (a leading "-" lets one fail), run in `cwd`. */
