@@ -16,6 +16,7 @@
 import { execFile } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
+import { accountFiles, fileStamp, parsePasswdLine, type AccountFiles } from "../sftp/systemAccountFiles.js";
 
 export interface SystemAccount {
   name: string;
@@ -27,8 +28,6 @@ export interface SystemAccount {
   /** Every group the user is in (primary first), as initgroups(3) would set them. */
   groups: { gid: number; name: string }[];
 }
-
-type PasswdEntry = Omit<SystemAccount, "groups">;
 
 /** Names getent and the helpers get: no option-like or separator characters (useradd's rules are stricter). */
 const SAFE_NAME = /^[A-Za-z0-9._][A-Za-z0-9._@-]{0,255}\$?$/;
@@ -44,25 +43,6 @@ function run(program: string, args: string[]): Promise<{ code: number; stdout: s
       resolve({ code, stdout: stdout ?? "" });
     });
   });
-}
-
-/** Parses one passwd(5) line; null when it is malformed. */
-export function parsePasswdLine(line: string): PasswdEntry | null {
-  const f = line.replace(/\n$/, "").split(":");
-  if (f.length !== 7) return null;
-  const uid = Number(f[2]);
-  const gid = Number(f[3]);
-  if (!Number.isInteger(uid) || !Number.isInteger(gid) || f[2] === "" || f[3] === "") return null;
-  return { name: f[0]!, uid, gid, gecos: f[4]!, home: f[5]!, shell: f[6]! };
-}
-
-/** Parses one group(5) line; null when it is malformed. */
-export function parseGroupLine(line: string): { name: string; gid: number; members: string[] } | null {
-  const f = line.split(":");
-  if (f.length !== 4 || f[2] === "") return null;
-  const gid = Number(f[2]);
-  if (!Number.isInteger(gid) || gid < 0) return null;
-  return { name: f[0]!, gid, members: f[3] === "" ? [] : f[3]!.split(",") };
 }
 
 // ---- nsswitch.conf --------------------------------------------------------------------------------------
@@ -111,84 +91,39 @@ export function filesAnswerAlone(dbs: Map<string, string[]>, userdbPresent: bool
   return plain("passwd") && plain("group") && (!dbs.has("initgroups") || plain("initgroups"));
 }
 
-// ---- the files, parsed once per change ------------------------------------------------------------------
+// ---- whether the files answer alone ----------------------------------------------------------------------
 
-const PASSWD_FILE = "/etc/passwd";
-const GROUP_FILE = "/etc/group";
 const NSSWITCH_FILE = "/etc/nsswitch.conf";
 
-interface ParsedFiles {
-  /** Identity of the three files when parsed: inode, size, mtime, ctime. */
-  stamp: string;
-  /** null: the files do not answer alone (another NSS source, or a compat line). */
-  passwd: Map<string, PasswdEntry> | null;
-  groupNames: Map<number, string>;
-  /** user name -> gids of the groups naming it, in file order. */
-  memberships: Map<string, number[]>;
-}
-
-let parsed: ParsedFiles | null = null;
-
-function fileStamp(file: string): string {
-  try {
-    const st = fs.statSync(file, { bigint: true });
-    return `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
-  } catch (err) {
-    return `-${(err as NodeJS.ErrnoException).code ?? "error"}`;
-  }
-}
+/** Whether nsswitch.conf lets the files answer alone, decided again whenever it changes. */
+let nsswitchVerdict: { stamp: string; filesAlone: boolean } | null = null;
 
 function userdbPresent(): boolean {
   return USERDB_DIRS.some((d) => fs.existsSync(d));
 }
 
-function parseFiles(stamp: string, userdb: boolean): ParsedFiles {
-  const none: ParsedFiles = { stamp, passwd: null, groupNames: new Map(), memberships: new Map() };
-  let nsswitch = "";
+function filesAnswer(): boolean {
+  const userdb = userdbPresent();
+  const stamp = fileStamp(NSSWITCH_FILE) + (userdb ? "|userdb" : "");
+  if (nsswitchVerdict?.stamp === stamp) return nsswitchVerdict.filesAlone;
+  let text = "";
+  let filesAlone = true;
   try {
-    nsswitch = fs.readFileSync(NSSWITCH_FILE, "utf8");
+    text = fs.readFileSync(NSSWITCH_FILE, "utf8");
   } catch (err) {
     // No nsswitch.conf: glibc then uses its built-in defaults, which are "files" for these databases.
-    if ((err as NodeJS.ErrnoException).code !== "ENOENT") return none;
+    if ((err as NodeJS.ErrnoException).code !== "ENOENT") filesAlone = false;
   }
-  if (!filesAnswerAlone(parseNsswitch(nsswitch), userdb)) return none;
-  let passwdText: string;
-  let groupText: string;
-  try {
-    passwdText = fs.readFileSync(PASSWD_FILE, "utf8");
-    groupText = fs.readFileSync(GROUP_FILE, "utf8");
-  } catch {
-    return none; // unreadable files: the programs will say what NSS says
-  }
-  const passwd = new Map<string, PasswdEntry>();
-  for (const line of passwdText.split("\n")) {
-    // A compat-style +/- line means more than the file: the programs must answer.
-    if (line.startsWith("+") || line.startsWith("-")) return none;
-    const entry = parsePasswdLine(line);
-    if (entry && !passwd.has(entry.name)) passwd.set(entry.name, entry);
-  }
-  const groupNames = new Map<number, string>();
-  const memberships = new Map<string, number[]>();
-  for (const line of groupText.split("\n")) {
-    if (line.startsWith("+") || line.startsWith("-")) return none;
-    const group = parseGroupLine(line);
-    if (!group) continue;
-    if (!groupNames.has(group.gid)) groupNames.set(group.gid, group.name);
-    for (const member of group.members) {
-      const list = memberships.get(member);
-      if (list) list.push(group.gid);
-      else memberships.set(member, [group.gid]);
-    }
-  }
-  return { stamp, passwd, groupNames, memberships };
+  filesAlone &&= filesAnswerAlone(parseNsswitch(text), userdb);
+  nsswitchVerdict = { stamp, filesAlone };
+  return filesAlone;
 }
 
-/** The parsed files as they are now (parsed again whenever one of them changed). */
-function currentFiles(): ParsedFiles {
-  const userdb = userdbPresent();
-  const stamp = [PASSWD_FILE, GROUP_FILE, NSSWITCH_FILE].map(fileStamp).join("|") + (userdb ? "|userdb" : "");
-  if (parsed?.stamp !== stamp) parsed = parseFiles(stamp, userdb);
-  return parsed;
+/** The tables when they can answer alone: NSS says files only, both were read, no compat line. */
+function filesForLookup(): AccountFiles | null {
+  if (!filesAnswer()) return null;
+  const files = accountFiles();
+  return files.readable && !files.compat ? files : null;
 }
 
 /**
@@ -196,9 +131,9 @@ function currentFiles(): ParsedFiles {
  * programs must), null when NSS would say there is no such user.
  */
 export function lookupAccountInFiles(name: string): SystemAccount | null | undefined {
-  const files = currentFiles();
-  if (!files.passwd) return undefined;
-  const entry = files.passwd.get(name);
+  const files = filesForLookup();
+  if (!files) return undefined;
+  const entry = files.users.get(name);
   // Not in the files: another module (systemd's root/nobody or dynamic users) may still know it.
   if (!entry) return undefined;
   const seen = new Set<number>([entry.gid]);

@@ -2,12 +2,8 @@
 import assert from "node:assert/strict";
 import os from "node:os";
 import { test } from "node:test";
-import {
-  currentAccount,
-  isSafeAccountName,
-  lookupAccount,
-  parsePasswdLine,
-} from "../../src/daemon/accounts.js";
+import { currentAccount, isSafeAccountName, lookupAccount } from "../../src/daemon/accounts.js";
+import { parsePasswdLine } from "../../src/sftp/systemAccountFiles.js";
 
 test("lookupAccount: root from NSS, with its groups", async () => {
   const root = await lookupAccount("root");

@@ -10,10 +10,10 @@ import {
   lookupAccount,
   lookupAccountByPrograms,
   lookupAccountInFiles,
-  parseGroupLine,
   parseNsswitch,
   type SystemAccount,
 } from "../../src/daemon/accounts.js";
+import { parseGroupLine } from "../../src/sftp/systemAccountFiles.js";
 import { createTestGroup, createTestUser, isRoot } from "../helpers/systemUsers.js";
 
 /** Whether this host's nsswitch.conf lets the files answer alone (Debian's default does). */
