@@ -204,8 +204,7 @@ export class Transport extends EventEmitter<TransportEvents> {
    */
   send(payload: Buffer | readonly Buffer[]): boolean {
     if (this.closed) throw new SshError("CONNECTION_LOST", "transport is closed");
-    const type = Buffer.isBuffer(payload) ? payload[0]! : payload[0]![0]!;
-    if (this.kex && !this.ourNewKeysSent && !isKexMessage(type)) {
+    if (this.kex && !this.ourNewKeysSent && !isKexMessage(messageType(payload))) {
       const held = Buffer.concat(Buffer.isBuffer(payload) ? [payload] : payload);
       this.queue.push(held);
       this.queuedBytes += held.length;
@@ -232,8 +231,7 @@ export class Transport extends EventEmitter<TransportEvents> {
       });
     }
     for (const piece of wire) this.socket.write(piece);
-    const type = Buffer.isBuffer(payload) ? payload[0] : payload[0]![0];
-    if (type === Msg.USERAUTH_SUCCESS && this.role === "server") this.enterAuthenticated();
+    if (this.role === "server" && messageType(payload) === Msg.USERAUTH_SUCCESS) this.enterAuthenticated();
     this.checkRekey();
   }
 
@@ -877,6 +875,11 @@ export class Transport extends EventEmitter<TransportEvents> {
     setTimeout(() => this.socket.destroy(), 2000).unref();
     this.emit("close", err);
   }
+}
+
+/** The message number of a payload given whole or in pieces. */
+function messageType(payload: Buffer | readonly Buffer[]): number {
+  return Buffer.isBuffer(payload) ? payload[0]! : payload[0]![0]!;
 }
 
 function isKexMessage(type: number): boolean {

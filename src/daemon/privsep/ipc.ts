@@ -134,6 +134,14 @@ export class IpcPeer {
     return (LOG_RANK[level] ?? 0) <= this.peerLogRank;
   }
 
+  /**
+   * A log line for the monitor, as a note, and only when it writes lines of this level: the transport has
+   * a debug line for every packet, and sending each cost more than the transfer itself.
+   */
+  log(level: string, message: string, conn?: number): void {
+    if (this.logs(level)) this.notify("log", { ...(conn !== undefined ? { conn } : {}), level, message });
+  }
+
   /** The monitor side: tell the child which log lines are worth sending from now on. */
   sendLogRank(rank: number): void {
     this.notify(LOG_RANK_NOTE, { rank });

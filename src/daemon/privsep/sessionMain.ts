@@ -73,11 +73,8 @@ export function runSessionProcess(channel: IpcChannel): void {
     logRank: logRankFromEnvironment(),
   });
   const servers = new Map<number, { server: SshServer; hostKeys: PublicKey[] }>();
-  // A line the monitor would not write is not sent: the transport has a debug line for every packet, and a
-  // request per packet cost more than the transfer itself.
-  const note = (conn: number | undefined, level: LogLevel, message: string): void => {
-    if (peer.logs(level)) peer.notify("log", { ...(conn !== undefined ? { conn } : {}), level, message });
-  };
+  const note = (conn: number | undefined, level: LogLevel, message: string): void =>
+    peer.log(level, message, conn);
   const logFor = (conn: number) => ({
     error: (m: string) => void note(conn, "error", m),
     info: (m: string) => void note(conn, "info", m),

@@ -33,10 +33,8 @@ export function runWorker(channel: IpcChannel): void {
     logRank: logRankFromEnvironment(),
   });
   const generations = new Map<number, Generation>();
-  // A line the monitor would not write is not sent (the transport has a debug line for every packet).
-  const note = (conn: number | undefined, level: LogLevel, message: string): void => {
-    if (peer.logs(level)) peer.notify("log", { ...(conn !== undefined ? { conn } : {}), level, message });
-  };
+  const note = (conn: number | undefined, level: LogLevel, message: string): void =>
+    peer.log(level, message, conn);
 
   serveConversations(peer);
   peer.handle(
