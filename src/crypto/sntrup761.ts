@@ -11,29 +11,23 @@
  *
  * HashN(x) is the first 32 bytes of SHA-512(N || x). Decapsulation never fails: a ciphertext that
  * does not re-encrypt to itself yields the "implicit rejection" key derived from rho.
+ *
+ * The polynomial work runs in WebAssembly (./sntrup761/kernel.ts); the hashes (node:crypto), the
+ * randomness and the ciphertext comparison stay here.
  */
 import { createHash, randomBytes } from "node:crypto";
 
 import { SshError } from "../wire/errors.js";
-import {
-  rqDecode,
-  rqEncode,
-  roundedDecode,
-  roundedEncode,
-  smallDecode,
-  smallEncode,
-} from "./sntrup761/encode.js";
+import { decryptAndReencrypt, encrypt, keyHead, KEY_HEAD_BYTES } from "./sntrup761/kernel.js";
 import {
   CIPHERTEXT_BYTES,
   HASH_BYTES,
   PUBLIC_KEY_BYTES,
   ROUNDED_BYTES,
-  RQ_BYTES,
   SECRET_KEY_BYTES,
   SMALL_BYTES,
 } from "./sntrup761/params.js";
-import { r3FromRqTimes3, r3Mult, r3Recip, rqMultSmall, rqRecip3, weightForce } from "./sntrup761/poly.js";
-import { randomExact, shortRandom, smallRandom, type RandomSource } from "./sntrup761/sample.js";
+import { randomExact, wordFiller, type RandomSource } from "./sntrup761/sample.js";
 
 export const SNTRUP761_PUBLIC_KEY_BYTES = PUBLIC_KEY_BYTES; // 1158
 export const SNTRUP761_SECRET_KEY_BYTES = SECRET_KEY_BYTES; // 1763
@@ -58,48 +52,26 @@ function checkLength(what: string, value: Uint8Array, expected: number): void {
 }
 
 /**
- * Hide (round-3 reference kem.c): encrypt r under pk and append the confirmation hash.
- * Returns the ciphertext and the encoding of r, whose Hash3 the session key uses.
- */
-function hide(
-  r: Int8Array,
-  pk: Uint8Array,
-  pkHash: Uint8Array,
-): { ciphertext: Uint8Array; rEnc: Uint8Array } {
-  const rEnc = smallEncode(r);
-  const c = roundedEncode(rqMultSmall(rqDecode(pk), r));
-  const ciphertext = new Uint8Array(CIPHERTEXT_BYTES);
-  ciphertext.set(c, 0);
-  ciphertext.set(hashPrefix(2, hashPrefix(3, rEnc), pkHash), ROUNDED_BYTES);
-  return { ciphertext, rEnc };
-}
-
-/**
  * Key generation (draft §2). `random` is called exactly as the reference calls randombytes:
  * 761 times 4 bytes per attempt at g (retried while g is not invertible mod 3), 761 times 4 bytes
- * for f, then once 191 bytes for rho. Without it, node:crypto randomBytes is used.
+ * for f, then once 191 bytes for rho. Without it, node:crypto randomness is used.
  */
 export function sntrup761KeyPair(random?: RandomSource): { publicKey: Uint8Array; secretKey: Uint8Array } {
-  let g: Int8Array;
-  let ginv: Int8Array | null;
-  do {
-    g = smallRandom(random);
-    ginv = r3Recip(g);
-  } while (ginv === null);
-  const f = shortRandom(random);
-  const h = rqMultSmall(rqRecip3(f), g); // g/(3f)
-  const publicKey = rqEncode(h);
-
+  const head = keyHead(wordFiller(random));
+  const publicKey = head.slice(2 * SMALL_BYTES);
   const secretKey = new Uint8Array(SECRET_KEY_BYTES);
-  let at = 0;
-  secretKey.set(smallEncode(f), at);
-  secretKey.set(smallEncode(ginv), (at += SMALL_BYTES));
-  secretKey.set(publicKey, (at += SMALL_BYTES));
+  secretKey.set(head, 0);
+  head.fill(0);
   const rho = random === undefined ? randomBytes(SMALL_BYTES) : randomExact(random, SMALL_BYTES);
-  secretKey.set(rho, (at += RQ_BYTES));
+  secretKey.set(rho, KEY_HEAD_BYTES);
   // The cache of Hash4(pk) saves decapsulation a hash of 1158 bytes.
-  secretKey.set(hashPrefix(4, publicKey), (at += SMALL_BYTES));
+  secretKey.set(hashPrefix(4, publicKey), KEY_HEAD_BYTES + SMALL_BYTES);
   return { publicKey, secretKey };
+}
+
+/** Hide's confirmation hash (round-3 reference kem.c): Hash2(Hash3(r) || Hash4(pk)). */
+function confirmation(rHash: Uint8Array, pkHash: Uint8Array): Uint8Array {
+  return hashPrefix(2, rHash, pkHash);
 }
 
 /** Encapsulation (draft §3). `random` is called 761 times for 4 bytes (the short vector r). */
@@ -108,10 +80,13 @@ export function sntrup761Encapsulate(
   random?: RandomSource,
 ): { ciphertext: Uint8Array; sharedSecret: Uint8Array } {
   checkLength("public key", publicKey, PUBLIC_KEY_BYTES);
-  const pkHash = hashPrefix(4, publicKey);
-  const r = shortRandom(random);
-  const { ciphertext, rEnc } = hide(r, publicKey, pkHash);
-  return { ciphertext, sharedSecret: hashPrefix(1, hashPrefix(3, rEnc), ciphertext) };
+  const { rounded, rEnc } = encrypt(publicKey, wordFiller(random));
+  const rHash = hashPrefix(3, rEnc);
+  rEnc.fill(0);
+  const ciphertext = new Uint8Array(CIPHERTEXT_BYTES);
+  ciphertext.set(rounded, 0);
+  ciphertext.set(confirmation(rHash, hashPrefix(4, publicKey)), ROUNDED_BYTES);
+  return { ciphertext, sharedSecret: hashPrefix(1, rHash, ciphertext) };
 }
 
 /**
@@ -121,20 +96,17 @@ export function sntrup761Encapsulate(
 export function sntrup761Decapsulate(ciphertext: Uint8Array, secretKey: Uint8Array): Uint8Array {
   checkLength("ciphertext", ciphertext, CIPHERTEXT_BYTES);
   checkLength("secret key", secretKey, SECRET_KEY_BYTES);
-  const f = smallDecode(secretKey.subarray(0, SMALL_BYTES));
-  const ginv = smallDecode(secretKey.subarray(SMALL_BYTES, 2 * SMALL_BYTES));
-  const pk = secretKey.subarray(2 * SMALL_BYTES, 2 * SMALL_BYTES + RQ_BYTES);
-  const rho = secretKey.subarray(2 * SMALL_BYTES + RQ_BYTES, 3 * SMALL_BYTES + RQ_BYTES);
-  const pkHash = secretKey.subarray(3 * SMALL_BYTES + RQ_BYTES);
+  const rho = secretKey.subarray(KEY_HEAD_BYTES, KEY_HEAD_BYTES + SMALL_BYTES);
+  const pkHash = secretKey.subarray(KEY_HEAD_BYTES + SMALL_BYTES);
 
-  // Decrypt: e = 3*f*c mod 3 = g*r mod 3, so r = e/g; then force weight w.
-  const e = r3FromRqTimes3(rqMultSmall(roundedDecode(ciphertext), f));
-  const r = weightForce(r3Mult(e, ginv));
-
-  const { ciphertext: again, rEnc } = hide(r, pk, pkHash);
+  const { again, rEnc } = decryptAndReencrypt(ciphertext, secretKey);
+  const confirm = confirmation(hashPrefix(3, rEnc), pkHash);
   let diff = 0;
-  for (let i = 0; i < CIPHERTEXT_BYTES; i++) diff |= ciphertext[i]! ^ again[i]!;
+  for (let i = 0; i < ROUNDED_BYTES; i++) diff |= ciphertext[i]! ^ again[i]!;
+  for (let i = 0; i < HASH_BYTES; i++) diff |= ciphertext[ROUNDED_BYTES + i]! ^ confirm[i]!;
   const reject = ~((diff - 1) >> 31); // -1 when the ciphertexts differ, else 0; no branch
   for (let i = 0; i < SMALL_BYTES; i++) rEnc[i] = rEnc[i]! ^ (reject & (rEnc[i]! ^ rho[i]!));
-  return hashPrefix(1 + reject, hashPrefix(3, rEnc), ciphertext);
+  const sharedSecret = hashPrefix(1 + reject, hashPrefix(3, rEnc), ciphertext);
+  rEnc.fill(0);
+  return sharedSecret;
 }

@@ -11,9 +11,6 @@ import {
   sntrup761Encapsulate,
   sntrup761KeyPair,
 } from "../../src/crypto/sntrup761.js";
-import { rqDecode, rqEncode, roundedDecode, roundedEncode } from "../../src/crypto/sntrup761/encode.js";
-import { fqFreeze, r3Mult, r3Recip, rqMultSmall, rqRecip3 } from "../../src/crypto/sntrup761/poly.js";
-import { shortRandom, smallRandom, sortUint32 } from "../../src/crypto/sntrup761/sample.js";
 import { SshError } from "../../src/wire/errors.js";
 
 /**
@@ -251,50 +248,53 @@ test("a random source that returns too few bytes is refused", () => {
   assert.throws(() => sntrup761KeyPair(() => new Uint8Array(2)), /random source returned 2 bytes/);
 });
 
-test("inverses: 1/g in R3 and 1/(3f) in Rq multiply back to 1", () => {
-  const one = (i: number): number => (i === 0 ? 1 : 0);
-  for (let i = 0; i < 5; i++) {
-    const g = smallRandom(undefined);
-    const ginv = r3Recip(g);
-    if (ginv === null) continue; // not invertible mod 3: KeyGen would draw again
-    r3Mult(g, ginv).forEach((c, j) => assert.equal(c, one(j)));
+/** A random source that answers 4-byte requests with `word` (little-endian) `count` times, then randomly. */
+function wordsThenRandom(
+  word: number,
+  count: number,
+): { random: (n: number) => Uint8Array; calls: number[] } {
+  const calls: number[] = [];
+  const random = (n: number): Uint8Array => {
+    calls.push(n);
+    if (n !== 4 || calls.length > count) return randomBytes(n);
+    const b = new Uint8Array(4);
+    new DataView(b.buffer).setUint32(0, word, true);
+    return b;
+  };
+  return { random, calls };
+}
+
+test("a g that is not invertible mod 3 is drawn again, and the key pair still works", () => {
+  // ((0x20000000 mod 2^30) * 3) >> 30 = 1: every coefficient of the first g is 0, which has no inverse.
+  const { random, calls } = wordsThenRandom(0x20000000, 761);
+  const { publicKey, secretKey } = sntrup761KeyPair(random);
+  assert.equal(calls.length, 3 * 761 + 1, "one more attempt at g, then f and rho");
+  const { ciphertext, sharedSecret } = sntrup761Encapsulate(publicKey);
+  assert.deepEqual(sntrup761Decapsulate(ciphertext, secretKey), sharedSecret);
+});
+
+test("extreme random words (all zeros, all ones, around 2^31) still give a short r that decapsulates", () => {
+  // The sort of Short_random compares 32-bit words; equal and extreme ones must not break its weight.
+  const { publicKey, secretKey } = sntrup761KeyPair();
+  for (const word of [0, 0xffffffff, 0x7fffffff, 0x80000000]) {
+    const { random } = wordsThenRandom(word, 761);
+    const { ciphertext, sharedSecret } = sntrup761Encapsulate(publicKey, random);
+    assert.deepEqual(sntrup761Decapsulate(ciphertext, secretKey), sharedSecret, `word ${word}`);
   }
-  assert.equal(r3Recip(new Int8Array(761)), null, "0 has no inverse");
-  const f = shortRandom(undefined);
-  assert.equal(
-    f.reduce((n, c) => n + (c !== 0 ? 1 : 0), 0),
-    286,
-    "short: weight w",
-  );
-  const h = rqMultSmall(rqRecip3(f), f); // 1/3
-  h.forEach((c, j) => assert.equal(fqFreeze(3 * c), one(j)));
+  const mixed = (n: number): Uint8Array => {
+    const pick = [0, 0xffffffff, 0x7fffffff, 0x80000000][randomBytes(1)[0]! & 3]!;
+    const b = new Uint8Array(n);
+    new DataView(b.buffer).setUint32(0, pick, true);
+    return b;
+  };
+  const { ciphertext, sharedSecret } = sntrup761Encapsulate(publicKey, mixed);
+  assert.deepEqual(sntrup761Decapsulate(ciphertext, secretKey), sharedSecret, "mixed extremes");
 });
 
-test("Rq and rounded encodings round-trip", () => {
-  const h = new Int16Array(761);
-  for (let i = 0; i < 761; i++) h[i] = (randomBytes(2).readUInt16LE(0) % 4591) - 2295;
-  h[0] = -2295;
-  h[760] = 2295;
-  const pk = rqEncode(h);
-  assert.equal(pk.length, 1158);
-  assert.deepEqual(rqDecode(pk), h);
-  const c = roundedEncode(h);
-  assert.equal(c.length, 1007);
-  const rounded = roundedDecode(c);
-  rounded.forEach((x, i) => {
-    assert.ok(x % 3 === 0, `${x} is a multiple of 3`);
-    assert.ok(Math.abs(x - h[i]!) <= 1);
-  });
-});
-
-test("the sorting network sorts like Array.prototype.sort, extremes included", () => {
-  for (const n of [1, 2, 3, 7, 64, 761, 1000]) {
-    const x = new Uint32Array(new Uint8Array(randomBytes(4 * n)).buffer);
-    x[0] = 0xffffffff;
-    if (n > 2) x[1] = 0x80000000;
-    if (n > 3) x[2] = 0x7fffffff;
-    const expected = Array.from(x).sort((a, b) => a - b);
-    sortUint32(x);
-    assert.deepEqual(Array.from(x), expected, `n = ${n}`);
+test("a public key of garbage bytes (non-canonical encoding) encapsulates without throwing", () => {
+  for (const fill of [0x00, 0xff]) {
+    const { ciphertext, sharedSecret } = sntrup761Encapsulate(new Uint8Array(1158).fill(fill));
+    assert.equal(ciphertext.length, 1039);
+    assert.equal(sharedSecret.length, 32);
   }
 });

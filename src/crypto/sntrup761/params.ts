@@ -3,11 +3,7 @@
  * Z[x]/(x^p - x - 1); q is prime and x^p - x - 1 is irreducible mod q, so Rq is a field.
  */
 export const P = 761;
-export const Q = 4591;
-/** Weight of the short polynomials f and r: exactly W coefficients are ±1. */
-export const W = 286;
-/** (q-1)/2: elements of Z/q are kept centred in [-Q12, Q12]. */
-export const Q12 = (Q - 1) / 2;
+// q = 4591 and w = 286 (the weight of the short f and r) are used in wasm/sntrup761.c only.
 
 /** Byte lengths of the encodings (round-3 "Encode" of Rq, rounded Rq and small elements). */
 export const RQ_BYTES = 1158;
