@@ -9,6 +9,7 @@
 import fs from "node:fs";
 import { chrootConfigured } from "./chroot.js";
 import { matchHostPattern, matchUserHostPattern } from "../keys/index.js";
+import { fileStamp } from "../sftp/systemAccountFiles.js";
 import type { SystemAccount } from "./accounts.js";
 import type { LoginSettings } from "./loginSettings.js";
 
@@ -27,18 +28,18 @@ export async function notAllowedReason(
     return `${from} the daemon runs as another user`;
   }
   if (!settings.usePAM) {
-    const shadow = await readShadowEntry(user);
+    const shadow = readShadowEntry(user);
     if (shadow && shadow.expireDay !== null && Math.floor(Date.now() / 86_400_000) > shadow.expireDay) {
       return `Account ${user} has expired`;
     }
-    if (shadow && shadow.password.startsWith("!")) {
+    if (shadow && shadow.locked) {
       return `User ${user} not allowed because account is locked`;
     }
   }
   const shell = account.shell || "/bin/sh";
   if (!chrootConfigured(settings.chrootDirectory)) {
     try {
-      const st = await fs.promises.stat(shell);
+      const st = fs.statSync(shell); // synchronous: one stat(2) is cheaper than a thread-pool round trip
       if (!st.isFile() || (st.mode & 0o111) === 0) {
         return `User ${user} not allowed because shell ${shell} is not executable`;
       }
@@ -66,36 +67,57 @@ export async function notAllowedReason(
   return null;
 }
 
-/** What allowed_user reads of shadow(5): the password field and the account's expiry day. */
+/** What allowed_user reads of shadow(5): whether the password is locked, and the account's expiry day. */
 interface ShadowEntry {
-  password: string;
+  /** The password field starts with "!" (Linux's LOCKED_PASSWD_PREFIX). */
+  locked: boolean;
   /** Days since 1970-01-01 after which the account is expired; null when none is set. */
   expireDay: number | null;
 }
 
+const SHADOW_FILE = "/etc/shadow";
+
 /**
- * The user's /etc/shadow line, or null where there is none or it cannot be read (not root: sshd's
- * getspnam fails the same way and skips these checks).
+ * /etc/shadow as last read, by user, with the stamp (device, inode, size, mtime, ctime) it had then: read
+ * again whenever it changes (passwd, usermod and chage replace or rewrite it), so a lock or an expiry
+ * counts from the next login, as with sshd's getspnam. Reading and splitting the whole file for every
+ * login cost the monitor more than the rest of this check. No password hash is kept, only the lock.
  */
-async function readShadowEntry(user: string): Promise<ShadowEntry | null> {
-  let text: string;
-  try {
-    text = await fs.promises.readFile("/etc/shadow", "utf8");
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === "EACCES" || code === "ENOENT" || code === "EPERM") return null;
-    throw err;
-  }
+let shadowTable: { stamp: string; entries: Map<string, ShadowEntry> } | null = null;
+
+function parseShadow(text: string): Map<string, ShadowEntry> {
+  const entries = new Map<string, ShadowEntry>();
   for (const line of text.split("\n")) {
     const f = line.split(":");
-    if (f[0] !== user || f.length < 8) continue;
+    if (f.length < 8 || entries.has(f[0]!)) continue; // getspnam: the first line with the name
     const expire = f[7] === "" ? null : Number(f[7]);
-    return {
-      password: f[1]!,
+    entries.set(f[0]!, {
+      locked: f[1]!.startsWith("!"),
       expireDay: expire !== null && Number.isInteger(expire) && expire >= 0 ? expire : null,
-    };
+    });
   }
-  return null;
+  return entries;
+}
+
+/**
+ * The user's /etc/shadow entry, or null where there is none or it cannot be read (not root: sshd's
+ * getspnam fails the same way and skips these checks).
+ */
+function readShadowEntry(user: string): ShadowEntry | null {
+  const stamp = fileStamp(SHADOW_FILE);
+  if (shadowTable?.stamp !== stamp) {
+    let text: string;
+    try {
+      text = fs.readFileSync(SHADOW_FILE, "utf8");
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === "EACCES" || code === "ENOENT" || code === "EPERM") return null;
+      throw err;
+    }
+    // Kept under the stamp taken before the read: a change meanwhile moves the next stamp (ctime grows).
+    shadowTable = { stamp, entries: parseShadow(text) };
+  }
+  return shadowTable.entries.get(user) ?? null;
 }
 
 /**

@@ -23,6 +23,27 @@ export interface KeyAuthorization {
   where: string;
 }
 
+/**
+ * Parsed authorized_keys texts, by origin and the very text: a login reads the file twice (the query,
+ * then the signature) and every login of a user reads the same text; parsing each key line again
+ * (base64, the key blob) was a good part of the monitor's answer. Keyed by content, so a changed file
+ * is simply another entry; bounded, least recently used first out.
+ */
+const parsedTexts = new Map<string, ReturnType<typeof parseAuthorizedKeys>>();
+const PARSED_TEXTS_MAX = 64;
+const PARSED_TEXT_MAX_CHARS = 64 * 1024;
+
+function parsedAuthorizedKeys(text: string, origin: string): ReturnType<typeof parseAuthorizedKeys> {
+  if (text.length > PARSED_TEXT_MAX_CHARS) return parseAuthorizedKeys(text, origin);
+  const key = `${origin}\0${text}`;
+  let parsed = parsedTexts.get(key);
+  if (parsed) parsedTexts.delete(key);
+  else parsed = parseAuthorizedKeys(text, origin);
+  parsedTexts.set(key, parsed); // most recently used last
+  if (parsedTexts.size > PARSED_TEXTS_MAX) parsedTexts.delete(parsedTexts.keys().next().value!);
+  return parsed;
+}
+
 function matchIn(
   source: AuthorizedKeysSource,
   account: SystemAccount,
@@ -30,7 +51,7 @@ function matchIn(
   remoteAddress: string,
   log: LoginLog,
 ): KeyAuthorization | null {
-  const { entries, errors } = parseAuthorizedKeys(source.text, source.origin);
+  const { entries, errors } = parsedAuthorizedKeys(source.text, source.origin);
   for (const e of errors) log.debug1(`${source.origin}:${e.line}: ${e.message}`);
   const { entry, refused } = authorizeKey(entries, key, {
     remoteAddress,

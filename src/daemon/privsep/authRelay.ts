@@ -18,6 +18,8 @@ const conn = uint(2 ** 31);
 const user = str(256);
 const keyBlob = bytes(16 * 1024);
 const MAX_PROMPTS = 32;
+/** Allowed keys a worker remembers per connection (remoteAuthPolicy). */
+const MAX_REMEMBERED_KEYS = 16;
 
 /** Every request a worker may make, with the checks its arguments must pass. */
 export const WORKER_REQUESTS = {
@@ -82,11 +84,27 @@ export function serveConversations(peer: IpcPeer): void {
 /** Worker: the AuthPolicy of one connection, every answer from the monitor. */
 export function remoteAuthPolicy(peer: IpcPeer, connId: number): AuthPolicy {
   const c = connId;
+  /**
+   * Keys the monitor allowed on this connection (user, service, key). A client's signed request follows
+   * its query for the same key, and the library asks checkPublicKey again for it: the query's yes stands
+   * here, one round trip less per login. Nothing is given away: the monitor checks the key again itself
+   * when the signature comes (publicKeyVerified), against the files as they are then.
+   */
+  const allowedKeys = new Set<string>();
   return {
     userExists: (username) => peer.request("userExists", { conn: c, username }, bool),
     allowNone: ({ username }) => peer.request("allowNone", { conn: c, username }, bool),
-    checkPublicKey: ({ username, key, service }) =>
-      peer.request("checkPublicKey", { conn: c, username, key: key.blob, service }, bool),
+    checkPublicKey: async ({ username, key, service }) => {
+      const id = `${username}\0${service}\0${key.blob.toString("base64")}`;
+      if (allowedKeys.has(id)) return true;
+      const allowed = await peer.request(
+        "checkPublicKey",
+        { conn: c, username, key: key.blob, service },
+        bool,
+      );
+      if (allowed && allowedKeys.size < MAX_REMEMBERED_KEYS) allowedKeys.add(id);
+      return allowed;
+    },
     publicKeyVerified: ({ username, request, signature }) =>
       peer.request(
         "publicKeyVerified",

@@ -7,6 +7,7 @@ import { fork, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { childLogRank, watchChildLogRank } from "../log.js";
 import { IpcPeer, LOG_RANK_ENV } from "./ipc.js";
+import { CHILD_NOTES } from "./messages.js";
 
 export type ChildRole = "worker" | "session";
 
@@ -60,7 +61,7 @@ export function startChild(
     ...(opts.uid !== undefined ? { uid: opts.uid } : {}),
     ...(opts.gid !== undefined ? { gid: opts.gid } : {}),
   });
-  const peer = new IpcPeer(child, { onRefused: opts.onRefused });
+  const peer = new IpcPeer(child, { onRefused: opts.onRefused, notes: CHILD_NOTES });
   const unwatch = watchChildLogRank((rank) => peer.sendLogRank(rank));
   child.once("exit", unwatch);
   const ready = new Promise<void>((resolve, reject) => {

@@ -97,17 +97,17 @@ export const logLine = object({ conn: optional(conn), level: oneOf(...LOG_LEVELS
 /** A pre-auth connection ended without a login (or a session process's connection ended). */
 export const connectionClosed = object({ conn, reason: optional(str(1024)), disconnected: optional(bool) });
 
-/** A child tells the monitor that one of its connections ended (and how). */
+/** The requests a child may send as one-way notes (IpcPeer's `notes`): log lines and connection ends. */
+export const CHILD_NOTES: readonly string[] = ["log", "closed"];
+
+/**
+ * A child tells the monitor that one of its connections ended (and how), as a note: an answer would
+ * tell the child nothing it acts on, and was one IPC message more per login.
+ */
 export function reportClosed(peer: IpcPeer, conn: number, err: SshError | null): void {
-  peer
-    .request(
-      "closed",
-      {
-        conn,
-        ...(err ? { reason: err.message.slice(0, 1024) } : {}),
-        disconnected: err?.code === "DISCONNECTED",
-      },
-      trusted(),
-    )
-    .catch(() => {}); // the monitor is gone: nobody to tell
+  peer.notify("closed", {
+    conn,
+    ...(err ? { reason: err.message.slice(0, 1024) } : {}),
+    disconnected: err?.code === "DISCONNECTED",
+  });
 }

@@ -19,6 +19,7 @@ import type { LoginGrant } from "../systemAuthPolicy.js";
 import type { DaemonLog } from "../log.js";
 import { loginEarned, serveWorkerAuth, type MonitoredConnection } from "./authRelay.js";
 import { CHILD_ENTRY, startChild, type ChildHandle } from "./childProcesses.js";
+import { SessionPool, type SessionProcess } from "./sessionPool.js";
 import {
   connectionClosed,
   logLine,
@@ -32,11 +33,6 @@ import type { PortableGrant, SessionConnection } from "./sessionMain.js";
 import { execFile } from "node:child_process";
 
 const SEEN_SESSION_IDS_MAX = 1 << 20;
-/**
- * How long a user's session process outlives the user's last connection, for the next login: starting a
- * Node process cost more CPU than all the rest of a login (and its ~13 MiB was counted again each time).
- */
-const SESSION_LINGER_MS = 10_000;
 
 type LoginClaim = { username: string; methods: string[]; handoff: SessionConnection["handoff"] };
 
@@ -81,27 +77,6 @@ interface Connection extends MonitoredConnection {
   socket: net.Socket | null;
 }
 
-interface SessionProcess {
-  child: ChildHandle;
-  /** Ended on purpose (its user's last connection closed): its exit is not news. */
-  retiring?: boolean;
-  username: string | null;
-  uid: number | null;
-  /** Its key in sessionsByKey: the user, and the ChrootDirectory it is confined to, if any. */
-  key: string | null;
-  connections: Set<number>;
-  /** Resolves once it is the user (the "become" answer). */
-  ready: Promise<void>;
-  /** uid, gid and groups it became: a login whose account differs (a group added) gets a new process. */
-  identity: string | null;
-  /** Running while it has no connection: it ends when this fires, unless a login took it again. */
-  lingerTimer: NodeJS.Timeout | null;
-}
-
-function identityOf(a: LoginGrant["account"]): string {
-  return `${a.uid}:${a.gid}:${a.groups.map((g) => g.gid).join(",")}`;
-}
-
 export interface MonitorOptions {
   log: DaemonLog;
   login: LoginBackend<LoginGrant>;
@@ -115,9 +90,7 @@ export interface MonitorOptions {
 
 export class PrivsepMonitor {
   private readonly workers: ChildHandle[] = [];
-  private readonly spares: SessionProcess[] = [];
-  /** By user, or "user:/chroot/path" for one confined to a ChrootDirectory (no passwd name holds a ":"). */
-  private readonly sessionsByKey = new Map<string, SessionProcess>();
+  private readonly sessions: SessionPool;
   private readonly connections = new Map<number, Connection>();
   private readonly seenSessionIds = new Set<string>();
   private nextId = 1;
@@ -126,7 +99,21 @@ export class PrivsepMonitor {
   private hostKeys: PrivateKey[] = [];
   private stopped = false;
 
-  constructor(private readonly opts: MonitorOptions) {}
+  constructor(private readonly opts: MonitorOptions) {
+    this.sessions = new SessionPool({
+      log: opts.log,
+      spareSessions: opts.spareSessions ?? 1,
+      stopped: () => this.stopped,
+      serve: (s) => this.serveSession(s),
+      exited: (s) => {
+        for (const cid of s.connections) {
+          const c = this.connections.get(cid);
+          if (c) this.endConnection(c, { reason: "session process died" });
+        }
+      },
+      refused: (child, reason) => this.refused(child, reason),
+    });
+  }
 
   /** Host keys and transport settings for new connections (at start and on SIGHUP). */
   configure(hostKeys: PrivateKey[], transport: Omit<TransportSettings, "hostKeys">): void {
@@ -134,23 +121,18 @@ export class PrivsepMonitor {
     this.transport = { ...transport, hostKeys: hostKeys.map((k) => k.publicKey.blob) };
     this.generation++;
     for (const w of this.workers) this.configureChild(w);
-    for (const s of [...this.spares, ...this.sessionsByKey.values()]) this.configureChild(s.child);
+    for (const s of this.sessions.all()) this.configureChild(s.child);
   }
 
   async start(): Promise<void> {
     const count = this.opts.workers ?? Math.max(1, os.availableParallelism());
     for (let i = 0; i < count; i++) this.workers.push(this.startWorker());
-    for (let i = 0; i < (this.opts.spareSessions ?? 1); i++) this.spares.push(this.startSpare());
-    await Promise.all([...this.workers.map((w) => w.ready), ...this.spares.map((s) => s.child.ready)]);
+    await Promise.all([...this.workers.map((w) => w.ready), this.sessions.start()]);
   }
 
   /** The pids of the children, by role (for tests and `ps`). */
   children(): { workers: number[]; sessions: Map<string, number>; spares: number[] } {
-    return {
-      workers: this.workers.map((w) => w.process.pid!),
-      sessions: new Map([...this.sessionsByKey].map(([k, s]) => [k, s.child.process.pid!])),
-      spares: this.spares.map((s) => s.child.process.pid!),
-    };
+    return { workers: this.workers.map((w) => w.process.pid!), ...this.sessions.pids() };
   }
 
   /** Give an accepted socket to the least busy worker. */
@@ -211,12 +193,8 @@ export class PrivsepMonitor {
   /** Stop every child (SIGTERM of the daemon); their connections end with them. */
   stop(): void {
     this.stopped = true;
-    const all = [
-      ...this.workers,
-      ...this.spares.map((s) => s.child),
-      ...[...this.sessionsByKey.values()].map((s) => s.child),
-    ];
-    for (const c of all) c.process.kill("SIGTERM");
+    for (const w of this.workers) w.process.kill("SIGTERM");
+    this.sessions.stop();
   }
 
   // ---- children ------------------------------------------------------------------------------------------
@@ -333,17 +311,8 @@ export class PrivsepMonitor {
     return best;
   }
 
-  private startSpare(): SessionProcess {
-    const s: SessionProcess = {
-      child: startChild("session", CHILD_ENTRY, { onRefused: (reason) => this.refused(s.child, reason) }),
-      username: null,
-      uid: null,
-      key: null,
-      connections: new Set(),
-      ready: Promise.resolve(),
-      identity: null,
-      lingerTimer: null,
-    };
+  /** Answer a session process's requests: its log lines, re-key signatures, connection ends, login records. */
+  private serveSession(s: SessionProcess): void {
     const owns = (cid: number): boolean => s.connections.has(cid);
     this.serveLogs(s.child, owns);
     const monitor = this;
@@ -364,80 +333,6 @@ export class PrivsepMonitor {
     });
     this.serveLoginRecords(s, owns);
     s.child.ready.then(() => this.configureChild(s.child)).catch(() => {});
-    s.child.process.once("exit", (code, signal) => this.sessionExited(s, code, signal));
-    return s;
-  }
-
-  private sessionExited(s: SessionProcess, code: number | null, signal: NodeJS.Signals | null): void {
-    s.child.peer.close();
-    const i = this.spares.indexOf(s);
-    if (i >= 0) this.spares.splice(i, 1);
-    if (s.key !== null && this.sessionsByKey.get(s.key) === s) this.sessionsByKey.delete(s.key);
-    for (const cid of s.connections) {
-      const c = this.connections.get(cid);
-      if (c) this.endConnection(c, { reason: "session process died" });
-    }
-    if (this.stopped) return;
-    if (!s.retiring) {
-      this.opts.log.info(
-        `session process ${s.child.process.pid}${s.username ? ` of ${s.username}` : ""} exited (${signal ?? code})`,
-      );
-    }
-    if (this.spares.length < (this.opts.spareSessions ?? 1)) this.spares.push(this.startSpare());
-  }
-
-  /**
-   * The user's session process for this ChrootDirectory (null: none): the one serving them already, or a
-   * spare that chroots (if it must) and becomes the user. Two logins of one user under different
-   * ChrootDirectory (Match) never share a process: a chrooted process cannot reach outside its root.
-   */
-  private async sessionFor(grant: LoginGrant, chroot: string | null): Promise<SessionProcess> {
-    const name = grant.account.name;
-    const key = chroot === null ? name : `${name}:${chroot}`;
-    const identity = identityOf(grant.account);
-    const existing = this.sessionsByKey.get(key);
-    // A change to the account counts from the next login (sshd): only a process that became the very same
-    // identity serves it; an older one keeps its open connections and ends with the last of them.
-    if (existing && existing.identity === identity) {
-      await existing.ready;
-      return existing;
-    }
-    if (existing) {
-      this.sessionsByKey.delete(key);
-      if (existing.connections.size === 0) this.retireSession(existing);
-    }
-    const s = this.spares.shift() ?? this.startSpare();
-    if (!this.stopped && this.spares.length < (this.opts.spareSessions ?? 1))
-      this.spares.push(this.startSpare());
-    s.username = name;
-    s.uid = grant.account.uid;
-    s.key = key;
-    s.identity = identity;
-    this.sessionsByKey.set(key, s);
-    const a = grant.account;
-    s.ready = s.child.ready.then(async () => {
-      await s.child.peer.request(
-        "become",
-        {
-          uid: a.uid,
-          gid: a.gid,
-          groups: a.groups.map((g) => g.gid),
-          username: a.name,
-          ...(chroot !== null ? { chroot } : {}),
-        },
-        () => true,
-      );
-    });
-    try {
-      await s.ready;
-    } catch (err) {
-      // It may be half-way (chrooted, still root): it serves nobody; a fresh spare replaces it.
-      if (this.sessionsByKey.get(key) === s) this.sessionsByKey.delete(key);
-      s.retiring = true;
-      s.child.process.kill("SIGKILL");
-      throw err;
-    }
-    return s;
   }
 
   // ---- logins --------------------------------------------------------------------------------------------
@@ -521,7 +416,7 @@ export class PrivsepMonitor {
     };
     let s: SessionProcess;
     try {
-      s = await this.sessionFor(grant, chroot);
+      s = await this.sessions.sessionFor(grant, chroot);
     } catch (err) {
       return refuse(`no session process: ${(err as Error).message}`);
     }
@@ -622,26 +517,6 @@ export class PrivsepMonitor {
     if (c.session === null) c.spec.preauthEnded();
     c.session?.connections.delete(c.id);
     c.spec.ended({ ...how, username: c.username, authenticated: c.session !== null });
-    const s = c.session;
-    if (!s || s.connections.size > 0 || s.retiring) return;
-    // A superseded process (its user's account changed) ends with its last connection; the current one
-    // waits a little for the user's next login first.
-    if (s.key === null || this.sessionsByKey.get(s.key) !== s) return this.retireSession(s);
-    if (s.lingerTimer) clearTimeout(s.lingerTimer);
-    s.lingerTimer = setTimeout(() => {
-      s.lingerTimer = null;
-      // A login that took it meanwhile added its connection in the same turn as it was chosen.
-      if (s.connections.size > 0 || s.key === null || this.sessionsByKey.get(s.key) !== s) return;
-      this.sessionsByKey.delete(s.key);
-      this.retireSession(s);
-    }, SESSION_LINGER_MS);
-    s.lingerTimer.unref();
-  }
-
-  private retireSession(s: SessionProcess): void {
-    if (s.lingerTimer) clearTimeout(s.lingerTimer);
-    s.lingerTimer = null;
-    s.retiring = true;
-    s.child.process.kill("SIGTERM");
+    if (c.session) this.sessions.connectionEnded(c.session);
   }
 }
