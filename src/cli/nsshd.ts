@@ -36,6 +36,7 @@ import {
   SYSTEM_CONFIG_FILE,
   SYSTEM_HOST_KEYS,
 } from "../daemon/stateDir.js";
+import { missingMonitorOptions, reexecWithMonitorOptions } from "./nsshd/monitorRuntime.js";
 
 const USAGE =
   "usage: nsshd [-46DdeGiqTtV] [-C connection_spec] [-c host_cert_file]\n" +
@@ -284,11 +285,15 @@ async function testMode(flags: Flags, s: Setup): Promise<never> {
 
 /** Without -D: start the daemon as a detached child and exit 0 once it listens (sshd daemon(3)). */
 function detach(): void {
-  const child = spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1)], {
-    detached: true,
-    stdio: ["ignore", "ignore", "pipe", "ipc"],
-    env: { ...process.env, [DETACHED_ENV]: "1" },
-  });
+  const child = spawn(
+    process.execPath,
+    [...process.execArgv, ...missingMonitorOptions(), ...process.argv.slice(1)],
+    {
+      detached: true,
+      stdio: ["ignore", "ignore", "pipe", "ipc"],
+      env: { ...process.env, [DETACHED_ENV]: "1" },
+    },
+  );
   child.stderr!.pipe(process.stderr);
   child.on("message", (m: unknown) => {
     if (m !== "listening") return;
@@ -316,13 +321,17 @@ async function main(): Promise<void> {
   const flags = parseFlags(process.argv.slice(2));
   if (flags.connectionSpec !== null && flags.test < 2) usage("-C requires -T");
   const embeddedGuess = flags.configFile === null && process.getuid?.() !== 0;
+  const isChild = process.env[DETACHED_ENV] === "1";
+  const background = !flags.foreground && flags.debug === 0 && !flags.inetd;
+  // The process that will be the monitor starts again with its V8 options (detach() gives them to its child).
+  const reexec =
+    flags.test === 0 && !flags.inetd && (isChild || !background) ? reexecWithMonitorOptions() : null;
   const log = createLog(flags, embeddedGuess);
+  if (reexec !== null) log.debug1(reexec);
   const s = setup(flags, log);
   if (flags.test) return testMode(flags, s);
 
-  const isChild = process.env[DETACHED_ENV] === "1";
   delete process.env[DETACHED_ENV];
-  const background = !flags.foreground && flags.debug === 0 && !flags.inetd;
   if (background && !isChild) return detach();
 
   let config;

@@ -1,0 +1,99 @@
+/*
+ * nssh-reexec: a tiny Node-API addon with execv(2), for nsshd to start again in the same process with the
+ * V8 options its monitor needs (src/cli/nsshd.ts): V8 reads its heap sizes once, when the process starts,
+ * and Node has no execve of its own before version 23. Like sshd's re-exec, the process keeps its pid, its
+ * standard descriptors and its environment (Node writes process.env through to environ).
+ *
+ * Built by scripts/build-native.mjs with plain `cc -shared -fPIC`, as nssh-chroot.c (the same few Node-API
+ * declarations, resolved against the node binary when process.dlopen loads the module).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+typedef struct napi_env__ *napi_env;
+typedef struct napi_value__ *napi_value;
+typedef struct napi_callback_info__ *napi_callback_info;
+typedef int napi_status; /* napi_ok is 0 */
+typedef napi_value (*napi_callback)(napi_env env, napi_callback_info info);
+
+extern napi_status napi_get_cb_info(napi_env env, napi_callback_info cbinfo, size_t *argc, napi_value *argv,
+                                    napi_value *this_arg, void **data);
+extern napi_status napi_get_value_string_utf8(napi_env env, napi_value value, char *buf, size_t bufsize,
+                                              size_t *result);
+extern napi_status napi_get_array_length(napi_env env, napi_value value, unsigned int *result);
+extern napi_status napi_get_element(napi_env env, napi_value object, unsigned int index, napi_value *result);
+extern napi_status napi_create_function(napi_env env, const char *utf8name, size_t length, napi_callback cb,
+                                        void *data, napi_value *result);
+extern napi_status napi_set_named_property(napi_env env, napi_value object, const char *utf8name,
+                                           napi_value value);
+extern napi_status napi_throw_error(napi_env env, const char *code, const char *msg);
+
+#define MAX_ARGS 256
+#define ARG_BYTES 4096
+
+static napi_value fail(napi_env env, const char *code, const char *message) {
+  napi_throw_error(env, code, message);
+  return NULL;
+}
+
+/* A JavaScript string as a malloc'd C string without NUL inside, or NULL. */
+static char *c_string(napi_env env, napi_value value) {
+  size_t len = 0;
+  if (napi_get_value_string_utf8(env, value, NULL, 0, &len) != 0 || len >= ARG_BYTES) return NULL;
+  char *s = malloc(len + 1);
+  if (s == NULL) return NULL;
+  if (napi_get_value_string_utf8(env, value, s, len + 1, &len) != 0 || strlen(s) != len) {
+    free(s);
+    return NULL;
+  }
+  return s;
+}
+
+/* execv(path: string, argv: string[]): does not return; throws an Error (code "EEXEC") when execv fails. */
+static napi_value do_execv(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value args[2];
+  if (napi_get_cb_info(env, info, &argc, args, NULL, NULL) != 0 || argc < 2)
+    return fail(env, "EINVAL", "execv(path, argv): two arguments are needed");
+  unsigned int n = 0;
+  if (napi_get_array_length(env, args[1], &n) != 0 || n == 0 || n >= MAX_ARGS)
+    return fail(env, "EINVAL", "execv(path, argv): argv must be a non-empty array of fewer than 256 strings");
+  char *path = c_string(env, args[0]);
+  char *argv[MAX_ARGS] = {0};
+  unsigned int i = 0;
+  for (; path != NULL && i < n; i++) {
+    napi_value element;
+    if (napi_get_element(env, args[1], i, &element) != 0 || (argv[i] = c_string(env, element)) == NULL) break;
+  }
+  char message[ARG_BYTES + 128];
+  if (path == NULL || i < n) {
+    snprintf(message, sizeof message, "execv(path, argv): strings without NUL, shorter than %d bytes", ARG_BYTES);
+  } else {
+    /* Node marks its standard descriptors close-on-exec when it starts: they must survive, as the same
+       process's stdin, stdout and stderr (a failure here shows as the new process's missing stderr). */
+    for (int fd = 0; fd <= 2; fd++) {
+      int flags = fcntl(fd, F_GETFD);
+      if (flags != -1) fcntl(fd, F_SETFD, flags & ~FD_CLOEXEC);
+    }
+    execv(path, argv);
+    snprintf(message, sizeof message, "execv(\"%s\"): %s", path, strerror(errno));
+  }
+  for (unsigned int j = 0; j < i; j++) free(argv[j]);
+  free(path);
+  return fail(env, "EEXEC", message);
+}
+
+__attribute__((visibility("default"))) napi_value napi_register_module_v1(napi_env env, napi_value exports) {
+  napi_value fn;
+  if (napi_create_function(env, "execv", (size_t)-1, do_execv, NULL, &fn) != 0) return NULL;
+  if (napi_set_named_property(env, exports, "execv", fn) != 0) return NULL;
+  return exports;
+}
+
+__attribute__((visibility("default"))) int node_api_module_get_api_version_v1(void) { return 1; }

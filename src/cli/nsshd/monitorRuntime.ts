@@ -1,0 +1,47 @@
+/**
+ * The V8 options of nsshd's own process, the privilege-separation monitor. It holds a small record per
+ * connection, but login bursts (many connections' messages at once) grow V8's young generation to its
+ * default 16 MiB halves, and V8 keeps those pages: at 1,000 idle connections the monitor had 40 MiB more
+ * than before them, most of it that young generation (bench/README.md, memory). V8 reads its heap sizes when
+ * the process starts, so nsshd starts again with them, in the same process (execv through
+ * native/nssh-reexec.c: the same pid, descriptors and environment, as sshd re-executes itself), before it
+ * reads its configuration. The children get theirs when they are spawned (CHILD_V8_OPTIONS).
+ */
+import { nativeAddonPath } from "../../daemon/loginExec.js";
+
+export const MONITOR_V8_OPTIONS: readonly string[] = ["--max-semi-space-size=1"];
+
+interface ReexecAddon {
+  execv(path: string, argv: string[]): never;
+}
+
+/** The options this process still lacks (one the user gave, with any value, counts as given). */
+export function missingMonitorOptions(
+  execArgv: readonly string[] = process.execArgv,
+  nodeOptions: string = process.env.NODE_OPTIONS ?? "",
+): string[] {
+  const given = new Set([...execArgv, ...nodeOptions.split(/\s+/)].map((a) => a.split("=")[0]));
+  return MONITOR_V8_OPTIONS.filter((o) => !given.has(o.split("=")[0]));
+}
+
+/**
+ * Start this program again with the monitor's options; returns only when it does not: the options are
+ * already there (null), or the native helper is not built (the reason, for a debug line: nsshd then runs
+ * with Node's defaults).
+ */
+export function reexecWithMonitorOptions(): string | null {
+  const missing = missingMonitorOptions();
+  if (missing.length === 0) return null;
+  const file = nativeAddonPath("nssh-reexec.node");
+  if (!file) return "native/build/nssh-reexec.node is not built: running with V8's default heap sizes";
+  const module = { exports: {} as Partial<ReexecAddon> };
+  process.dlopen(module, file);
+  if (typeof module.exports.execv !== "function") return `${file}: no execv`;
+  const addon = module.exports as ReexecAddon;
+  return addon.execv(process.execPath, [
+    process.argv0,
+    ...process.execArgv,
+    ...missing,
+    ...process.argv.slice(1),
+  ]);
+}
