@@ -258,10 +258,15 @@ function combine(entries: Iterable<Entry>): Map<string, string[]> {
   return store;
 }
 
+/** Distinct Match outcomes forConnection keeps (a Match User block makes one per user it names). */
+const MATCHED_SETTINGS_KEPT = 64;
+
 class LoadedSshdConfig implements SshdConfig {
   readonly global: SshdSettings;
   readonly matchAttributes: ReadonlySet<MatchAttribute>;
   readonly #globalStore: Map<string, string[]>;
+  /** forConnection's results by the Match lines that held (their indices in entries). */
+  readonly #byMatchedLines = new Map<string, SshdSettings>();
 
   constructor(
     readonly entries: readonly Entry[],
@@ -285,10 +290,25 @@ class LoadedSshdConfig implements SshdConfig {
   forConnection(spec: SshdConnectionSpec): SshdSettings {
     // The Match pass (servconf.c parse_server_match_config): a fresh set from the blocks that hold, whose
     // values then replace the global ones; within it the first value wins again.
-    const matched = combine(this.entries.filter((e) => e.block !== null && blockHolds(e.block, spec)));
-    const store = new Map(this.#globalStore);
-    for (const [k, v] of matched) store.set(k, v);
-    return this.#build(store);
+    const holding: Entry[] = [];
+    const lines: number[] = [];
+    this.entries.forEach((e, i) => {
+      if (e.block === null || !blockHolds(e.block, spec)) return;
+      holding.push(e);
+      lines.push(i);
+    });
+    // Connections for which the same lines hold share one (immutable) SshdSettings: nsshd asks for every
+    // connection and login, and each held a copy of every keyword's values until it ended.
+    const key = lines.join(",");
+    let settings = this.#byMatchedLines.get(key);
+    if (!settings) {
+      const store = new Map(this.#globalStore);
+      for (const [k, v] of combine(holding)) store.set(k, v);
+      settings = this.#build(store);
+      if (this.#byMatchedLines.size >= MATCHED_SETTINGS_KEPT) this.#byMatchedLines.clear();
+      this.#byMatchedLines.set(key, settings);
+    }
+    return settings;
   }
 
   #build(store: Map<string, string[]>): SshdSettings {

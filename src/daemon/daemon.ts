@@ -257,16 +257,8 @@ export class Daemon extends EventEmitter<DaemonEvents> {
     };
     const settings = config.forConnection(where);
     // A login asks for its user's settings four times (the policy, the login check, the session, the
-    // post-auth limits): the Match pass runs once per user name (a few names at most per connection).
-    const byUser = new Map<string, SshdSettings>();
-    const forUser = (user: string): SshdSettings => {
-      let s = byUser.get(user);
-      if (!s) {
-        s = config.forConnection({ ...where, user });
-        if (byUser.size < 4) byUser.set(user, s);
-      }
-      return s;
-    };
+    // post-auth limits): forConnection gives the same object for the same Match outcome.
+    const forUser = (user: string): SshdSettings => config.forConnection({ ...where, user });
     socket.setKeepAlive(settings.tcpKeepAlive);
     const peer = `${info.remoteAddress} port ${info.remotePort}`;
     let username: string | null = null;

@@ -258,6 +258,7 @@ export class PrivsepMonitor {
         c.phase = "login";
         c.worker = null;
         if (c.graceTimer) clearTimeout(c.graceTimer);
+        c.graceTimer = null;
         c.socket = null;
         return this.login(c, claim, own);
       },
@@ -424,6 +425,8 @@ export class PrivsepMonitor {
     c.session = s;
     c.phase = "session";
     s.connections.add(c.id);
+    // The record of how it authenticated (keys included) was for this check only; the connection stays.
+    c.successes.length = 0;
     const post = c.spec.postauth(claim.username);
     const message: SessionConnection = {
       conn: c.id,
