@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 /**
  * nscp: secure copy, as scp(1). SFTP by default (as OpenSSH >= 9.0), the legacy SCP protocol with -O;
- * run remotely as `nscp -t` (sink) or `nscp -f` (source) it is the far end of a legacy copy. The transport
- * is an ssh program (-S, default nssh) run as a child with scp's ssh flags passed through (scp.c do_cmd).
+ * run remotely as `nscp -t` (sink) or `nscp -f` (source) it is the far end of a legacy copy. Each
+ * connection is made as nssh would make it with scp's ssh flags (scp.c do_cmd), in this process, or by
+ * the ssh program -S names, run as a child.
  * Exit status 1 when any file failed. The parts are in nscp/.
  */
 import { parseRemote } from "./nsftp/sshProgram.js";

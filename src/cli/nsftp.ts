@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 /**
- * nsftp: interactive and batch file transfer, as sftp(1). It runs an ssh program (-S, default nssh) as
- * `ssh [flags] -s -- host sftp` and speaks SFTP over its stdio (sftp.c's connection model); the commands
- * are in nsftp/commands.ts. Exit status: 0, 1 when a batch command failed, 255 when the connection failed.
+ * nsftp: interactive and batch file transfer, as sftp(1). It connects as `nssh [flags] -s -- host sftp`
+ * would, in its own process (nsftp/sshInProcess.ts), or runs the ssh program -S names that way and speaks
+ * SFTP over its stdio (sftp.c's connection model); the commands are in nsftp/commands.ts. Exit status: 0,
+ * 1 when a batch command failed, 255 when the connection failed.
  */
 import fs from "node:fs";
 import readline from "node:readline";
@@ -123,7 +124,7 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`${(err as Error).message}\n`);
     return 255;
   }
-  const { client, child, exited } = transport;
+  const { client } = transport;
   let status = 0;
   try {
     const home = await client.realpath(".");
@@ -147,10 +148,8 @@ async function main(argv: string[]): Promise<number> {
   } finally {
     // ssh ends with the session either way; do not wait on one that hangs.
     await Promise.race([client.end(), new Promise((r) => setTimeout(r, 3000))]);
-    child.stdin?.end();
-    const code = await Promise.race([exited, new Promise<number>((r) => setTimeout(() => r(0), 2000))]);
+    const code = await transport.close();
     if (code === 255 && status === 0 && client.version === 0) status = 255;
-    if (child.exitCode === null) child.kill();
   }
   return status;
 }

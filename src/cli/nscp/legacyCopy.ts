@@ -1,7 +1,7 @@
 /**
- * nscp -O: the legacy SCP protocol, run as `ssh host "scp -t|-f ..."` with this end as the source (upload)
- * or the sink (download), as scp.c toremote/tolocal do; and -R, where the origin host's scp copies straight
- * to the destination.
+ * nscp -O: the legacy SCP protocol, run as `ssh host "scp -t|-f ..."` (nssh's connection in this process
+ * unless -S names a program) with this end as the source (upload) or the sink (download), as scp.c
+ * toremote/tolocal do; and -R, where the origin host's scp copies straight to the destination.
  */
 import path from "node:path";
 import { scpReceive } from "../../scp/sink.js";
@@ -10,20 +10,19 @@ import { ScpStream } from "../../scp/scpStream.js";
 import { globToRegExp, hasGlob } from "../nsftp/glob.js";
 import {
   optionsForRemote,
-  spawnSsh,
   sshArgv,
+  startSsh,
   type RemoteSpec,
   type SshProgramOptions,
+  type SshRun,
 } from "../nsftp/sshProgram.js";
 import { errorText } from "../nsftp/treeTransfer.js";
 import { markFailed, meterFor, remotePathOrHome, shellQuote, warn, type Settings } from "./settings.js";
 
-/** Run `command` on the remote host through ssh, with the child's stdio and its exit status. */
-function runRemoteCommand(spec: RemoteSpec, ssh: SshProgramOptions, command: string) {
+/** Run `command` on the remote host through ssh (in this process unless -S names a program). */
+function runRemoteCommand(spec: RemoteSpec, ssh: SshProgramOptions, command: string): Promise<SshRun> {
   const options = optionsForRemote(ssh, spec);
-  const child = spawnSsh(options.program, sshArgv(options, spec.host, [], [command]));
-  const exited = new Promise<number>((r) => child.once("close", (c) => r(c ?? 255)));
-  return { child, exited };
+  return startSsh(options, sshArgv(options, spec.host, [], [command]));
 }
 
 /**
@@ -37,15 +36,16 @@ async function withRemoteScp(
   speak: (io: ScpStream) => Promise<boolean>,
   errorMessage: (text: string) => string,
 ): Promise<void> {
-  const { child, exited } = runRemoteCommand(spec, ssh, command);
-  const io = new ScpStream(child.stdout!, child.stdin!);
+  const run = await runRemoteCommand(spec, ssh, command);
+  const io = new ScpStream(run.stdout, run.stdin);
   try {
     if (!(await speak(io))) markFailed();
   } catch (err) {
     warn(errorMessage(errorText(err)));
   } finally {
     io.end();
-    if ((await exited) !== 0) markFailed();
+    if ((await run.exited) !== 0) markFailed();
+    run.stop();
   }
 }
 
@@ -123,8 +123,9 @@ export async function directRemoteToRemote(
     shellQuote(src.path || "."),
     shellQuote(dstArg),
   ].join(" ");
-  const { child, exited } = runRemoteCommand(src, ssh, command);
-  child.stdin!.end();
-  child.stdout!.pipe(process.stdout);
-  if ((await exited) !== 0) markFailed();
+  const run = await runRemoteCommand(src, ssh, command);
+  run.stdin.end();
+  run.stdout.pipe(process.stdout);
+  if ((await run.exited) !== 0) markFailed();
+  run.stop();
 }

@@ -1,4 +1,7 @@
-/** nscp's default protocol: SFTP through `ssh -s host sftp`, as scp(1) does since OpenSSH 9.0. */
+/**
+ * nscp's default protocol: SFTP through `ssh -s host sftp` (nssh's connection in this process unless -S
+ * names a program), as scp(1) does since OpenSSH 9.0.
+ */
 import fs from "node:fs";
 import path from "node:path";
 import { isDirectoryMode } from "../../sftp/attrs.js";
@@ -33,9 +36,7 @@ function treeOptions(s: Settings): TreeOptions {
 async function closeSftp(t: SftpTransport): Promise<void> {
   // ssh ends with the session; do not wait on one that hangs.
   await Promise.race([t.client.end(), new Promise((r) => setTimeout(r, 3000))]);
-  t.child.stdin?.end();
-  await Promise.race([t.exited, new Promise((r) => setTimeout(r, 2000))]);
-  if (t.child.exitCode === null) t.child.kill();
+  await t.close();
 }
 
 /** Run `work` over an SFTP session to `spec`'s host, closed afterwards; a session that fails to start is reported. */

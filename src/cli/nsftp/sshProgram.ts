@@ -1,20 +1,16 @@
 /**
- * The transport of nsftp and nscp: as OpenSSH's sftp and scp do (sftp.c, scp.c do_cmd), they run an ssh
- * program (-S, default our nssh) as a child, passing their ssh flags through, and speak over its stdio:
- * `ssh [options] -s -- host sftp` for SFTP, `ssh [options] -- host "scp -t ..."` for the legacy protocol.
+ * The transport of nsftp and nscp: as OpenSSH's sftp and scp do (sftp.c, scp.c do_cmd), they build an ssh
+ * command line from their ssh flags: `ssh [options] -s -- host sftp` for SFTP, `ssh [options] -- host
+ * "scp -t ..."` for the legacy protocol. With an ssh program named (-S) they run it as a child and speak
+ * over its stdio; without one, nssh's own code runs that command line in this process (sshInProcess.ts),
+ * which saves a second Node process and a pipe that every byte would cross.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
+import type { Readable, Writable } from "node:stream";
 import { SftpClient } from "../../sftp/client.js";
 
-/** Our nssh, next to this command in dist/src/cli/. */
-function defaultSshProgram(): string {
-  return path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../nssh.js");
-}
-
 export interface SshProgramOptions {
-  /** The program (-S); default our nssh. */
+  /** The program (-S), run as a child; without one, nssh's connection is made in this process. */
   program?: string;
   /** Flags passed through as given (-F file, -i key, -o opt, -J jump, -c cipher, -4, -6, -C, -A, -v, -q...). */
   args: string[];
@@ -89,27 +85,70 @@ export function sshArgv(
   return argv;
 }
 
-/** Run the ssh program. A path ending in .js is run with this node (our nssh). */
-export function spawnSsh(
-  program: string | undefined,
-  argv: string[],
-  stderr: "inherit" | "pipe" = "inherit",
-): ChildProcess {
-  const prog = program ?? defaultSshProgram();
-  const [cmd, args] = prog.endsWith(".js") ? [process.execPath, [prog, ...argv]] : [prog, argv];
-  return spawn(cmd, args, { stdio: ["pipe", "pipe", stderr] });
+/** One ssh run: the remote program's stdin and stdout, and ssh's exit status. */
+export interface SshRun {
+  /** False when ssh could not connect (it has said why): nothing comes out, and it exits 255. */
+  connected: boolean;
+  stdin: Writable;
+  stdout: Readable;
+  /** ssh's exit status: the remote program's, 255 when the connection failed or was lost. */
+  exited: Promise<number>;
+  /** End what is still running: the child is killed; in-process, the channel and connection close. */
+  stop(): void;
+}
+
+/** A child ssh as an SshRun; `exited` settles on the child's "exit" or, with its stdio flushed, "close". */
+function childRun(child: ChildProcess, settleOn: "exit" | "close"): SshRun {
+  const exited = new Promise<number>((resolve) => {
+    if (settleOn === "exit") {
+      child.once("error", () => resolve(255));
+      child.once("exit", (code, signal) => resolve(code ?? (signal ? 255 : 0)));
+    } else child.once("close", (code) => resolve(code ?? 255));
+  });
+  return {
+    connected: true,
+    stdin: child.stdin!,
+    stdout: child.stdout!,
+    exited,
+    stop() {
+      if (child.exitCode === null) child.kill();
+    },
+  };
+}
+
+/**
+ * Run `ssh argv...` for a remote command: the program -S names as a child, else nssh in this process.
+ * Never rejects: a failure to connect has been reported on stderr and gives exit status 255.
+ */
+export async function startSsh(options: SshProgramOptions, argv: string[]): Promise<SshRun> {
+  if (options.program === undefined) {
+    const { runSshInProcess } = await import("./sshInProcess.js");
+    return runSshInProcess(argv);
+  }
+  return childRun(spawnSsh(options.program, argv), "close");
+}
+
+/** Run the ssh program (-S). A path ending in .js is run with this node (our nssh, for one). */
+export function spawnSsh(program: string, argv: string[]): ChildProcess {
+  const [cmd, args] = program.endsWith(".js") ? [process.execPath, [program, ...argv]] : [program, argv];
+  return spawn(cmd, args, { stdio: ["pipe", "pipe", "inherit"] });
 }
 
 export interface SftpTransport {
   client: SftpClient;
-  child: ChildProcess;
   /** Resolves with the ssh program's exit status (255 for its connection errors). */
   exited: Promise<number>;
+  /**
+   * Once the SFTP session has ended: end ssh's input, give it two seconds to exit, then stop it. Resolves
+   * with its exit status (0 when it did not exit in time).
+   */
+  close(): Promise<number>;
 }
 
 /**
  * Start `ssh -s host sftp` (or the server program named by `subsystem` when it has a slash, as sftp -s
- * does) and the SFTP session over its stdio. Rejects when the session cannot start.
+ * does) and the SFTP session over its stdio; in this process when no ssh program is named. Rejects when
+ * the session cannot start.
  */
 export async function openSftpTransport(
   options: SshProgramOptions,
@@ -118,8 +157,14 @@ export async function openSftpTransport(
 ): Promise<SftpTransport> {
   const isPath = subsystem.includes("/");
   const argv = sshArgv(options, host, isPath ? [] : ["-s"], [subsystem]);
+  if (options.program === undefined) {
+    const run = await startSsh(options, argv);
+    // nssh has said why; the session it would have carried ends as a child's stdout would.
+    if (!run.connected) throw new Error("Connection closed");
+    return startSessionOver(run, "ssh program nssh");
+  }
   const child = spawnSsh(options.program, argv);
-  return startSession(child, `ssh program ${options.program ?? "nssh"}`);
+  return startSession(child, `ssh program ${options.program}`);
 }
 
 /**
@@ -132,28 +177,39 @@ export async function openLocalServer(command: string): Promise<SftpTransport> {
 }
 
 async function startSession(child: ChildProcess, what: string): Promise<SftpTransport> {
-  const exited = new Promise<number>((resolve) => {
-    child.once("error", () => resolve(255));
-    child.once("exit", (code, signal) => resolve(code ?? (signal ? 255 : 0)));
-  });
+  const run = childRun(child, "exit");
   await new Promise<void>((resolve, reject) => {
     child.once("spawn", () => resolve());
     child.once("error", (err) => reject(new Error(`${what}: ${err.message}`)));
   });
   child.stdin!.on("error", () => {}); // a dead peer shows as the SFTP session's end
-  const client = new SftpClient(child.stdout!, child.stdin!);
+  return startSessionOver(run, what);
+}
+
+/** The SFTP session (INIT and VERSION) over a run's stdio; the run is stopped when it fails. */
+async function startSessionOver(run: SshRun, what: string): Promise<SftpTransport> {
+  const client = new SftpClient(run.stdout, run.stdin);
   try {
     await Promise.race([
       client.init(),
-      exited.then((code) => {
+      run.exited.then((code) => {
         throw new Error(`Connection closed (${what} exited with status ${code})`);
       }),
     ]);
   } catch (err) {
-    child.kill();
+    run.stop();
     throw err;
   }
-  return { client, child, exited };
+  return {
+    client,
+    exited: run.exited,
+    async close() {
+      run.stdin.end();
+      const code = await Promise.race([run.exited, new Promise<number>((r) => setTimeout(() => r(0), 2000))]);
+      run.stop();
+      return code;
+    },
+  };
 }
 
 export interface RemoteSpec {

@@ -30,8 +30,19 @@ export function parseLogLevel(value: string | undefined): SshLogLevel {
   return (LOG_LEVELS as readonly string[]).includes(v) ? (v as SshLogLevel) : "INFO";
 }
 
+let nameOverride: string | null = null;
+
+/**
+ * Name the program for its messages. nsftp and nscp run nssh's connection code in their own process and
+ * say "nssh", as the nssh they used to start did (sftp and scp show ssh's own messages likewise).
+ */
+export function setProgname(name: string): void {
+  nameOverride = name;
+}
+
 /** The name ssh prints before its own errors: OpenSSH uses __progname, so `nssh: connect to host ...`. */
 export function progname(): string {
+  if (nameOverride !== null) return nameOverride;
   const script = process.argv[1];
   return script ? path.basename(script).replace(/\.js$/, "") : "nssh";
 }

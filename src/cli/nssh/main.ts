@@ -1,34 +1,27 @@
 /**
  * nssh's main flow, in ssh.c's order: parse the command line, answer -V / -Q / -G, resolve the
  * configuration, refuse unsafe names (CVE-2023-51385), reach the server (TCP, ProxyCommand or ProxyJump
- * through other hosts), check its host key, authenticate, run LocalCommand, then the session, -W or -N.
- * The exit status is the remote command's, or 255 for any error of nssh itself (ssh(1) EXIT STATUS).
+ * through other hosts), check its host key, authenticate, run LocalCommand (all of which is in
+ * destination.ts, shared with nsftp and nscp), then the session, -W or -N. The exit status is the
+ * remote command's, or 255 for any error of nssh itself (ssh(1) EXIT STATUS).
  */
-import { spawn, spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import tty from "node:tty";
 import type { SshResolvedConfig } from "../../config/sshConfig.js";
-import { configRequest, parseArgs, USAGE, UsageError, type NsshArgs } from "./args.js";
-import { CliLog, parseLogLevel, progname } from "./log.js";
-import type { Context, Hop } from "./login.js";
-import { restoreTerminals } from "./readPassphrase.js";
-import { installSignalRestore } from "./terminal.js";
+import { parseArgs, USAGE, UsageError, type NsshArgs } from "./args.js";
 import {
-  ConnectFailure,
-  connectDirect,
-  openDirectTcpip,
-  usesProxyJump,
-  type Connected,
-} from "./transports.js";
+  endRun,
+  loginToDestination,
+  remoteWork,
+  reportFailure,
+  resolveDestination,
+  type RunState,
+} from "./destination.js";
+import { progname, type CliLog } from "./log.js";
+import type { Hop } from "./login.js";
+import { installSignalRestore } from "./terminal.js";
+import { openDirectTcpip } from "./transports.js";
 import { versionLine } from "./version.js";
-
-/**
- * The protocol stack (client, transport, crypto, keys, auth, connection, session: most of nssh's
- * modules) loads only for a run that connects, and begins to as soon as the command line says it will,
- * so that the loading overlaps the configuration's file reads and the server's own start-up.
- */
-function loadProtocolModules() {
-  return Promise.all([import("./login.js"), import("./session.js")]);
-}
 
 /** RequestTTY with -t/-T: whether the session gets a PTY (ssh.c, "Pseudo-terminal will not be allocated"). */
 function wantPty(args: NsshArgs, cfg: SshResolvedConfig, hasCommand: boolean, log: CliLog): boolean {
@@ -48,22 +41,7 @@ function wantPty(args: NsshArgs, cfg: SshResolvedConfig, hasCommand: boolean, lo
   return true;
 }
 
-function runLocalCommand(
-  cfg: SshResolvedConfig,
-  expandLocalCommand: (cfg: SshResolvedConfig) => string | undefined,
-  log: CliLog,
-): void {
-  if (!cfg.permitLocalCommand) return;
-  const expanded = expandLocalCommand(cfg);
-  if (expanded === undefined || expanded === "none") return;
-  log.debug3(`Executing ${process.env.SHELL || "/bin/sh"} -c "${expanded}"`);
-  const r = spawnSync(process.env.SHELL || "/bin/sh", ["-c", expanded], {
-    stdio: ["ignore", "inherit", "inherit"],
-  });
-  if (r.status !== 0) log.debug1(`Local command "${expanded}" exited with status ${r.status}`);
-}
-
-async function run(argv: string[], ctx: { log: CliLog | null; cleanups: (() => void)[] }): Promise<number> {
+async function run(argv: string[], ctx: RunState): Promise<number> {
   const args = parseArgs(argv);
   if (args.version) {
     process.stderr.write(versionLine() + "\n");
@@ -84,85 +62,37 @@ async function run(argv: string[], ctx: { log: CliLog | null; cleanups: (() => v
     throw new UsageError("Cannot fork into background without a command to execute.");
   }
   if (args.background && process.env[FORK_CHILD] !== "1") return forkToBackground(argv);
-  const modules = args.dumpConfig ? null : loadProtocolModules();
-  // Awaited below; a run that fails before then reports its own error, not this one's.
-  modules?.catch(() => {});
-  const config = await import("../../config/sshConfig.js");
-  // CVE-2023-51385: names typed on the command line never reach a shell through %h or %r unchecked.
-  config.validateNameForExpansion("host", args.destination);
-  if (args.destinationUser !== undefined) config.validateNameForExpansion("user", args.destinationUser);
-  for (const o of args.options) if (/^user=/i.test(o)) config.validateNameForExpansion("user", o.slice(5));
-
-  const cfg = await config.resolveSshConfig(configRequest(args, args.destination, args.options));
-  if (args.dumpConfig || !modules) {
-    process.stdout.write(config.formatSshConfigDump(cfg));
+  // The session's modules load while the configuration is read and the server reached.
+  const sessionModule = args.dumpConfig ? null : import("./session.js");
+  sessionModule?.catch(() => {}); // awaited below; an earlier failure reports itself
+  const dest = await resolveDestination(args);
+  if (args.dumpConfig || !sessionModule) {
+    process.stdout.write(dest.config.formatSshConfigDump(dest.cfg));
     return 0;
   }
-  const log = new CliLog(parseLogLevel(cfg.logLevel), args.logFile);
-  for (const w of cfg.warnings) log.error(w);
-  ctx.log = log;
-  log.debug1(`${versionLine()}`);
-  for (const [keyword, what] of [
-    ["forwardagent", "agent forwarding"],
-    ["forwardx11", "X11 forwarding"],
-    ["controlmaster", "connection multiplexing"],
-  ] as const) {
-    const v = cfg.get(keyword);
-    if (v && v !== "no" && v !== "false") log.info(`${what} (${keyword}) is not supported yet; ignored`);
-  }
-  for (const keyword of ["localforward", "remoteforward", "dynamicforward"]) {
-    if (cfg.getAll(keyword).length > 0)
-      log.info(`port forwarding (${keyword}) is not supported yet; ignored`);
-  }
-
-  let command: string | undefined = args.command.length > 0 ? args.command.join(" ") : undefined;
-  if (command === undefined) {
-    const rc = cfg.remoteCommand;
-    if (rc && rc !== "none") command = rc;
-  }
-  const escapeChar = cfg.escapeChar ?? null;
-  const sessionType = (cfg.get("sessiontype") ?? "default").toLowerCase();
-  const noSession = args.noCommand || sessionType === "none";
-  const nullStdin = args.nullStdin || cfg.get("stdinnull") === "yes";
-
-  // The connection (TCP or ProxyCommand) starts now, while the modules load; a ProxyJump needs the
-  // jump host logged in first.
-  let transport: Promise<Connected> | undefined;
-  if (!usesProxyJump(cfg)) {
-    transport = connectDirect(cfg, config.expandProxyCommand(cfg), log);
-    // Ended with nssh even if it goes before connectHost runs (a signal while the modules load).
-    transport.then(
-      (conn) => ctx.cleanups.push(conn.cleanup),
-      () => {}, // the failure is connectHost's to report
-    );
-  }
-  const [{ connectHost }, { runSession }] = await modules;
-  const work: Context = { args, log, cleanups: ctx.cleanups };
-  const hop = await connectHost(work, args.destination, args.options, {
-    cfg,
-    ...(transport ? { transport } : {}),
-  });
-  runLocalCommand(hop.cfg, config.expandLocalCommand, log);
+  const { hop, cfg, log } = await loginToDestination(dest, ctx);
   if (process.env[FORK_CHILD] === "1" && process.send) {
     // -f: logged in; the parent may go, this process carries on in the background.
     process.send("authenticated");
     process.disconnect();
   }
 
+  const work = remoteWork(args, cfg);
   if (args.stdioForward !== undefined) return stdioForward(hop, args.stdioForward, log);
-  if (noSession) {
+  if (work.noSession) {
     await new Promise<void>((resolve) => hop.client.once("close", () => resolve()));
     return 255;
   }
-  const pty = wantPty(args, cfg, command !== undefined || args.subsystem, log);
+  const pty = wantPty(args, cfg, work.command !== undefined || args.subsystem, log);
+  const { runSession } = await sessionModule;
   const status = await runSession(hop.client, {
     pty,
-    command,
-    subsystem: args.subsystem || sessionType === "subsystem",
+    command: work.command,
+    subsystem: work.subsystem,
     sendEnv: cfg.sendEnv,
     setEnv: cfg.setEnv,
-    escapeChar,
-    nullStdin,
+    escapeChar: work.escapeChar,
+    nullStdin: work.nullStdin,
     hostLabel: cfg.hostname,
     lostReason: hop.lostReason,
     log,
@@ -212,7 +142,7 @@ async function stdioForward(hop: Hop, target: string, log: CliLog): Promise<numb
 
 /** Run nssh; resolves with the exit status (the caller exits with it after stdout is flushed). */
 export async function main(argv: string[]): Promise<number> {
-  const ctx: { log: CliLog | null; cleanups: (() => void)[] } = { log: null, cleanups: [] };
+  const ctx: RunState = { log: null, cleanups: [] };
   let exiting = false;
   // ssh's signal handlers end it with status 255 after restoring the terminal.
   installSignalRestore((signal) => {
@@ -227,25 +157,8 @@ export async function main(argv: string[]): Promise<number> {
     status = await run(argv, ctx);
   } catch (err) {
     status = 255;
-    restoreTerminals();
-    const message = (err as Error).message ?? String(err);
-    if (err instanceof UsageError) {
-      process.stderr.write(`${progname()}: ${message}\n`);
-      if (/^unknown option|requires an argument/.test(message)) process.stderr.write(USAGE);
-    } else if (message) {
-      const text = err instanceof ConnectFailure ? message : `${progname()}: ${message}`;
-      if (ctx.log) for (const line of text.split("\n")) ctx.log.error(line);
-      else process.stderr.write(text + "\n");
-    }
+    reportFailure(err, ctx.log);
   }
-  for (const c of ctx.cleanups.reverse()) {
-    try {
-      c();
-    } catch (err) {
-      ctx.log?.debug2(`cleanup: ${(err as Error).message}`);
-    }
-  }
-  restoreTerminals();
-  ctx.log?.close();
+  endRun(ctx);
   return status;
 }

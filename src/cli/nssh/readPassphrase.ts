@@ -141,10 +141,12 @@ function readFromTerminal(fd: number, prompt: string, echo: boolean): Promise<st
         if (done) return;
         if (ch === "\r" || ch === "\n") return finish(chars.join(""));
         if (ch === "\x03") {
-          // ^C: as readpassphrase(3), the signal is delivered after the terminal is restored.
+          // ^C: as readpassphrase(3), the signal is delivered after the terminal is restored. Its
+          // handlers run now, before the prompt's empty answer can move the login on (a signal sent to
+          // ourselves arrives later, through the event loop); without one, the signal ends the process.
           finish(null);
           restoreTerminals();
-          process.kill(process.pid, "SIGINT");
+          if (!process.emit("SIGINT", "SIGINT")) process.kill(process.pid, "SIGINT");
           return;
         }
         if (ch === "\x04" && chars.length === 0) return finish(null);

@@ -7,7 +7,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import dns from "node:dns/promises";
 import net from "node:net";
-import { Duplex } from "node:stream";
+import { Duplex, type Readable, type Writable } from "node:stream";
 import type { SshClient } from "../../client/index.js";
 import type { SshResolvedConfig } from "../../config/sshConfig.js";
 import { SshError } from "../../wire/index.js";
@@ -143,6 +143,46 @@ function errnoText(err: NodeJS.ErrnoException | null): string {
 }
 
 /**
+ * A ProxyCommand's stdout and stdin as one stream. Unlike Duplex.from, it is not destroyed when the
+ * command's stdin closes first (a proxy that fails at once, before the transport reads): the command's
+ * stdout ends this stream's reading side, so that the transport sees the connection closed (ssh:
+ * "Connection closed by UNKNOWN port 65535"); writes after the command has gone are dropped.
+ */
+class ProxyStream extends Duplex {
+  constructor(
+    private readonly input: Readable,
+    private readonly output: Writable,
+  ) {
+    super();
+    input.on("data", (chunk: Buffer) => {
+      if (!this.push(chunk)) input.pause();
+    });
+    input.once("end", () => this.push(null));
+  }
+
+  override _read(): void {
+    this.input.resume();
+  }
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, done: (err?: Error | null) => void): void {
+    if (this.output.destroyed || this.output.writableEnded) return done();
+    // The command's stdin failing (EPIPE) is logged where it is listened to; the stdout side ends us.
+    this.output.write(chunk, () => done());
+  }
+
+  override _final(done: (err?: Error | null) => void): void {
+    this.output.end();
+    done();
+  }
+
+  override _destroy(err: Error | null, done: (err?: Error | null) => void): void {
+    this.input.destroy();
+    this.output.destroy();
+    done(err);
+  }
+}
+
+/**
  * ProxyCommand: `exec COMMAND` run by the user's shell (ssh uses $SHELL), its stdin/stdout the connection,
  * its stderr ours. The command text has already had its %-tokens expanded.
  */
@@ -150,7 +190,9 @@ export function connectProxyCommand(command: string, log: CliLog): Connected {
   const shell = process.env.SHELL || "/bin/sh";
   log.debug1(`Executing proxy command: exec ${command}`);
   const child: ChildProcess = spawn(shell, ["-c", `exec ${command}`], { stdio: ["pipe", "pipe", "inherit"] });
-  const socket = Duplex.from({ readable: child.stdout!, writable: child.stdin! });
+  const socket = new ProxyStream(child.stdout!, child.stdin!);
+  // Until the transport listens, an error here must not go unhandled; the transport reports it.
+  socket.on("error", (err) => log.debug2(`proxy command: ${err.message}`));
   child.once("error", (err) =>
     socket.destroy(new ConnectFailure(`${progname()}: proxy command: ${err.message}`)),
   );
