@@ -18,6 +18,7 @@ import type { LoginSettings } from "../loginSettings.js";
 import type { LoginGrant } from "../systemAuthPolicy.js";
 import type { DaemonLog } from "../log.js";
 import { loginEarned, serveWorkerAuth, type MonitoredConnection } from "./authRelay.js";
+import { WorkerLoad, type WorkerRecycling } from "./workerLoad.js";
 import { CHILD_ENTRY, startChild, type ChildHandle } from "./childProcesses.js";
 import { SessionPool, type SessionProcess } from "./sessionPool.js";
 import {
@@ -86,10 +87,15 @@ export interface MonitorOptions {
   workerIdentity?: { uid: number; gid: number };
   /** The workers' program (tests give a hostile one); default childMain.js. */
   workerEntry?: URL;
+  /** When a worker is replaced by a fresh one (workerLoad.ts). */
+  workerRecycling?: WorkerRecycling;
 }
 
 export class PrivsepMonitor {
   private readonly workers: ChildHandle[] = [];
+  private readonly workerLoad: WorkerLoad<ChildHandle>;
+  /** Workers ended on purpose (recycled): their exit is not news. */
+  private readonly retiredWorkers = new WeakSet<ChildHandle>();
   private readonly sessions: SessionPool;
   private readonly connections = new Map<number, Connection>();
   private readonly seenSessionIds = new Set<string>();
@@ -100,6 +106,7 @@ export class PrivsepMonitor {
   private stopped = false;
 
   constructor(private readonly opts: MonitorOptions) {
+    this.workerLoad = new WorkerLoad((w, served) => this.retireWorker(w, served), opts.workerRecycling);
     this.sessions = new SessionPool({
       log: opts.log,
       spareSessions: opts.spareSessions ?? 1,
@@ -137,7 +144,8 @@ export class PrivsepMonitor {
 
   /** Give an accepted socket to the least busy worker. */
   dispatch(socket: net.Socket, spec: MonitorConnectionSpec, policy: ConnectionPolicy<LoginGrant>): void {
-    const worker = this.leastBusyWorker();
+    const worker = this.workerLoad.leastBusy(this.workers);
+    this.workerLoad.assigned(worker);
     const id = this.nextId++;
     const c: Connection = {
       id,
@@ -256,7 +264,7 @@ export class PrivsepMonitor {
         const own = c.socket;
         // One claim per connection; from here the worker has no say over it.
         c.phase = "login";
-        c.worker = null;
+        this.leaveWorker(c);
         if (c.graceTimer) clearTimeout(c.graceTimer);
         c.graceTimer = null;
         c.socket = null;
@@ -266,6 +274,7 @@ export class PrivsepMonitor {
     );
     w.ready.then(() => this.configureChild(w)).catch(() => {});
     w.process.once("exit", (code, signal) => this.workerExited(w, code, signal));
+    this.workerLoad.add(w);
     return w;
   }
 
@@ -292,24 +301,49 @@ export class PrivsepMonitor {
   private workerExited(w: ChildHandle, code: number | null, signal: NodeJS.Signals | null): void {
     const i = this.workers.indexOf(w);
     if (i >= 0) this.workers.splice(i, 1);
+    this.workerLoad.remove(w);
     w.peer.close();
     for (const c of [...this.connections.values()]) {
       if (c.worker === w && c.session === null) this.endConnection(c, { reason: "pre-auth worker died" });
     }
-    if (this.stopped) return;
+    // A retired one was replaced already; one that died while starting as a replacement (not in the list)
+    // leaves the worker it was to replace serving.
+    if (this.stopped || this.retiredWorkers.has(w) || i < 0) return;
     this.opts.log.error(`pre-auth worker ${w.process.pid} exited (${signal ?? code}); starting another`);
     this.workers.push(this.startWorker());
   }
 
-  private leastBusyWorker(): ChildHandle {
-    let best = this.workers[0]!;
-    let bestLoad = Infinity;
-    for (const w of this.workers) {
-      let load = 0;
-      for (const c of this.connections.values()) if (c.worker === w && c.session === null) load++;
-      if (load < bestLoad) [best, bestLoad] = [w, load];
-    }
-    return best;
+  /**
+   * A worker that served its share and went idle: a fresh one takes its place once ready (the old one
+   * serves meanwhile), and the old one ends when its last pre-auth connection leaves (workerLoad.ts).
+   */
+  private retireWorker(w: ChildHandle, served: number): void {
+    if (this.stopped) return;
+    const fresh = this.startWorker();
+    void fresh.ready.then(
+      () => {
+        const i = this.workers.indexOf(w);
+        if (i < 0 || this.stopped) {
+          // It died meanwhile and was replaced already, or the daemon is stopping.
+          this.retiredWorkers.add(fresh);
+          fresh.process.kill("SIGTERM");
+          return;
+        }
+        this.workers.splice(i, 1, fresh);
+        this.workerLoad.drain(w, () => {
+          this.retiredWorkers.add(w);
+          this.opts.log.debug1(`pre-auth worker ${w.process.pid} retired after ${served} connections`);
+          w.process.kill("SIGTERM");
+        });
+      },
+      (err: Error) => this.opts.log.error(`pre-auth worker ${fresh.process.pid}: ${err.message}`),
+    );
+  }
+
+  /** The connection is no longer its worker's (handed over, or ended). */
+  private leaveWorker(c: Connection): void {
+    if (c.worker) this.workerLoad.released(c.worker);
+    c.worker = null;
   }
 
   /** Answer a session process's requests: its log lines, re-key signatures, connection ends, login records. */
@@ -514,6 +548,7 @@ export class PrivsepMonitor {
   private endConnection(c: Connection, how: { reason?: string; disconnected?: boolean }): void {
     if (!this.connections.delete(c.id)) return;
     if (c.graceTimer) clearTimeout(c.graceTimer);
+    this.leaveWorker(c);
     c.socket?.destroy();
     c.socket = null;
     c.policy.close?.();
