@@ -278,6 +278,56 @@ export class SftpClient extends SftpChannel {
    */
   async readParts(h: SftpHandle, position: number, length: number): Promise<Buffer[] | null> {
     const r = await this.request(FXP.READ, (w) => w.string(h.handle).uint64(BigInt(position)).uint32(length));
+    return this.dataOf(r, h, length);
+  }
+
+  /**
+   * READs of `lengths[i]` bytes at `positions[i]`, all sent in one write (one channel write, one SSH
+   * packet, where one each would cost a packet's sealing and a socket write each); each reply goes to
+   * `done(i, error, parts)` as readParts() would give it. For transfers keeping many READs in flight;
+   * needs init() resolved.
+   */
+  readMany(
+    h: SftpHandle,
+    positions: readonly number[],
+    lengths: readonly number[],
+    done: (i: number, err: Error | null, parts: Buffer[] | null) => void,
+  ): void {
+    const hl = h.handle.length;
+    // uint32 length, byte type, uint32 id, string handle, uint64 offset, uint32 length (filexfer-02 §6.4).
+    const size = 25 + hl;
+    const packets = Buffer.allocUnsafe(size * positions.length);
+    for (let i = 0; i < positions.length; i++) {
+      const length = lengths[i]!;
+      const position = positions[i]!;
+      const id = this.registerRequest({
+        resolve: (r) => {
+          let parts: Buffer[] | null;
+          try {
+            parts = this.dataOf(r, h, length);
+          } catch (err) {
+            done(i, err as Error, null);
+            return;
+          }
+          done(i, null, parts);
+        },
+        reject: (err) => done(i, err, null),
+      });
+      const at = i * size;
+      packets.writeUInt32BE(size - 4, at);
+      packets[at + 4] = FXP.READ;
+      packets.writeUInt32BE(id, at + 5);
+      packets.writeUInt32BE(hl, at + 9);
+      h.handle.copy(packets, at + 13);
+      packets.writeUInt32BE(Math.floor(position / 0x100000000), at + 13 + hl);
+      packets.writeUInt32BE(position >>> 0, at + 17 + hl);
+      packets.writeUInt32BE(length, at + 21 + hl);
+    }
+    this.sendFramed(packets);
+  }
+
+  /** A READ's reply as its data's slices; null for EOF; a typed error for any other status. */
+  private dataOf(r: Reply, h: SftpHandle, length: number): Buffer[] | null {
     if (r.type === FXP.STATUS) {
       const code = r.uint32() as SftpStatusCode;
       if (code === SftpStatus.EOF) return null;
@@ -318,6 +368,40 @@ export class SftpClient extends SftpChannel {
    * reuse the buffer once this settles with success: the server's reply means the request was sent.
    */
   async writePrepared(h: SftpHandle, position: number, packet: Buffer, length: number): Promise<void> {
+    const r = await this.requestPacket(this.frameWrite(h, position, packet, length));
+    this.expectOk(r, "write", h.path);
+  }
+
+  /**
+   * writePrepared() without a promise: `done(error)` once the server has answered (null for OK). For
+   * transfers keeping many WRITEs in flight; needs init() resolved.
+   */
+  writeFramed(
+    h: SftpHandle,
+    position: number,
+    packet: Buffer,
+    length: number,
+    done: (err: Error | null) => void,
+  ): void {
+    const framed = this.frameWrite(h, position, packet, length);
+    const id = this.registerRequest({
+      resolve: (r) => {
+        try {
+          this.expectOk(r, "write", h.path);
+        } catch (err) {
+          done(err as Error);
+          return;
+        }
+        done(null);
+      },
+      reject: (err) => done(err),
+    });
+    framed.writeUInt32BE(id, 5);
+    this.sendFramed(framed);
+  }
+
+  /** Fill in a WRITE's header before its `length` data bytes (the id, at offset 5, is left to the sender). */
+  private frameWrite(h: SftpHandle, position: number, packet: Buffer, length: number): Buffer {
     const hl = h.handle.length;
     const head = 25 + hl;
     packet.writeUInt32BE(head - 4 + length, 0);
@@ -327,8 +411,7 @@ export class SftpClient extends SftpChannel {
     packet.writeUInt32BE(Math.floor(position / 0x100000000), 13 + hl);
     packet.writeUInt32BE(position >>> 0, 17 + hl);
     packet.writeUInt32BE(length, 21 + hl);
-    const r = await this.requestPacket(packet.subarray(0, head + length));
-    this.expectOk(r, "write", h.path);
+    return packet.subarray(0, head + length);
   }
 
   /** fsync@openssh.com: ask the server to flush the file to disk. */

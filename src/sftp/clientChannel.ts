@@ -16,7 +16,8 @@ export const DEFAULT_BLOCK_SIZE = 32 * 1024;
 /** The largest block we ask for even when limits allow more: 255 KiB, as OpenSSH's sftp does. */
 export const MAX_BLOCK_SIZE = 255 * 1024;
 
-interface Pending {
+/** Where a reply goes: a request's promise, or a bulk transfer's callbacks (no promise per block). */
+export interface Pending {
   resolve: (r: Reply) => void;
   reject: (e: Error) => void;
 }
@@ -39,6 +40,7 @@ export class SftpChannel {
   protected failure: Error | null = null;
   private readonly ready: Promise<void>;
   protected closed = false;
+  private versionReceived = false;
   private readonly closeListeners: Array<(err: Error | null) => void> = [];
 
   constructor(
@@ -50,6 +52,7 @@ export class SftpChannel {
         resolve: (r) => {
           try {
             this.readVersion(r);
+            this.versionReceived = true;
             resolve();
           } catch (err) {
             reject(err as Error);
@@ -199,6 +202,25 @@ export class SftpChannel {
     const reply = new Promise<Reply>((resolve, reject) => this.pending.set(id, { resolve, reject }));
     this.output.write(packet);
     return reply;
+  }
+
+  /**
+   * For requests the caller frames itself, several to a buffer (a transfer refilling its pipeline): an id
+   * whose reply goes to `pending`. The session must be initialized (init() resolved) and open; after
+   * registering, the caller must send the request with sendFramed() in the same tick.
+   */
+  registerRequest(pending: Pending): number {
+    if (this.failure) throw this.failure;
+    if (!this.versionReceived) throw new SshError("PROTOCOL", "SFTP request before the server's VERSION");
+    const id = this.nextId;
+    this.nextId = (this.nextId + 1) >>> 0 || 1;
+    this.pending.set(id, pending);
+    return id;
+  }
+
+  /** Send bytes holding whole requests registered with registerRequest(). */
+  sendFramed(packets: Buffer): void {
+    this.output.write(packets);
   }
 
   /** True when writing more would only queue in memory: callers pipelining many requests wait for drain. */

@@ -12,10 +12,9 @@ import fs from "node:fs";
 import { SshError } from "../wire/index.js";
 import { isDirectoryMode, type SftpAttrs } from "./attrs.js";
 import { OpenFlags, SftpError, SftpStatus } from "./clientErrors.js";
-import { fsError } from "./fileSystem.js";
 import { byteLength } from "./packetParser.js";
 import type { SftpClient, SftpHandle } from "./client.js";
-import { partsAfter } from "./bufferParts.js";
+import { LocalFile } from "./clientLocalFile.js";
 
 export interface TransferProgress {
   /** Bytes of the destination now in place (including any resumed prefix). */
@@ -54,23 +53,14 @@ function throttleDelay(options: TransferOptions, sent: number, startMs: number):
 }
 
 const DEFAULT_REQUESTS = 64;
-/** One local writev takes at most this much of what is ready (IOV_MAX is 1024 on Linux). */
+/** One local write takes at most this much of what is ready (IOV_MAX is 1024 on Linux). */
 const MAX_WRITEV_PARTS = 256;
 const MAX_WRITEV_BYTES = 4 * 1024 * 1024;
-
-/** Write `parts` at `position` in full, as one writev where the kernel takes it all. */
-async function writeAll(fh: fs.promises.FileHandle, parts: Buffer[], position: number): Promise<void> {
-  let rest = parts.length === 1 ? parts : parts.filter((p) => p.length > 0);
-  while (rest.length > 0) {
-    const { bytesWritten } =
-      rest.length === 1
-        ? await fh.write(rest[0]!, 0, rest[0]!.length, position)
-        : await fh.writev(rest, position);
-    if (bytesWritten === 0) throw fsError("EIO", "write");
-    position += bytesWritten;
-    rest = partsAfter(rest, bytesWritten);
-  }
-}
+/**
+ * READs go out this many at a time (at most a quarter of the pipeline): one write, one SSH packet and
+ * one socket write for the lot, instead of one of each per reply.
+ */
+const MAX_READ_BATCH = 16;
 
 function abortError(): SshError {
   return new SshError("ABORTED", "transfer aborted");
@@ -111,7 +101,7 @@ export async function downloadFile(
     fh = await fs.promises.open(local, options.resume ? (start > 0 ? "r+" : "w") : "w", mode);
     if (options.resume) await fh.truncate(start);
     state.written = start;
-    await pipelineReads(client, h, fh, state, total, options);
+    await pipelineReads(client, h, new LocalFile(fh, await fh.stat()), state, total, options);
     await fh.truncate(state.written);
     if (options.preserve) await applyLocalAttrs(fh, attrs);
   } catch (err) {
@@ -129,11 +119,11 @@ async function applyLocalAttrs(fh: fs.promises.FileHandle, attrs: SftpAttrs): Pr
   if (attrs.mtime !== undefined) await fh.utimes(attrs.atime ?? attrs.mtime, attrs.mtime);
 }
 
-/** Many READs in flight; their data written to `fh` strictly in file order, up to `state.written`. */
+/** Many READs in flight; their data written to `file` strictly in file order, up to `state.written`. */
 function pipelineReads(
   client: SftpClient,
   h: SftpHandle,
-  fh: fs.promises.FileHandle,
+  file: LocalFile,
   state: { written: number },
   total: number,
   options: TransferOptions,
@@ -142,6 +132,7 @@ function pipelineReads(
   const block = options.blockSize ?? client.blockSize("read");
   const maxInFlight = Math.max(1, options.requests ?? DEFAULT_REQUESTS);
   const maxBuffered = maxInFlight * block;
+  const batch = Math.max(1, Math.min(MAX_READ_BATCH, Math.floor(maxInFlight / 4)));
   return new Promise<void>((resolve, reject) => {
     let nextOffset = start;
     let writeOffset = start;
@@ -151,6 +142,7 @@ function pipelineReads(
     let buffered = 0;
     let failure: Error | null = null;
     let finished = false;
+    // Replies that overtook the one before them (rare: servers answer in order), by offset.
     const ready = new Map<number, Buffer[]>();
     const startMs = Date.now();
     let throttled = false;
@@ -173,86 +165,107 @@ function pipelineReads(
       else resolve();
     }
 
-    function issue(offset: number, length: number): void {
-      inFlight++;
-      client.readParts(h, offset, length).then(
-        (parts) => {
-          inFlight--;
-          const n = parts === null ? 0 : byteLength(parts);
-          if (parts === null || n === 0) {
-            eofAt = Math.min(eofAt, offset);
-          } else {
-            ready.set(offset, parts);
-            buffered += n;
-            // A short read (filexfer-02 §6.4 allows one): ask for the rest of the block.
-            if (n < length && !failure) issue(offset + n, length - n);
-          }
-          flush();
-          pump();
-          settle();
-        },
-        (err: Error) => {
-          inFlight--;
-          fail(err);
-        },
-      );
+    function onReply(offset: number, length: number, err: Error | null, parts: Buffer[] | null): void {
+      inFlight--;
+      if (err) return fail(err);
+      const n = parts === null ? 0 : byteLength(parts);
+      if (parts === null || n === 0) {
+        eofAt = Math.min(eofAt, offset);
+      } else {
+        ready.set(offset, parts);
+        buffered += n;
+        // A short read (filexfer-02 §6.4 allows one): ask for the rest of the block.
+        if (n < length && !failure) send([offset + n], [length - n]);
+      }
+      flush();
+      pump();
+      settle();
+    }
+
+    function send(positions: number[], lengths: number[]): void {
+      inFlight += positions.length;
+      try {
+        client.readMany(h, positions, lengths, (i, err, parts) =>
+          onReply(positions[i]!, lengths[i]!, err, parts),
+        );
+      } catch (err) {
+        inFlight -= positions.length;
+        fail(err as Error);
+      }
     }
 
     function pump(): void {
-      while (!failure && inFlight < maxInFlight && nextOffset < eofAt && buffered < maxBuffered) {
+      if (failure || throttled) return;
+      const free = Math.min(maxInFlight - inFlight, Math.floor((maxBuffered - buffered) / block));
+      // Wait for a batch's worth of free slots, unless the pipeline is running dry or nearly done.
+      if (free < batch && inFlight > batch && nextOffset + batch * block < total) return;
+      const positions: number[] = [];
+      while (positions.length < free && nextOffset < eofAt) {
         // Past the size we knew, one READ at a time until the server says EOF (the file may have grown).
-        if (nextOffset >= total && inFlight > 0) break;
+        if (nextOffset >= total && inFlight + positions.length > 0) break;
         const wait = throttleDelay(options, nextOffset - start, startMs);
         if (wait > 0) {
-          if (!throttled) {
-            throttled = true;
-            inFlight++; // the timer counts as in flight, so the transfer does not settle meanwhile
-            setTimeout(() => {
-              throttled = false;
-              inFlight--;
-              pump();
-              settle();
-            }, wait);
-          }
+          throttled = true;
+          inFlight++; // the timer counts as in flight, so the transfer does not settle meanwhile
+          setTimeout(() => {
+            throttled = false;
+            inFlight--;
+            pump();
+            settle();
+          }, wait);
           break;
         }
-        issue(nextOffset, block);
+        positions.push(nextOffset);
         nextOffset += block;
       }
+      if (positions.length > 0) send(positions, new Array<number>(positions.length).fill(block));
     }
 
     /** Write what is ready in order from writeOffset: consecutive blocks together, in one writev. */
     function flush(): void {
-      if (writing || failure) return;
-      const parts: Buffer[] = [];
-      let n = 0;
-      for (let at = writeOffset; parts.length < MAX_WRITEV_PARTS && n < MAX_WRITEV_BYTES;) {
-        const block = ready.get(at);
-        if (!block) break;
-        ready.delete(at);
-        const size = byteLength(block);
-        for (const p of block) parts.push(p);
-        n += size;
-        at += size;
+      while (!writing && !failure) {
+        const parts: Buffer[] = [];
+        let n = 0;
+        for (let at = writeOffset; parts.length < MAX_WRITEV_PARTS && n < MAX_WRITEV_BYTES;) {
+          const block = ready.get(at);
+          if (!block) break;
+          ready.delete(at);
+          const size = byteLength(block);
+          for (const p of block) parts.push(p);
+          n += size;
+          at += size;
+        }
+        if (n === 0) return;
+        try {
+          if (file.writeNow(parts, writeOffset, n)) {
+            written(n);
+            continue;
+          }
+        } catch (err) {
+          return fail(err as Error);
+        }
+        writing = true;
+        file.write(parts, writeOffset).then(
+          () => {
+            writing = false;
+            written(n);
+            flush();
+            pump();
+            settle();
+          },
+          (err: Error) => {
+            writing = false;
+            fail(err);
+          },
+        );
       }
-      if (n === 0) return;
-      writing = true;
-      writeAll(fh, parts, writeOffset).then(
-        () => {
-          writing = false;
-          buffered -= n;
-          writeOffset += n;
-          state.written = writeOffset;
-          options.onProgress?.({ transferred: writeOffset, total, startedAt: start });
-          flush();
-          pump();
-          settle();
-        },
-        (err: Error) => {
-          writing = false;
-          fail(err);
-        },
-      );
+    }
+
+    function written(n: number): void {
+      buffered -= n;
+      writeOffset += n;
+      state.written = writeOffset;
+      options.onProgress?.({ transferred: writeOffset, total, startedAt: start });
     }
 
     pump();
@@ -288,7 +301,7 @@ export async function uploadFile(
     const h = await client.open(remote, flags, { mode });
     let acked = start;
     try {
-      acked = await pipelineWrites(client, h, fh, start, st.size, options);
+      acked = await pipelineWrites(client, h, new LocalFile(fh, st), start, st.size, options);
       if (options.preserve) {
         await client.fsetstat(h, {
           mode: st.mode & 0o7777,
@@ -312,93 +325,131 @@ export async function uploadFile(
   }
 }
 
-/** WRITEs in file order, many in flight. Returns the end of the prefix the server confirmed. */
-async function pipelineWrites(
+/** WRITEs in file order, many in flight. Resolves with the end of the prefix the server confirmed. */
+function pipelineWrites(
   client: SftpClient,
   h: SftpHandle,
-  fh: fs.promises.FileHandle,
+  file: LocalFile,
   start: number,
   total: number,
   options: TransferOptions,
 ): Promise<number> {
   const block = options.blockSize ?? client.blockSize("write");
   const maxInFlight = Math.max(1, options.requests ?? DEFAULT_REQUESTS);
-  let inFlight = 0;
-  let failure: Error | null = null;
-  let wake: (() => void) | null = null;
-  // Confirmed ranges, to know the contiguous prefix even if replies arrive out of order.
-  let confirmed = start;
-  const doneAt = new Map<number, number>();
-  const onAbort = (): void => {
-    failure ??= abortError();
-    wake?.();
-  };
-  options.signal?.addEventListener("abort", onAbort, { once: true });
-  const waitSlot = (): Promise<void> => new Promise((resolve) => (wake = resolve));
-  const startMs = Date.now();
   const head = client.writeHeaderLength(h);
-  // The file's bytes go straight into the request (no copy into a packet), and a request's buffer is
-  // used again once the server has answered it (its bytes were sent by then).
-  const spare: Buffer[] = [];
-  const readBlock = async (at: number): Promise<{ packet: Buffer; at: number; n: number }> => {
-    const packet = spare.pop() ?? Buffer.allocUnsafe(head + block);
-    const { bytesRead } = await fh.read(packet, head, Math.min(block, total - at), at);
-    return { packet, at, n: bytesRead };
-  };
-  // One block is read ahead from the local file while the one before waits for its turn to go.
-  let ahead = start < total ? readBlock(start) : null;
-  try {
-    while (ahead && !failure) {
-      let b: { packet: Buffer; at: number; n: number };
-      try {
-        b = await ahead;
-      } catch (err) {
-        failure ??= err as Error; // a local read error: what was sent is still confirmed below
-        break;
-      }
-      ahead = null;
-      if (b.n === 0) break; // the local file shrank while we sent it
-      if (b.at + b.n < total) ahead = readBlock(b.at + b.n);
-      while (inFlight >= maxInFlight && !failure) await waitSlot();
-      if (failure) break;
-      const wait = throttleDelay(options, b.at - start, startMs);
-      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-      if (client.needsDrain) await client.waitDrain();
-      const { packet, at, n: bytesRead } = b;
-      inFlight++;
-      client.writePrepared(h, at, packet, bytesRead).then(
-        () => {
-          inFlight--;
-          spare.push(packet);
-          doneAt.set(at, bytesRead);
-          while (doneAt.has(confirmed)) {
-            const n = doneAt.get(confirmed)!;
-            doneAt.delete(confirmed);
-            confirmed += n;
-          }
-          options.onProgress?.({ transferred: confirmed, total, startedAt: start });
-          const w = wake;
-          wake = null;
-          w?.();
-        },
-        (err: Error) => {
-          inFlight--;
-          failure ??= err;
-          const w = wake;
-          wake = null;
-          w?.();
-        },
-      );
+  const startMs = Date.now();
+  return new Promise<number>((resolve, reject) => {
+    let nextAt = start;
+    let inFlight = 0;
+    /** A local read through the thread pool, a throttle's timer or a wait for the channel's drain. */
+    let reading = false;
+    let waiting = false;
+    let localEnd = false;
+    let failure: Error | null = null;
+    let finished = false;
+    // Confirmed ranges, to know the contiguous prefix even if replies arrive out of order.
+    let confirmed = start;
+    const doneAt = new Map<number, number>();
+    // The file's bytes go straight into the request (no copy into a packet), and a request's buffer is
+    // used again once the server has answered it (its bytes were sent by then).
+    const spare: Buffer[] = [];
+
+    const onAbort = (): void => fail(abortError());
+    options.signal?.addEventListener("abort", onAbort, { once: true });
+
+    function fail(err: Error): void {
+      failure ??= err;
+      settle();
     }
-    while (inFlight > 0) await waitSlot();
-  } finally {
-    // A block read ahead and not sent (the transfer failed meanwhile): its outcome no longer matters.
-    ahead?.catch(() => {});
-    options.signal?.removeEventListener("abort", onAbort);
-  }
-  if (failure) {
-    Object.assign(failure, { confirmed });
-    throw failure;
-  }
-  return confirmed;
+
+    function settle(): void {
+      if (finished || inFlight > 0 || reading) return;
+      if (!failure && (waiting || (!localEnd && nextAt < total))) return;
+      finished = true;
+      options.signal?.removeEventListener("abort", onAbort);
+      if (failure) reject(Object.assign(failure, { confirmed }));
+      else resolve(confirmed);
+    }
+
+    function resume(): void {
+      waiting = false;
+      pump();
+      settle();
+    }
+
+    function pump(): void {
+      while (!failure && !reading && !waiting && !localEnd && inFlight < maxInFlight && nextAt < total) {
+        const wait = throttleDelay(options, nextAt - start, startMs);
+        if (wait > 0) {
+          waiting = true;
+          setTimeout(resume, wait);
+          return;
+        }
+        if (client.needsDrain) {
+          waiting = true;
+          void client.waitDrain().then(resume);
+          return;
+        }
+        const packet = spare.pop() ?? Buffer.allocUnsafe(head + block);
+        const at = nextAt;
+        const want = Math.min(block, total - at);
+        let n: number | null;
+        try {
+          n = file.readNow(packet, head, want, at);
+        } catch (err) {
+          return fail(err as Error); // a local read error: what was sent is still confirmed
+        }
+        if (n === null) {
+          reading = true;
+          file.read(packet, head, want, at).then(
+            (bytesRead) => {
+              reading = false;
+              if (!failure) sendBlock(packet, at, bytesRead);
+              pump();
+              settle();
+            },
+            (err: Error) => {
+              reading = false;
+              fail(err);
+            },
+          );
+          return;
+        }
+        sendBlock(packet, at, n);
+      }
+    }
+
+    function sendBlock(packet: Buffer, at: number, n: number): void {
+      if (n === 0) {
+        localEnd = true; // the local file shrank while we sent it
+        return;
+      }
+      nextAt = at + n;
+      inFlight++;
+      try {
+        client.writeFramed(h, at, packet, n, (err) => onReply(packet, at, n, err));
+      } catch (err) {
+        inFlight--;
+        fail(err as Error);
+      }
+    }
+
+    function onReply(packet: Buffer, at: number, n: number, err: Error | null): void {
+      inFlight--;
+      if (err) return fail(err);
+      spare.push(packet);
+      doneAt.set(at, n);
+      while (doneAt.has(confirmed)) {
+        const size = doneAt.get(confirmed)!;
+        doneAt.delete(confirmed);
+        confirmed += size;
+      }
+      options.onProgress?.({ transferred: confirmed, total, startedAt: start });
+      pump();
+      settle();
+    }
+
+    pump();
+    settle();
+  });
 }

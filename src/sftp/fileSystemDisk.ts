@@ -9,9 +9,10 @@ import type { SftpAttrs } from "./attrs.js";
 import { fsError, type SftpDirectory, type SftpDirectoryEntry, type SftpFile } from "./fileSystem.js";
 import type { SftpFileSystem, SftpOpenOptions, SftpStats } from "./fileSystem.js";
 import { byteLength } from "./packetParser.js";
-import { OpenFlags, type SftpStatvfs } from "./protocol.js";
+import { MAX_PACKET_LENGTH, OpenFlags, type SftpStatvfs } from "./protocol.js";
 import { systemGroupName, systemHomeDirectory, systemUserName } from "./serverAccounts.js";
 import { partsAfter } from "./bufferParts.js";
+import { InlineIo } from "./inlineIo.js";
 
 /** How many entries one READDIR reply carries at most (sftp-server.c NUM_ENTRIES). */
 const DIRECTORY_BATCH = 100;
@@ -42,18 +43,11 @@ export function openFlagsToNode(pflags: number): number {
 }
 
 /**
- * Longest a blocking read or write may take before that file goes back to the thread pool: a page-cache
- * copy of 64 KiB takes microseconds, a cold disk or a network file system milliseconds.
+ * The largest read or write done on the event loop (inlineIo.ts): a whole block of any client (OpenSSH's
+ * sftp asks for 255 KiB when limits@openssh.com allows; a WRITE is at most a packet). Node's asynchronous
+ * file I/O costs a thread-pool round trip per call, more CPU than the page-cache copy of a block.
  */
-const SLOW_BLOCKING_IO_NS = 2_000_000n;
-
-/**
- * The largest read or write done on the event loop. Node's asynchronous file I/O costs a thread-pool
- * round trip per call (a worker's wake-up and the event loop's), several times the CPU of copying 32 KiB
- * (the block of most clients without limits@openssh.com); a larger block is worth its round trip, as the
- * copy then runs beside the event loop's own work (the channel's encryption).
- */
-const MAX_BLOCKING_IO = 64 * 1024;
+const MAX_BLOCKING_IO = MAX_PACKET_LENGTH;
 
 /** Linux's memory devices (mem(4): null, zero, full, random, urandom...) never block. */
 const MEMORY_DEVICE_MAJOR = 1;
@@ -70,23 +64,24 @@ function blockingLimit(st: Stats): number {
 }
 
 /**
- * An open file. Small reads and writes of a regular file are plain pread/pwrite on the event loop, as
- * sftp-server.c does, until one call is slow (the data was not cached): from then on that file uses the
- * thread pool, so that one session's disk does not hold up the process's other sessions.
+ * An open file. Reads and writes of a regular file of up to a block are plain pread/pwrite on the event
+ * loop, as sftp-server.c does, while they stay fast (inlineIo.ts): a slow disk goes to the thread pool, so
+ * that one session's disk does not hold up the process's other sessions.
  */
 class DiskFile implements SftpFile {
+  private readonly inline: InlineIo;
+
   constructor(
     private readonly fh: fsp.FileHandle,
-    private blockingUpTo: number,
-  ) {}
+    blockingUpTo: number,
+  ) {
+    this.inline = new InlineIo(blockingUpTo);
+  }
 
   /** Run `op` on the event loop when it is small enough and this file's calls stay fast; else null. */
   private quick<T>(length: number, op: (fd: number) => T): T | null {
-    if (this.blockingUpTo === 0 || length > this.blockingUpTo) return null;
-    const started = process.hrtime.bigint();
-    const result = op(this.fh.fd);
-    if (process.hrtime.bigint() - started > SLOW_BLOCKING_IO_NS) this.blockingUpTo = 0;
-    return result;
+    if (!this.inline.allows(length)) return null;
+    return this.inline.run(() => op(this.fh.fd));
   }
 
   async read(buffer: Buffer, bufferOffset: number, length: number, position: number): Promise<number> {

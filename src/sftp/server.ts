@@ -29,6 +29,7 @@ import {
   serverExtensions,
 } from "./protocol.js";
 import { SftpPacketParser, type SftpPacket } from "./packetParser.js";
+import { chunksOf } from "./serverInput.js";
 import { openDirectory, readDirectory } from "./serverDirectories.js";
 import { handleExtendedRequest } from "./serverExtensions.js";
 import { HandleTable, type FileHandleEntry } from "./serverHandles.js";
@@ -93,11 +94,8 @@ export async function serveSftp(
   const server = new SftpServerSession(output, options);
   const parser = new SftpPacketParser(MAX_PACKET_LENGTH, true);
   try {
-    // destroyOnReturn false: the default iterator destroys the stream when it ends, and a destroyed
-    // channel could no longer carry the exit-status that the session sends after us.
-    const chunks = input.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer | string>;
-    for await (const chunk of chunks) {
-      const packets = parser.push(typeof chunk === "string" ? Buffer.from(chunk) : chunk);
+    for await (const chunk of chunksOf(input)) {
+      const packets = parser.push(chunk);
       for (const packet of packets) {
         await server.handle(packet);
         if (server.outputGone) return;
@@ -118,6 +116,7 @@ export async function serveSftp(
     server.log("error", `sftp: input failed: ${messageOf(err)}`);
     throw err;
   } finally {
+    server.flush();
     await server.closeAll();
   }
 }
@@ -133,6 +132,7 @@ export class SftpServerSession {
   private readonly allowed: Set<string> | null;
   private readonly denied: Set<string>;
   outputGone = false;
+  private corked = false;
 
   constructor(
     private readonly output: Writable,
@@ -183,6 +183,13 @@ export class SftpServerSession {
       this.outputGone = true;
       return;
     }
+    // Replies made in one turn of the event loop go out together, as one channel packet (and one
+    // socket write) where they fit: an upload's STATUS replies each cost a packet's sealing otherwise.
+    if (!this.corked) {
+      this.corked = true;
+      out.cork();
+      setImmediate(() => this.flush());
+    }
     if (out.write(packet)) return;
     await new Promise<void>((resolve) => {
       const done = (): void => {
@@ -195,6 +202,13 @@ export class SftpServerSession {
       out.on("close", done);
       out.on("error", done);
     });
+  }
+
+  /** Send the replies held for this turn of the event loop now. */
+  flush(): void {
+    if (!this.corked) return;
+    this.corked = false;
+    this.output.uncork();
   }
 
   /** Answer one packet. */
