@@ -65,7 +65,9 @@ async function measure(o: MemoryOptions, server: BenchServer, count: number): Pr
       failure: `fails: ${failureReason(r) || (err as Error).message}`,
     };
   }
-  await settle(1000); // let forked session processes finish starting
+  // Idle connections: let each server finish what the burst of logins started (forked session processes;
+  // nsshd replaces pre-auth workers a second after the last login). sshd's figure does not move with it.
+  await settle(3000);
   const during = treeMemory(server.pid);
   holder.release();
   await holder.done;
@@ -106,8 +108,8 @@ export async function runMemory(o: MemoryOptions): Promise<string> {
   }
   return [
     "Idle authenticated connections (nssh library client, curve25519-sha256, no channel open), memory the",
-    "server's whole process tree gained per connection while they were held (/proc/<pid>/smaps_rollup;",
-    "USS = Private_Clean + Private_Dirty) after a warm-up batch of 20. One measurement each, so a Node server's",
+    "server's whole process tree gained per connection once they had all been open for 3 s (/proc/<pid>/smaps_rollup;",
+    "USS = Private_Clean + Private_Dirty), after a warm-up batch of 20. One measurement each, so a Node server's",
     "figure moves with its garbage collector (it can even come out below zero with few connections);",
     "RSS counts shared pages once per process.",
     "",
