@@ -32,6 +32,7 @@ import {
   type HostKeyVerifier,
   type NegotiatedAlgorithms,
   type TransportLogger,
+  readArenaSocket,
 } from "../transport/index.js";
 import { DisconnectReason, SshError } from "../wire/index.js";
 import { collectSigners, loadIdentities, type IdentitySource } from "./identities.js";
@@ -278,7 +279,7 @@ function abortedOr(err: unknown, signal: AbortSignal | undefined): unknown {
 
 function openSocket(options: ConnectOptions): Duplex {
   if (options.sock) return options.sock;
-  return net.connect({ host: options.host, port: options.port ?? 22 });
+  return readArenaSocket((onread) => net.connect({ host: options.host, port: options.port ?? 22, onread }));
 }
 
 /** Connect, verify the host key, authenticate. Rejects with a typed SshError (and ends the connection). */

@@ -17,6 +17,7 @@ import {
   checkBodyPadding,
   checkPacketLength,
   checkSealInput,
+  checkSealPieces,
   checkWireLength,
   macError,
   readLengthField,
@@ -88,6 +89,17 @@ export class ChaCha20Poly1305Sealer implements PacketSealer {
     const { stream, polyKey } = this.keys.mainStream(seq);
     const encrypted = stream.update(packet.subarray(4));
     return [length, encrypted, poly1305TagParts([length, encrypted], polyKey)];
+  }
+
+  /** The same for a packet in pieces, each encrypted where it lies (ChaCha20 is a stream cipher). */
+  sealPieces(seq: number, pieces: readonly Buffer[]): Buffer[] {
+    const first = checkSealPieces(pieces, BLOCK_SIZE, true);
+    const wire = [this.keys.cryptLength(seq, first.subarray(0, 4))];
+    const { stream, polyKey } = this.keys.mainStream(seq);
+    if (first.length > 4) wire.push(stream.update(first.subarray(4)));
+    for (let i = 1; i < pieces.length; i++) if (pieces[i]!.length > 0) wire.push(stream.update(pieces[i]!));
+    wire.push(poly1305TagParts(wire, polyKey));
+    return wire;
   }
 }
 

@@ -62,6 +62,11 @@ export interface PacketSealer {
   seal(seq: number, packet: Buffer): Buffer;
   /** The same bytes as seal(), in pieces to be written in order (spares joining them). */
   sealParts?(seq: number, packet: Buffer): Buffer[];
+  /**
+   * seal() of a packet given in pieces, the first starting with packet_length (the AEAD and
+   * encrypt-then-MAC sealers): encrypted where they lie, without first copying them into one buffer.
+   */
+  sealPieces?(seq: number, pieces: readonly Buffer[]): Buffer[];
   /** True when seal() returns `packet` itself (no protection: before the first NEWKEYS). */
   readonly returnsInput?: boolean;
   /** The state to continue this direction elsewhere (absent before the first NEWKEYS). */

@@ -20,3 +20,4 @@ export type { NegotiatedAlgorithms } from "./kexInit.js";
 export type { Phase, Role } from "./messagePolicy.js";
 export { MAX_PACKET_LENGTH } from "../crypto/index.js";
 export type { TransportHandoff, DirectionHandoff } from "./handoff.js";
+export { readArenaSocket, type OnReadOptions } from "./readArena.js";

@@ -57,6 +57,29 @@ export class InputBuffer {
     }
   }
 
+  /**
+   * Replace the last n bytes with `moved` (the same bytes in other memory): a read arena moving the bytes
+   * it still holds views of (readArena.ts).
+   */
+  replaceTail(n: number, moved: Buffer): void {
+    if (n > this.total || moved.length !== n) throw new RangeError("replaceTail past start of input");
+    let left = n;
+    while (left > 0) {
+      const last = this.chunks.length - 1;
+      const chunk = this.chunks[last]!;
+      const avail = chunk.length - (last === 0 ? this.head : 0);
+      if (avail > left) {
+        this.chunks[last] = chunk.subarray(0, chunk.length - left);
+        break;
+      }
+      this.chunks.pop();
+      if (last === 0) this.head = 0;
+      left -= avail;
+    }
+    this.total -= n;
+    this.push(moved);
+  }
+
   /** Index of byte `b` within the first `limit` bytes, or -1. */
   indexOf(b: number, limit: number): number {
     let pos = 0;

@@ -38,7 +38,7 @@ class PaddingPool {
   }
 }
 
-const padding = new PaddingPool();
+const paddingPool = new PaddingPool();
 
 let scratch = Buffer.allocUnsafe(0);
 /** Packets up to this size are wiped from the shared plaintext buffer once sealed. */
@@ -94,25 +94,42 @@ export class PacketWriter {
     let pad = block - (aligned % block);
     if (pad < 4) pad += block;
     const packetLength = 1 + length + pad;
+    const size = 4 + packetLength + s.macLength;
+    if (s.sealPieces && size > SMALL_PACKET && !Buffer.isBuffer(payload)) {
+      // Channel data given as a header and views of what was written: sealed where it lies.
+      const parts = payload as readonly Buffer[];
+      const head = Buffer.allocUnsafe(5 + parts[0]!.length);
+      head.writeUInt32BE(packetLength, 0);
+      head[4] = pad;
+      parts[0]!.copy(head, 5);
+      const padding = Buffer.allocUnsafe(pad);
+      paddingPool.fill(padding, 0, pad);
+      const wire = s.sealPieces(this.seq, [head, ...parts.slice(1), padding]);
+      this.countSent(size);
+      return wire;
+    }
     // An encrypting sealer writes its output to new memory, so the plaintext can be assembled in a buffer
     // shared by every connection of the process (frame and seal run without yielding).
-    const size = 4 + packetLength + s.macLength;
     const packet = s.returnsInput ? Buffer.allocUnsafe(size) : plaintextScratch(size);
     packet.writeUInt32BE(packetLength, 0);
     packet[4] = pad;
     let pos = 5;
     if (Buffer.isBuffer(payload)) pos += payload.copy(packet, pos);
     else for (const part of payload) pos += part.copy(packet, pos);
-    padding.fill(packet, pos, pad);
+    paddingPool.fill(packet, pos, pad);
     const input = packet.subarray(0, 4 + packetLength);
     const wire = s.sealParts ? s.sealParts(this.seq, input) : [s.seal(this.seq, input)];
     // The shared buffer outlives the packet: a small one may be a password (USERAUTH_REQUEST), so it is
     // not left there; bulk data is overwritten by the next packet anyway.
     if (!s.returnsInput && size <= SMALL_PACKET) packet.fill(0, 0, size);
+    this.countSent(size);
+    return wire;
+  }
+
+  private countSent(size: number): void {
     this.seq = (this.seq + 1) >>> 0;
     this.bytes += size;
     this.packets++;
-    return wire;
   }
 
   resetCounters(): void {
@@ -144,9 +161,12 @@ export class PacketReader {
     const total = 4 + this.pendingLength + o.macLength;
     if (input.length < total) return null;
     const wire = input.take(total);
+    // openBody() returns new memory; open() decrypts in place, and `wire` may be a view of input that is
+    // overwritten by the next read (readArena.ts), so what it returns is copied.
     const body = o.openBody ? o.openBody(this.seq, wire) : o.open(this.seq, wire).subarray(4);
     this.pendingLength = -1;
     let payload = body.subarray(1, body.length - body[0]!);
+    if (!o.openBody && !this.decompressor) payload = Buffer.from(payload);
     this.seq = (this.seq + 1) >>> 0;
     this.bytes += total;
     this.packets++;

@@ -5,6 +5,7 @@
  * or channels.
  */
 import { EventEmitter } from "node:events";
+import type net from "node:net";
 import {
   cipherByName,
   compressionByName,
@@ -29,6 +30,7 @@ import {
 import { encodeExtInfo, parseExtInfo } from "./extInfo.js";
 import type { TransportHandoff } from "./handoff.js";
 import { InputBuffer } from "./inputBuffer.js";
+import { readArenaOf, type SocketReadArena } from "./readArena.js";
 import { deriveDirectionKeys } from "./keyDerivation.js";
 import { KeyExchange, type KexOutcome } from "./keyExchange.js";
 import {
@@ -99,6 +101,8 @@ export class Transport extends EventEmitter<TransportEvents> {
   private readonly lists: ResolvedLists;
   private readonly socket: TransportOptions["socket"];
   private readonly input = new InputBuffer();
+  /** Set when the socket reads into a reused buffer (readArena.ts) rather than emitting 'data'. */
+  private readonly arena: SocketReadArena | undefined;
   private readonly reader = new PacketReader();
   private readonly writer = new PacketWriter();
   readonly localVersion: string;
@@ -158,7 +162,8 @@ export class Transport extends EventEmitter<TransportEvents> {
     this.localVersion =
       handoff?.localVersion ??
       formatVersionLine(options.softwareVersion ?? DEFAULT_SOFTWARE_VERSION).trimEnd();
-    this.socket.on("data", (chunk: Buffer) => this.onData(chunk));
+    this.arena = readArenaOf(this.socket);
+    if (!this.arena) this.socket.on("data", (chunk: Buffer) => this.onData(chunk));
     this.socket.on("end", () =>
       this.peerEnded(new SshError("CONNECTION_LOST", "Connection closed by remote host")),
     );
@@ -169,10 +174,25 @@ export class Transport extends EventEmitter<TransportEvents> {
     this.socket.on("drain", () => this.maybeDrain());
     if (handoff) {
       this.resumeFrom(handoff);
-      return;
+    } else {
+      this.socket.write(this.localVersion + "\r\n");
+      this.startKex();
     }
-    this.socket.write(this.localVersion + "\r\n");
-    this.startKex();
+    // What the arena read before now is handed over on the next tick, as 'data' would be: the caller has
+    // its listeners ('close' for a peer that sent garbage) in place by then.
+    const arena = this.arena;
+    if (arena) {
+      process.nextTick(() =>
+        arena.attach(
+          {
+            data: (view) => this.onData(view),
+            held: () => this.input.length,
+            replaceHeld: (n, moved) => this.input.replaceTail(n, moved),
+          },
+          this.socket as net.Socket,
+        ),
+      );
+    }
   }
 
   /** Where messages of the layers above (50 and up) go, in order. */
@@ -350,9 +370,11 @@ export class Transport extends EventEmitter<TransportEvents> {
     const sealer = this.writer.sealer.exportState?.();
     if (!opener || !sealer) throw new SshError("PROTOCOL", "cannot hand off before keys are in use");
     this.socket.pause();
+    stopSocketReads(this.socket);
     this.socket.removeAllListeners("data");
     const pending: Buffer[] = [];
     if (this.input.length > 0) pending.push(this.input.take(this.input.length));
+    if (this.arena) pending.push(...this.arena.detach());
     for (let chunk; (chunk = this.socket.read() as Buffer | null) !== null;) pending.push(chunk);
     this.closed = true;
     if (this.endTimer) clearTimeout(this.endTimer);
@@ -900,4 +922,18 @@ function toSshError(err: unknown): SshError {
 /** Text from the peer made safe for a log line or a terminal: control characters as \xNN. */
 function printable(text: string): string {
   return text.replace(/[\x00-\x1f\x7f-\x9f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
+}
+
+/**
+ * Stop a socket's reads at hand-off. A paused net.Socket goes on reading into its buffer, and while its
+ * handle is being passed to another process Node drops whatever it reads (its onread is a no-op until the
+ * other side acknowledges the handle): the peer's next packets (a channel open after USERAUTH_SUCCESS,
+ * which the new process sends) could be read here and lost, and the login hang. Node has no public call
+ * for it; a stream without a handle (a test's pipe) has nothing to stop.
+ */
+function stopSocketReads(socket: unknown): void {
+  const handle = (socket as { _handle?: { reading?: boolean; readStop?: () => number } | null })._handle;
+  if (!handle?.readStop) return;
+  handle.reading = false;
+  handle.readStop();
 }

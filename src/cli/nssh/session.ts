@@ -7,10 +7,10 @@
 import fs from "node:fs";
 import tty from "node:tty";
 import type { SshClient } from "../../client/index.js";
-import { matchesPattern } from "../../crypto/index.js";
+import type { Channel } from "../../connection/index.js";
 import { openSession, type ClientSession } from "../../session/clientSession.js";
-import { encodeEnv } from "../../session/requests.js";
 import { readLocalTerminalModes } from "./localTerminalModes.js";
+import { sendEnvironment } from "./sessionEnvironment.js";
 import { LOG_LEVELS, type CliLog } from "./log.js";
 import { EscapeFilter, RawTerminal } from "./terminal.js";
 
@@ -39,27 +39,6 @@ function windowSize(): { cols: number; rows: number } {
   return { cols: 80, rows: 24 };
 }
 
-/** The environment SendEnv names (patterns, `-` to remove earlier ones) and SetEnv's NAME=VALUE pairs. */
-function environmentToSend(sendEnv: string[], setEnv: string[]): Record<string, string> {
-  const env: Record<string, string> = {};
-  const patterns: string[] = [];
-  for (const item of sendEnv.flatMap((s) => s.split(/\s+/)).filter(Boolean)) {
-    if (item.startsWith("-")) {
-      const p = item.slice(1);
-      for (let i = patterns.length - 1; i >= 0; i--)
-        if (matchesPattern(patterns[i]!, p)) patterns.splice(i, 1);
-    } else patterns.push(item);
-  }
-  for (const [name, value] of Object.entries(process.env)) {
-    if (value !== undefined && patterns.some((p) => matchesPattern(name, p))) env[name] = value;
-  }
-  for (const pair of setEnv.flatMap((s) => s.match(/(?:[^\s"]+|"[^"]*")+/g) ?? [])) {
-    const eq = pair.indexOf("=");
-    if (eq > 0) env[pair.slice(0, eq)] = pair.slice(eq + 1).replace(/^"(.*)"$/, "$1");
-  }
-  return env;
-}
-
 /** Bytes per read when stdin is a file: Node's 64 KiB reads cost about 2 CPU seconds per GiB. */
 const FILE_STDIN_CHUNK = 1024 * 1024;
 
@@ -71,9 +50,38 @@ function stdinIsRegularFile(): boolean {
   }
 }
 
-/** stdin read in large chunks from the file's current offset (as `cmd < file` or after a partial read). */
-function fileStdin(): fs.ReadStream {
-  return fs.createReadStream("", { fd: 0, highWaterMark: FILE_STDIN_CHUNK, autoClose: false });
+function readStdin(buffer: Buffer): Promise<number> {
+  return new Promise((resolve, reject) =>
+    // position null: from the file's current offset (as `cmd < file` or after a partial read).
+    fs.read(0, buffer, 0, buffer.length, null, (err, n) => (err ? reject(err) : resolve(n))),
+  );
+}
+
+/**
+ * stdin that is a regular file, sent in FILE_STDIN_CHUNK reads into two buffers used in turn: a buffer
+ * is read into again only once the channel has taken the bytes written from it (a write's callback runs
+ * when they have been framed into packets), so there is no allocation per read, and a slow peer holds
+ * the reading back (at most two chunks are in flight). At the file's end the channel gets EOF, as from ssh.
+ */
+async function sendFileStdin(channel: Channel, stopped: () => boolean, log: CliLog): Promise<void> {
+  const buffers = [Buffer.allocUnsafe(FILE_STDIN_CHUNK), Buffer.allocUnsafe(FILE_STDIN_CHUNK)];
+  let previous: Promise<void> | null = null;
+  try {
+    for (let k = 0; ; k++) {
+      const buffer = buffers[k & 1]!;
+      const n = await readStdin(buffer); // the write from this buffer two rounds ago is done
+      if (previous) await previous;
+      if (n === 0 || stopped()) break;
+      previous = new Promise<void>((resolve, reject) =>
+        channel.write(buffer.subarray(0, n), (err) => (err ? reject(err) : resolve())),
+      );
+    }
+    if (previous) await previous;
+  } catch (err) {
+    // A channel closed under the write is reported by the session; a read error ends our input.
+    log.debug1(`stdin: ${(err as Error).message}`);
+  }
+  if (!stopped()) channel.end();
 }
 
 /** Run the session to its end; resolves with nssh's exit status. */
@@ -97,16 +105,7 @@ export async function runSession(client: SshClient, plan: SessionPlan): Promise<
       log.debug1(`${(err as Error).message}`);
     });
   }
-  // As ssh does (clientloop.c client_session2_setup, "request env confirm 0"): env requests ask for no
-  // reply, so they go out with the command instead of costing a round trip each; a server that does
-  // not accept a variable (AcceptEnv) ignores it.
-  for (const [name, value] of Object.entries(environmentToSend(plan.sendEnv, plan.setEnv))) {
-    log.debug1(`channel 0: setting env ${name} = "${value.replace(/[^\x20-\x7e]/g, "?")}"`);
-    log.debug2(`channel 0: request env confirm 0`);
-    void session.channel.request("env", encodeEnv(name, value), false).catch((err: Error) => {
-      log.debug2(`channel 0: env request for ${name} not sent: ${err.message}`);
-    });
-  }
+  sendEnvironment(session, plan.sendEnv, plan.setEnv, log);
   let started: Promise<void>;
   if (plan.subsystem) {
     log.debug1(`Sending subsystem: ${plan.command ?? ""}`);
@@ -155,23 +154,25 @@ export async function runSession(client: SshClient, plan: SessionPlan): Promise<
       })
     : null;
 
-  const input = raw === null && !plan.nullStdin && stdinIsRegularFile() ? fileStdin() : stdin;
+  const fileInput = raw === null && !plan.nullStdin && stdinIsRegularFile();
   const onStdin = (data: Buffer): void => {
     const out = filter ? filter.filter(data) : data;
     if (quit || channel.destroyed || channel.writableEnded) return;
     if (out.length > 0 && !channel.write(out)) {
-      input.pause();
-      channel.once("drain", () => input.resume());
+      stdin.pause();
+      channel.once("drain", () => stdin.resume());
     }
   };
   const onStdinEnd = (): void => {
     if (!channel.writableEnded && !channel.destroyed) channel.end();
   };
   if (plan.nullStdin) channel.end();
+  else if (fileInput)
+    void sendFileStdin(channel, () => quit || channel.destroyed || channel.writableEnded, log);
   else {
-    input.on("data", onStdin);
-    input.once("end", onStdinEnd);
-    input.resume();
+    stdin.on("data", onStdin);
+    stdin.once("end", onStdinEnd);
+    stdin.resume();
   }
   channel.pipe(process.stdout, { end: false });
   channel.stderr.pipe(process.stderr, { end: false });
@@ -185,9 +186,9 @@ export async function runSession(client: SshClient, plan: SessionPlan): Promise<
     log.debug1(`${(err as Error).message}`);
     if (!quit) log.error(plan.lostReason?.() ?? `Connection to ${plan.hostLabel} closed by remote host.`);
   } finally {
-    input.off("data", onStdin);
-    input.off("end", onStdinEnd);
-    input.pause();
+    stdin.off("data", onStdin);
+    stdin.off("end", onStdinEnd);
+    stdin.pause();
     process.stdout.off("resize", onResize);
     raw?.leave();
   }

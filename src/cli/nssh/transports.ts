@@ -50,13 +50,19 @@ export interface Connected {
   cleanup(): void;
 }
 
-function connectOnce(address: string, o: TcpOptions): Promise<net.Socket> {
+type ReadArenaSocket = typeof import("../../transport/readArena.js").readArenaSocket;
+
+function connectOnce(address: string, o: TcpOptions, readArenaSocket: ReadArenaSocket): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
-    const socket = net.connect({
-      host: address,
-      port: o.port,
-      ...(o.bindAddress ? { localAddress: o.bindAddress } : {}),
-    });
+    // The transport's read buffer takes the socket's reads (transport/readArena.ts), as connect()'s does.
+    const socket = readArenaSocket((onread) =>
+      net.connect({
+        onread,
+        host: address,
+        port: o.port,
+        ...(o.bindAddress ? { localAddress: o.bindAddress } : {}),
+      }),
+    );
     let timer: NodeJS.Timeout | undefined;
     if (o.connectTimeout > 0) {
       timer = setTimeout(() => {
@@ -108,6 +114,8 @@ export async function connectTcp(o: TcpOptions): Promise<Connected> {
   } else {
     addresses = await lookupAddresses(o);
   }
+  // Loaded here, not at startup: `nssh -V` loads none of the protocol stack (nsshStartup.test.ts).
+  const { readArenaSocket } = await import("../../transport/readArena.js");
   let last: NodeJS.ErrnoException | null = null;
   for (let attempt = 0; attempt < Math.max(1, o.attempts); attempt++) {
     if (attempt > 0) {
@@ -117,7 +125,7 @@ export async function connectTcp(o: TcpOptions): Promise<Connected> {
     for (const { address } of addresses) {
       o.log.debug1(`Connecting to ${o.host} [${address}] port ${o.port}.`);
       try {
-        const socket = await connectOnce(address, o);
+        const socket = await connectOnce(address, o, readArenaSocket);
         socket.setNoDelay(true);
         o.log.debug1("Connection established.");
         return { socket, address, cleanup: () => socket.destroy() };

@@ -14,6 +14,7 @@ import {
   checkBodyPadding,
   checkPacketLength,
   checkSealInput,
+  checkSealPieces,
   checkWireLength,
   macError,
   readLengthField,
@@ -87,6 +88,26 @@ export class GcmSealer implements PacketSealer {
     c.final(); // GCM is a stream mode: final() yields no bytes, it computes the tag
     incrementInvocationCounter(iv);
     return [Buffer.from(length), encrypted, c.getAuthTag()];
+  }
+
+  /**
+   * The same for a packet in pieces (its header, views of the channel data, its padding): each piece is
+   * encrypted where it lies (GCM is a stream mode, so a piece need not fill whole blocks), which spares
+   * copying the data into one plaintext buffer first.
+   */
+  sealPieces(_seq: number, pieces: readonly Buffer[]): Buffer[] {
+    const first = checkSealPieces(pieces, this.blockSize, true);
+    const { algorithm, key, iv } = this.state;
+    const c = createCipheriv(algorithm, key, iv, { authTagLength: AEAD_TAG_LENGTH });
+    const length = Buffer.from(first.subarray(0, 4));
+    c.setAAD(length);
+    const wire = [length];
+    if (first.length > 4) wire.push(c.update(first.subarray(4)));
+    for (let i = 1; i < pieces.length; i++) if (pieces[i]!.length > 0) wire.push(c.update(pieces[i]!));
+    c.final();
+    incrementInvocationCounter(iv);
+    wire.push(c.getAuthTag());
+    return wire;
   }
 }
 

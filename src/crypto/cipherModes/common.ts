@@ -74,6 +74,27 @@ export function checkSealInput(packet: Buffer, blockSize: number, lengthExcluded
   }
 }
 
+/**
+ * The same for a packet given in pieces (sealPieces()): the first piece starts with the 4-byte
+ * packet_length, and the pieces together are the packet. Returns the first piece.
+ */
+export function checkSealPieces(
+  pieces: readonly Buffer[],
+  blockSize: number,
+  lengthExcluded: boolean,
+): Buffer {
+  const first = pieces[0];
+  let total = 0;
+  for (const p of pieces) total += p.length;
+  if (first === undefined || first.length < 4 || total < 9 || first.readUInt32BE(0) !== total - 4) {
+    throw new SshError("PROTOCOL", "internal error: packet_length does not match the packet to seal");
+  }
+  if ((lengthExcluded ? total - 4 : total) % blockSize !== 0) {
+    throw new SshError("PROTOCOL", `internal error: packet to seal is not padded to ${blockSize} bytes`);
+  }
+  return first;
+}
+
 export function macError(): SshError {
   return new SshError("MAC", "message authentication code incorrect");
 }

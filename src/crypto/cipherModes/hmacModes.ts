@@ -17,6 +17,7 @@ import {
   checkPacketLength,
   checkPadding,
   checkSealInput,
+  checkSealPieces,
   checkWireLength,
   macError,
   readLengthField,
@@ -120,6 +121,23 @@ export class EtmSealer implements PacketSealer {
     const encrypted = this.cipher.update(packet.subarray(4));
     this.exportable.position.advance(encrypted);
     return [length, encrypted, this.mac.compute(seq, length, encrypted)];
+  }
+
+  /** The same for a packet in pieces, each encrypted where it lies (CTR and CBC keep their state). */
+  sealPieces(seq: number, pieces: readonly Buffer[]): Buffer[] {
+    const first = checkSealPieces(pieces, this.blockSize, true);
+    const wire: Buffer[] = [Buffer.from(first.subarray(0, 4))];
+    // CBC's update() holds back a partial block, so a piece's output may be shorter than the piece.
+    const put = (piece: Buffer): void => {
+      const encrypted = this.cipher.update(piece);
+      if (encrypted.length === 0) return;
+      this.exportable.position.advance(encrypted);
+      wire.push(encrypted);
+    };
+    if (first.length > 4) put(first.subarray(4));
+    for (let i = 1; i < pieces.length; i++) if (pieces[i]!.length > 0) put(pieces[i]!);
+    wire.push(this.mac.compute(seq, ...wire));
+    return wire;
   }
 }
 

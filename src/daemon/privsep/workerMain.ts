@@ -26,21 +26,6 @@ interface Generation {
   hostKeys: PublicKey[];
 }
 
-/**
- * Stop this process's reads of a socket it hands off. Transport.handOff() pauses the stream, but a paused
- * net.Socket goes on reading into its buffer, and while the handle is being passed Node drops whatever it
- * reads (its onread is a no-op until the monitor acknowledges the handle). The session process sends
- * USERAUTH_SUCCESS meanwhile, so the client's next packets (its channel open) could be read and lost here:
- * the login then hung until the client's next packet, which the session process could not decrypt.
- */
-function stopReading(socket: net.Socket): void {
-  const handle = (socket as unknown as { _handle?: { reading?: boolean; readStop?: () => number } | null })
-    ._handle;
-  if (!handle?.readStop) return;
-  handle.reading = false;
-  handle.readStop();
-}
-
 export function runWorker(channel: IpcChannel): void {
   const peer = new IpcPeer(channel, {
     // The monitor is trusted; a message from it that does not parse is a bug worth a line.
@@ -96,7 +81,6 @@ export function runWorker(channel: IpcChannel): void {
             return;
           }
           handedOff = true;
-          stopReading(socket);
           const claim = { conn, username: user.username, methods: user.methods, handoff };
           // keepOpen false: once passed, the socket is the monitor's; this process closes its copy.
           peer.request("authenticated", claim, bool, socket).catch((err: Error) => {

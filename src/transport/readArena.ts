@@ -1,0 +1,147 @@
+/**
+ * Reading a socket into one reused buffer (net.Socket's `onread` option) instead of the new 64 KiB buffer
+ * Node allocates for every read. On a bulk download that allocation, the stream machinery around each
+ * 'data' event and the copy that joins a packet spread over two reads were about a third of a client's
+ * CPU (bench/README.md). The bytes read are views of the arena that live only until the next read, so the
+ * transport must not keep a view of them: every cipher that decrypts bulk data returns new memory
+ * (PacketOpener.openBody), and what else it keeps it copies (PacketReader). What is left unread at the end
+ * of a read (the start of a packet, or everything while the consumer is paused) stays where it is; when
+ * the room after it runs short it is moved to the front of the arena, or copied out if it is too large.
+ */
+import type net from "node:net";
+
+/** The arena: large enough for several of the biggest packets (256 KiB) per read. */
+const ARENA_SIZE = 1024 * 1024;
+/** Below this much room after the held bytes, they are moved before the next read. */
+const MIN_READ_ROOM = 256 * 1024;
+/** Bytes kept before a consumer is attached (the server's version line and KEXINIT) before reading stops. */
+const EARLY_LIMIT = 256 * 1024;
+
+/** What the arena needs from the one consumer of its socket's bytes (the transport). */
+export interface ArenaConsumer {
+  /**
+   * Bytes just read, as a view valid until the consumer returns from its next call here or the arena's
+   * next relocation: whatever the consumer keeps of them it keeps in its held bytes (see held()).
+   */
+  data(view: Buffer): void;
+  /** How many of the bytes given so far the consumer still holds unconsumed (the most recent ones). */
+  held(): number;
+  /** Replace the last n held bytes (views of the arena) with the same bytes in `moved`. */
+  replaceHeld(n: number, moved: Buffer): void;
+}
+
+export type OnReadOptions = {
+  buffer: () => Uint8Array;
+  callback: (bytesRead: number, buffer: Uint8Array) => boolean;
+};
+
+export class SocketReadArena {
+  private readonly arena = Buffer.allocUnsafe(ARENA_SIZE);
+  /** Bytes of the arena in use: what has been read into it since it was last reset or compacted. */
+  private writeEnd = 0;
+  private consumer: ArenaConsumer | null = null;
+  private early: Buffer[] = [];
+  private earlyBytes = 0;
+  private earlyStopped = false;
+  /** The socket, to which a copy of what is read is emitted as 'data' while anyone listens for it. */
+  private socket: net.Socket | null = null;
+
+  /** Pass as the `onread` option of net.connect() or new net.Socket() (see readArenaSocket()). */
+  readonly onread: OnReadOptions = {
+    buffer: () => this.nextBuffer(),
+    callback: (bytesRead, buffer) => this.onRead(bytesRead, buffer),
+  };
+
+  /** The socket reading into this arena, for its 'data' listeners (see onRead()). */
+  watchedBy(socket: net.Socket): void {
+    this.socket = socket;
+  }
+
+  /** Start handing what is read (and what was read before) to `consumer`. */
+  attach(consumer: ArenaConsumer, socket: net.Socket): void {
+    this.consumer = consumer;
+    this.socket = socket;
+    const early = this.early;
+    this.early = [];
+    this.earlyBytes = 0;
+    // Reading stopped at the early bytes' limit (onRead returned false, which pauses only the handle):
+    // started again first, as the consumer pauses the socket itself if it must.
+    if (this.earlyStopped) {
+      this.earlyStopped = false;
+      socket.resume();
+    }
+    for (const chunk of early) consumer.data(chunk);
+  }
+
+  /**
+   * Stop handing bytes on (a transport that hands its connection to another process); returns what was
+   * read but not handed on. The socket should be paused first.
+   */
+  detach(): Buffer[] {
+    this.consumer = null;
+    const early = this.early;
+    this.early = [];
+    this.earlyBytes = 0;
+    return early;
+  }
+
+  private onRead(bytesRead: number, buffer: Uint8Array): boolean {
+    // `buffer` is the arena's tail handed out by nextBuffer().
+    const view = this.arena.subarray(this.writeEnd, this.writeEnd + bytesRead);
+    if (buffer.byteOffset !== view.byteOffset) throw new Error("internal error: read into an unknown buffer");
+    this.writeEnd += bytesRead;
+    // Such a socket emits no 'data' of its own; a watcher of the bytes (nssh's ConnectTimeout waiting for
+    // the server's version line) still gets them, as a copy: the views die with the next read.
+    if (this.socket !== null && this.socket.listenerCount("data") > 0)
+      this.socket.emit("data", Buffer.from(view));
+    const consumer = this.consumer;
+    if (consumer === null) {
+      this.early.push(Buffer.from(view));
+      this.earlyBytes += bytesRead;
+      this.writeEnd = 0;
+      this.earlyStopped = this.earlyBytes >= EARLY_LIMIT;
+      return !this.earlyStopped;
+    }
+    consumer.data(view);
+    return true;
+  }
+
+  /** Where the next read goes: after the bytes still held, moved first if too little room is left. */
+  private nextBuffer(): Buffer {
+    if (this.arena.length - this.writeEnd >= MIN_READ_ROOM) return this.arena.subarray(this.writeEnd);
+    const consumer = this.consumer;
+    const held = consumer === null ? 0 : Math.min(consumer.held(), this.writeEnd);
+    if (held === 0) {
+      this.writeEnd = 0;
+    } else if (held <= this.arena.length - MIN_READ_ROOM) {
+      // Usually the start of one packet: moved to the front, so the packet is completed in place.
+      this.arena.copyWithin(0, this.writeEnd - held, this.writeEnd);
+      consumer!.replaceHeld(held, this.arena.subarray(0, held));
+      this.writeEnd = held;
+    } else {
+      // A paused consumer holding most of the arena: its bytes move to memory of their own.
+      consumer!.replaceHeld(held, Buffer.from(this.arena.subarray(this.writeEnd - held, this.writeEnd)));
+      this.writeEnd = 0;
+    }
+    return this.arena.subarray(this.writeEnd);
+  }
+}
+
+const arenas = new WeakMap<object, SocketReadArena>();
+
+/**
+ * A socket that reads into a SocketReadArena, which a Transport given the socket then uses:
+ * `readArenaSocket((onread) => net.connect({ host, port, onread }))`. Such a socket emits no 'data'.
+ */
+export function readArenaSocket<S extends net.Socket>(create: (onread: OnReadOptions) => S): S {
+  const arena = new SocketReadArena();
+  const socket = create(arena.onread);
+  arena.watchedBy(socket);
+  arenas.set(socket, arena);
+  return socket;
+}
+
+/** The arena a socket made by readArenaSocket() reads into. */
+export function readArenaOf(socket: object): SocketReadArena | undefined {
+  return arenas.get(socket);
+}

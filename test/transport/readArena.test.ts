@@ -1,0 +1,290 @@
+/**
+ * Reading the socket into one reused buffer (src/transport/readArena.ts):
+ *  - the arena itself, driven as Node drives an `onread` socket: bytes reach the consumer in order, what it
+ *    still holds is moved to the front (or copied out) before the room after it runs short, bytes read
+ *    before a consumer is attached are handed over on attach;
+ *  - InputBuffer.replaceTail, which that move uses;
+ *  - connect() (whose TCP socket reads into an arena) downloading from a real sshd with every packet layout
+ *    (AEAD, encrypt-then-MAC, encrypt-and-MAC, whose open() decrypts in place, and zlib): bytes intact with a
+ *    reader that stops for a while, and what waits for it stays within the channel window.
+ */
+import assert from "node:assert/strict";
+import { createHash, randomBytes } from "node:crypto";
+import fs from "node:fs";
+import net from "node:net";
+import path from "node:path";
+import { after, before, describe, test } from "node:test";
+import { connect } from "../../src/client/index.js";
+import { InputBuffer } from "../../src/transport/inputBuffer.js";
+import {
+  readArenaOf,
+  readArenaSocket,
+  SocketReadArena,
+  type ArenaConsumer,
+} from "../../src/transport/readArena.js";
+import {
+  startTransferServer,
+  transferSkip,
+  writeRandomFile,
+  type TransferServer,
+} from "../helpers/transferFixtures.js";
+
+/** A consumer that takes whole records of `record` bytes and leaves a partial one held, like a transport. */
+class RecordConsumer implements ArenaConsumer {
+  readonly input = new InputBuffer();
+  readonly records: Buffer[] = [];
+  paused = false;
+
+  constructor(private readonly record: number) {}
+
+  data(view: Buffer): void {
+    this.input.push(view);
+    this.drain();
+  }
+
+  drain(): void {
+    // Copied, as a transport's openers return new memory: the views die with the next read.
+    while (!this.paused && this.input.length >= this.record)
+      this.records.push(Buffer.from(this.input.take(this.record)));
+  }
+
+  held(): number {
+    return this.input.length;
+  }
+
+  replaceHeld(n: number, moved: Buffer): void {
+    this.input.replaceTail(n, moved);
+  }
+}
+
+/** What Node does for an `onread` socket: read into the buffer the arena gives, call back, ask again. */
+function feed(arena: SocketReadArena, bytes: Buffer, readSize: number): boolean[] {
+  const results: boolean[] = [];
+  let target = arena.onread.buffer() as Buffer;
+  for (let off = 0; off < bytes.length;) {
+    const n = Math.min(readSize, target.length, bytes.length - off);
+    bytes.copy(target, 0, off, off + n);
+    off += n;
+    results.push(arena.onread.callback(n, target));
+    target = arena.onread.buffer() as Buffer;
+  }
+  return results;
+}
+
+describe("SocketReadArena", () => {
+  test("hands every byte on in order across many wraps, records straddling reads", () => {
+    const arena = new SocketReadArena();
+    const consumer = new RecordConsumer(100_003);
+    arena.attach(consumer, fakeSocket());
+    const bytes = randomBytes(12 * 1024 * 1024 + 7);
+    for (const size of [65_536, 300_001, 1024 * 1024]) {
+      consumer.records.length = 0;
+      feed(arena, bytes, size);
+      assert.deepEqual(
+        Buffer.concat([...consumer.records, consumer.input.take(consumer.input.length)]),
+        bytes,
+      );
+    }
+  });
+
+  test("a paused consumer's bytes survive the arena being reused (moved or copied out)", () => {
+    const arena = new SocketReadArena();
+    const consumer = new RecordConsumer(4096);
+    arena.attach(consumer, fakeSocket());
+    consumer.paused = true;
+    const bytes = randomBytes(3 * 1024 * 1024);
+    feed(arena, bytes, 200_000);
+    assert.equal(consumer.records.length, 0);
+    assert.equal(consumer.input.length, bytes.length);
+    assert.deepEqual(consumer.input.peek(bytes.length), bytes);
+    consumer.paused = false;
+    consumer.drain();
+    assert.deepEqual(Buffer.concat(consumer.records), bytes);
+  });
+
+  test("bytes read before a consumer is attached are handed over on attach; reading stops past a limit", () => {
+    const arena = new SocketReadArena();
+    const early = randomBytes(300 * 1024);
+    const results = feed(arena, early, 64 * 1024);
+    assert.equal(results.at(-1), false, "reading stops while nobody takes the bytes");
+    const consumer = new RecordConsumer(1);
+    const socket = fakeSocket();
+    arena.attach(consumer, socket);
+    assert.deepEqual(Buffer.concat(consumer.records), early);
+    assert.equal(socket.resumed, true, "reading resumes on attach");
+  });
+
+  test("while anyone listens for 'data' on the socket, it gets a copy of what is read", () => {
+    const arena = new SocketReadArena();
+    const socket = fakeSocket();
+    arena.watchedBy(socket);
+    const consumer = new RecordConsumer(10);
+    arena.attach(consumer, socket);
+    feed(arena, randomBytes(100), 30);
+    assert.equal(socket.emitted.length, 0, "nothing is copied for nobody");
+    (socket as unknown as { watching: boolean }).watching = true;
+    const watched = randomBytes(1000);
+    feed(arena, watched, 300);
+    feed(arena, randomBytes(1000), 1000); // reuses the arena's memory the copies must not share
+    assert.deepEqual(Buffer.concat(socket.emitted.slice(0, 4)), watched);
+  });
+
+  test("detach() returns what was read after it, for a hand-off", () => {
+    const arena = new SocketReadArena();
+    const consumer = new RecordConsumer(1_000_000);
+    arena.attach(consumer, fakeSocket());
+    feed(arena, randomBytes(10), 10);
+    assert.equal(consumer.input.length, 10);
+    assert.deepEqual(arena.detach(), []);
+    const later = randomBytes(5000);
+    feed(arena, later, 1000);
+    assert.deepEqual(Buffer.concat(arena.detach()), later);
+  });
+});
+
+describe("readArenaSocket over TCP", () => {
+  test(
+    "bytes sent before the consumer attaches (past the early limit) and after arrive intact",
+    { timeout: 20_000 },
+    async () => {
+      const data = randomBytes(3 * 1024 * 1024);
+      const server = net.createServer((c) => c.end(data));
+      await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+      const port = (server.address() as net.AddressInfo).port;
+      const socket = readArenaSocket((onread) => net.connect({ host: "127.0.0.1", port, onread }));
+      try {
+        // Attached late, as nssh's transport is attached after the host lookup and connect.
+        await new Promise((r) => setTimeout(r, 300));
+        const consumer = new RecordConsumer(1);
+        const ended = new Promise((resolve) => socket.once("end", resolve));
+        readArenaOf(socket)!.attach(consumer, socket);
+        await ended;
+        assert.equal(Buffer.concat(consumer.records).length, data.length);
+        assert.deepEqual(Buffer.concat(consumer.records), data);
+      } finally {
+        socket.destroy();
+        server.close();
+      }
+    },
+  );
+});
+
+describe("InputBuffer.replaceTail", () => {
+  test("replaces the last bytes across chunks, the first one partly consumed", () => {
+    const all = randomBytes(1000);
+    const input = new InputBuffer();
+    input.push(all.subarray(0, 300));
+    input.push(all.subarray(300, 600));
+    input.push(all.subarray(600));
+    input.skip(100);
+    for (const n of [0, 50, 400, 700, 900]) {
+      const copy = Buffer.from(input.peek(input.length).subarray(input.length - n));
+      input.replaceTail(n, copy);
+      assert.equal(input.length, 900);
+      assert.deepEqual(input.peek(900), all.subarray(100));
+    }
+    assert.throws(() => input.replaceTail(901, Buffer.alloc(901)), RangeError);
+  });
+});
+
+function fakeSocket(paused = false): import("node:net").Socket & { resumed: boolean; emitted: Buffer[] } {
+  const s = {
+    resumed: false,
+    emitted: [] as Buffer[],
+    watching: false,
+    isPaused: () => paused,
+    resume() {
+      s.resumed = true;
+      paused = false;
+    },
+    listenerCount: (event: string) => (event === "data" && s.watching ? 1 : 0),
+    emit(event: string, chunk: Buffer) {
+      if (event === "data") s.emitted.push(chunk);
+      return true;
+    },
+  };
+  return s as unknown as import("node:net").Socket & { resumed: boolean; emitted: Buffer[] };
+}
+
+describe("connect() reading into an arena, against OpenSSH's sshd", { skip: transferSkip }, () => {
+  let server: TransferServer;
+  let file: string;
+  let digest: string;
+  const SIZE = 12 * 1024 * 1024;
+
+  before(async () => {
+    server = await startTransferServer(["Compression yes"]);
+    file = path.join(server.work, "data.bin");
+    digest = writeRandomFile(file, SIZE);
+  });
+  after(() => server?.stop());
+
+  const layouts: Array<[string, Record<string, unknown>]> = [
+    ["aes128-gcm@openssh.com", { ciphers: ["aes128-gcm@openssh.com"] }],
+    ["chacha20-poly1305@openssh.com", { ciphers: ["chacha20-poly1305@openssh.com"] }],
+    ["aes128-ctr + hmac-sha2-256-etm", { ciphers: ["aes128-ctr"], macs: ["hmac-sha2-256-etm@openssh.com"] }],
+    ["aes256-ctr + hmac-sha2-512 (encrypt-and-MAC)", { ciphers: ["aes256-ctr"], macs: ["hmac-sha2-512"] }],
+    [
+      "aes128-gcm + zlib@openssh.com",
+      { ciphers: ["aes128-gcm@openssh.com"], compression: ["zlib@openssh.com"] },
+    ],
+  ];
+  for (const [name, algorithms] of layouts) {
+    test(`${name}: a download read with pauses arrives intact, buffered within the window`, async () => {
+      const client = await connect({ ...server.connectOptions(), ...algorithms });
+      try {
+        const session = await client.spawn(`cat ${file}`);
+        const channel = session.channel;
+        const hash = createHash("sha256");
+        let bytes = 0;
+        let mostBuffered = 0;
+        let reads = 0;
+        await new Promise<void>((resolve, reject) => {
+          channel.on("data", (d: Buffer) => {
+            hash.update(d);
+            bytes += d.length;
+            mostBuffered = Math.max(mostBuffered, channel.readableLength);
+            // Every 16th chunk the reader stops for a moment: the transport holds input meanwhile.
+            if (++reads % 16 === 0) {
+              channel.pause();
+              setTimeout(() => channel.resume(), 5);
+            }
+          });
+          channel.once("end", resolve);
+          channel.once("error", reject);
+        });
+        const exit = await session.exit;
+        assert.equal(exit.code, 0);
+        assert.equal(bytes, SIZE);
+        assert.equal(hash.digest("hex"), digest);
+        // Our window (2 MiB) bounds what the peer may send ahead of the reader.
+        assert.ok(mostBuffered <= 2 * 1024 * 1024, `${mostBuffered} bytes buffered`);
+      } finally {
+        await client.close();
+      }
+    });
+  }
+
+  test("a reader that stops holds the sender back: the remote command cannot finish until it reads", async () => {
+    const client = await connect(server.connectOptions());
+    const marker = path.join(server.work, "finished");
+    try {
+      const session = await client.spawn(`cat ${file} && touch ${marker}`);
+      const channel = session.channel;
+      channel.pause();
+      // Without flow control 12 MiB would cross loopback in well under this.
+      await new Promise((r) => setTimeout(r, 1000));
+      assert.equal(fs.existsSync(marker), false, "the remote side finished while nobody read");
+      assert.ok(channel.readableLength <= 2 * 1024 * 1024, `${channel.readableLength} bytes buffered`);
+      const hash = createHash("sha256");
+      channel.on("data", (d: Buffer) => hash.update(d));
+      channel.resume();
+      await new Promise((resolve) => channel.once("end", resolve));
+      assert.equal((await session.exit).code, 0);
+      assert.equal(hash.digest("hex"), digest);
+      assert.equal(fs.existsSync(marker), true);
+    } finally {
+      await client.close();
+    }
+  });
+});
