@@ -3,12 +3,15 @@
  * nothing of what it does not use (SFTP, the agent, the server sides of auth and session, sshd_config),
  * while the run itself behaves as before (output, exit status, SendEnv sent without waiting for replies).
  * The modules are seen through a module.register() hook that writes each ES module URL nssh loads to a file.
+ * The nssh command is one bundled file (scripts/bundle-commands.mjs), so the module checks run the same
+ * main() from tsc's modules: what they load on start is what the bundle initializes on start (esbuild keeps
+ * a module that is imported dynamically or required lazily, and evaluates the rest at start).
  */
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { pathToFileURL } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { after, before, describe, test } from "node:test";
 import { NSSH, nsshSkip, startNsshWorld, type NsshWorld } from "../helpers/nsshFixtures.js";
 import { envWithoutAgent, runProgram } from "../helpers/processes.js";
@@ -32,14 +35,22 @@ const UNUSED_BY_A_COMMAND = [
 const PROTOCOL_STACK = ["/src/transport/", "/src/crypto/", "/src/keys/", "/src/auth/", "/src/connection/"];
 
 let dir: string;
+/** src/cli/nssh.ts over tsc's modules (the command's entry before bundling). */
+let modulesEntry: string;
+const NSSH_MAIN = fileURLToPath(new URL("../../src/cli/nssh/main.js", import.meta.url));
 
 /** Run nssh under the recording hook; resolves with the run and the module URLs it loaded. */
-async function runRecorded(args: string[], env: NodeJS.ProcessEnv, nodeFlags: string[] = []) {
+async function runRecorded(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  nodeFlags: string[] = [],
+  entry: string = modulesEntry,
+) {
   const log = path.join(dir, `modules-${Math.random().toString(36).slice(2)}.txt`);
   fs.writeFileSync(log, "");
   const run = await runProgram(
     process.execPath,
-    [...nodeFlags, "--import", pathToFileURL(path.join(dir, "register.mjs")).href, NSSH, ...args],
+    [...nodeFlags, "--import", pathToFileURL(path.join(dir, "register.mjs")).href, entry, ...args],
     { env: { ...env, NSSH_TEST_MODULE_LOG: log }, timeoutMs: 20_000 },
   );
   const modules = fs.readFileSync(log, "utf8").split("\n").filter(Boolean);
@@ -63,6 +74,22 @@ before(() => {
     path.join(dir, "register.mjs"),
     'import { register } from "node:module";\nregister("./hooks.mjs", import.meta.url);\n',
   );
+  modulesEntry = path.join(dir, "nssh-modules.mjs");
+  fs.writeFileSync(
+    modulesEntry,
+    [
+      `import { main } from ${JSON.stringify(pathToFileURL(NSSH_MAIN).href)};`,
+      "const status = await main(process.argv.slice(2));",
+      'process.stdout.write("", () => process.exit(status));',
+    ].join("\n"),
+  );
+});
+
+test("the nssh command is one file: -V loads no other module of ours", async () => {
+  const { run, modules } = await runRecorded(["-V"], envWithoutAgent(), [], NSSH);
+  assert.equal(run.status, 0, run.stderr);
+  assert.match(run.stderr, /^nssh_\d+\.\d+\.\d+, Node\.js/, "the version comes from package.json");
+  assert.deepEqual(modules, [pathToFileURL(NSSH).href]);
 });
 
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -115,9 +142,12 @@ describe("nssh running a command against OpenSSH's sshd", { skip: nsshSkip }, ()
     "with require() of ES modules switched off, the KEMs load with the crypto layer and a login works",
     { skip: canSwitchOff ? false : "this Node cannot switch require() of ES modules off" },
     async () => {
-      const { run } = await runRecorded([...w.baseArgs(), "127.0.0.1", "echo logged in"], w.env(), [
-        "--no-experimental-require-module",
-      ]);
+      const { run } = await runRecorded(
+        [...w.baseArgs(), "127.0.0.1", "echo logged in"],
+        w.env(),
+        ["--no-experimental-require-module"],
+        NSSH,
+      );
       assert.equal(run.timedOut, false);
       assert.doesNotMatch(run.stderr, /^nssh:|warning/im);
       assert.equal(run.stdout, "logged in\n");
