@@ -5,10 +5,7 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { once } from "node:events";
-import { parsePrivateKey } from "../../../src/keys/index.js";
-import { PrivsepMonitor, type MonitorConnectionSpec } from "../../../src/daemon/privsep/monitor.js";
-import type { DaemonLog } from "../../../src/daemon/log.js";
-import { makeUserKey } from "../../helpers/authHelpers.js";
+import { refusingConnectionSpec, startTestMonitor } from "../../helpers/privsepMonitor.js";
 
 // A worker that is compromised sends the monitor what the protocol does not allow. The monitor refuses each
 // message, logs it, acts on none of them (no signature, no login), and keeps serving.
@@ -16,32 +13,12 @@ import { makeUserKey } from "../../helpers/authHelpers.js";
 test("the monitor refuses and logs a hostile worker's messages, and keeps running", async (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "nssh-hostile-"));
   t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
-  const lines: string[] = [];
-  const record = (level: string) => (m: string) => void lines.push(`${level}: ${m}`);
-  const log: DaemonLog = {
-    error: record("error"),
-    info: record("info"),
-    verbose: record("verbose"),
-    debug1: record("debug1"),
-    debug2: record("debug2"),
-    debug3: record("debug3"),
-  };
-  const monitor = new PrivsepMonitor({
-    log,
-    login: { createPolicy: () => ({ grantFor: () => undefined }), startSession: () => {} },
+  const { monitor, lines } = await startTestMonitor(dir, {
     workers: 1,
     spareSessions: 0,
     workerEntry: new URL("../../helpers/hostileWorker.js", import.meta.url),
   });
   t.after(() => monitor.stop());
-  const hostKey = parsePrivateKey(fs.readFileSync(makeUserKey(dir, "host", "ed25519").file));
-  monitor.configure([hostKey], {
-    kex: ["curve25519-sha256"],
-    ciphers: ["aes128-ctr"],
-    macs: ["hmac-sha2-256"],
-    hostKeyAlgorithms: ["ssh-ed25519"],
-  });
-  await monitor.start();
   const server = net.createServer({ pauseOnConnect: true });
   server.listen(0, "127.0.0.1");
   await once(server, "listening");
@@ -52,18 +29,7 @@ test("the monitor refuses and logs a hostile worker's messages, and keeps runnin
     client.on("error", () => {});
     t.after(() => client.destroy());
     const [socket] = (await once(server, "connection")) as [net.Socket];
-    const spec: MonitorConnectionSpec = {
-      info: { remoteAddress: "127.0.0.1", remotePort: 1, localAddress: "127.0.0.1", localPort: 2 },
-      preauth: { maxAuthTries: 6, publicKeyAlgorithms: [], loginGraceTime: 30 },
-      settingsForUser: () => {
-        throw new Error("no user may log in here");
-      },
-      methodsForUser: () => ({ enabled: ["publickey"] }),
-      postauth: () => ({ maxSessions: 10, clientAlive: { interval: 0, countMax: 3 } }),
-      write: (level, message) => lines.push(`${level}: ${message}`),
-      preauthEnded: () => {},
-      ended: (how) => void ended.push(how.reason ?? "ended"),
-    };
+    const spec = refusingConnectionSpec(lines, 1, (reason) => void ended.push(reason));
     monitor.dispatch(socket, spec, { grantFor: () => undefined });
   };
   await serveOne();

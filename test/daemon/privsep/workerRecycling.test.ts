@@ -10,11 +10,9 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { once } from "node:events";
-import { parsePrivateKey } from "../../../src/keys/index.js";
-import { PrivsepMonitor, type MonitorConnectionSpec } from "../../../src/daemon/privsep/monitor.js";
-import type { DaemonLog } from "../../../src/daemon/log.js";
 import { makeUserKey } from "../../helpers/authHelpers.js";
 import { envWithoutAgent, runProgram } from "../../helpers/processes.js";
+import { refusingConnectionSpec, startTestMonitor } from "../../helpers/privsepMonitor.js";
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -38,52 +36,16 @@ const running = (pid: number): boolean => {
 test("a worker that served its share is replaced when idle, not while a connection is in progress", async (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "nssh-recycle-"));
   t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
-  const lines: string[] = [];
-  const record = (level: string) => (m: string) => void lines.push(`${level}: ${m}`);
-  const log: DaemonLog = {
-    error: record("error"),
-    info: record("info"),
-    verbose: record("verbose"),
-    debug1: record("debug1"),
-    debug2: record("debug2"),
-    debug3: record("debug3"),
-  };
-  const monitor = new PrivsepMonitor({
-    log,
-    // Nobody may log in: each ssh below is one whole pre-auth connection, refused.
-    login: { createPolicy: () => ({ grantFor: () => undefined }), startSession: () => {} },
+  // Nobody may log in: each ssh below is one whole pre-auth connection, refused.
+  const { monitor, lines } = await startTestMonitor(dir, {
     workers: 1,
     spareSessions: 0,
     workerRecycling: { after: 2, idleMs: 100 },
   });
   t.after(() => monitor.stop());
-  const hostKey = parsePrivateKey(fs.readFileSync(makeUserKey(dir, "host", "ed25519").file));
-  monitor.configure([hostKey], {
-    kex: ["curve25519-sha256"],
-    ciphers: ["aes128-gcm@openssh.com"],
-    macs: ["hmac-sha2-256-etm@openssh.com"],
-    hostKeyAlgorithms: ["ssh-ed25519"],
-  });
-  await monitor.start();
   let ended = 0;
   const server = net.createServer({ pauseOnConnect: true }, (socket) => {
-    const spec: MonitorConnectionSpec = {
-      info: {
-        remoteAddress: "127.0.0.1",
-        remotePort: socket.remotePort!,
-        localAddress: "127.0.0.1",
-        localPort: 22,
-      },
-      preauth: { maxAuthTries: 6, publicKeyAlgorithms: [], loginGraceTime: 30 },
-      settingsForUser: () => {
-        throw new Error("no user may log in here");
-      },
-      methodsForUser: () => ({ enabled: ["publickey"] }),
-      postauth: () => ({ maxSessions: 10, clientAlive: { interval: 0, countMax: 3 } }),
-      write: (level, message) => lines.push(`${level}: ${message}`),
-      preauthEnded: () => {},
-      ended: () => void ended++,
-    };
+    const spec = refusingConnectionSpec(lines, socket.remotePort!, () => void ended++);
     monitor.dispatch(socket, spec, { grantFor: () => undefined });
   });
   server.listen(0, "127.0.0.1");
