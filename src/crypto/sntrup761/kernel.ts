@@ -27,7 +27,8 @@ export const KEY_HEAD_BYTES = 2 * SMALL_BYTES + RQ_BYTES;
 
 const WORD_BYTES = 4 * P;
 
-interface Kernel {
+/** One instance of the module and the buffers laid out in its memory. */
+export interface Kernel {
   wasm: Sntrup761Exports;
   memory: Uint8Array;
   stackStart: number;
@@ -51,7 +52,13 @@ const SIMD_PROBE = "AGFzbQEAAAABBAFgAAADAgEAChcBFQD9DAAAAAAAAAAAAAAAAAAAAAAaCw==
 
 function load(): Kernel {
   const simd = WebAssembly.validate(Buffer.from(SIMD_PROBE, "base64"));
-  const bytes = Buffer.from(simd ? SNTRUP761_WASM_BASE64 : SNTRUP761_SCALAR_WASM_BASE64, "base64");
+  kernel = instantiateKernel(simd ? SNTRUP761_WASM_BASE64 : SNTRUP761_SCALAR_WASM_BASE64);
+  return kernel;
+}
+
+/** An instance of one build (the SIMD or the scalar one, as base64); load() picks the process's. */
+export function instantiateKernel(base64: string): Kernel {
+  const bytes = Buffer.from(base64, "base64");
   const wasm = new WebAssembly.Instance(new WebAssembly.Module(bytes), {})
     .exports as unknown as Sntrup761Exports;
   const words = wasm.__heap_base.value as number;
@@ -62,8 +69,7 @@ function load(): Kernel {
   const end = rEnc + SMALL_BYTES;
   const memory = new Uint8Array(wasm.memory.buffer);
   if (end > memory.length) throw new Error("sntrup761: WebAssembly memory too small for its buffers");
-  kernel = { wasm, memory, stackStart: wasm.__data_end.value as number, words, g, key, ct, rEnc, end };
-  return kernel;
+  return { wasm, memory, stackStart: wasm.__data_end.value as number, words, g, key, ct, rEnc, end };
 }
 
 /** Zeroes the module's stack and the buffers: secrets (f, g, 1/g, r, the secret key) passed through both. */
@@ -75,8 +81,7 @@ function wipe(k: Kernel): void {
  * KeyGen's polynomial part: draws g from `fillWords` until g is invertible in R3, then f; returns
  * f || 1/g || pk encoded (KEY_HEAD_BYTES; pk is the last RQ_BYTES).
  */
-export function keyHead(fillWords: FillWords): Uint8Array {
-  const k = kernel ?? load();
+export function keyHead(fillWords: FillWords, k: Kernel = kernel ?? load()): Uint8Array {
   try {
     const words = k.memory.subarray(k.words, k.words + WORD_BYTES);
     do fillWords(words);
@@ -96,8 +101,8 @@ export function keyHead(fillWords: FillWords): Uint8Array {
 export function encrypt(
   publicKey: Uint8Array,
   fillWords: FillWords,
+  k: Kernel = kernel ?? load(),
 ): { rounded: Uint8Array; rEnc: Uint8Array } {
-  const k = kernel ?? load();
   try {
     fillWords(k.memory.subarray(k.words, k.words + WORD_BYTES));
     k.memory.set(publicKey, k.key);
@@ -118,8 +123,8 @@ export function encrypt(
 export function decryptAndReencrypt(
   rounded: Uint8Array,
   secretKey: Uint8Array,
+  k: Kernel = kernel ?? load(),
 ): { again: Uint8Array; rEnc: Uint8Array } {
-  const k = kernel ?? load();
   try {
     k.memory.set(secretKey.subarray(0, KEY_HEAD_BYTES), k.key);
     // The ciphertext goes where encapsulate writes its own; "again" is written to the words buffer.
