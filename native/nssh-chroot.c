@@ -5,7 +5,7 @@
  * checks the path's ownership and modes first, and drops privileges after.
  *
  * Built by scripts/build-native.mjs with plain `cc -shared -fPIC`: no node headers are needed, the few
- * Node-API declarations used are written out below and resolve against the node binary when
+ * Node-API declarations used are written out in nssh-napi.h and resolve against the node binary when
  * process.dlopen loads the module (Node finds it by the napi_register_module_v1 symbol).
  */
 #define _GNU_SOURCE
@@ -15,23 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
-/* The Node-API types and calls used (node_api.h, js_native_api.h; ABI-stable since Node-API 1). */
-typedef struct napi_env__ *napi_env;
-typedef struct napi_value__ *napi_value;
-typedef struct napi_callback_info__ *napi_callback_info;
-typedef int napi_status; /* napi_ok is 0 */
-typedef napi_value (*napi_callback)(napi_env env, napi_callback_info info);
-
-extern napi_status napi_get_cb_info(napi_env env, napi_callback_info cbinfo, size_t *argc, napi_value *argv,
-                                    napi_value *this_arg, void **data);
-extern napi_status napi_get_value_string_utf8(napi_env env, napi_value value, char *buf, size_t bufsize,
-                                              size_t *result);
-extern napi_status napi_create_function(napi_env env, const char *utf8name, size_t length, napi_callback cb,
-                                        void *data, napi_value *result);
-extern napi_status napi_set_named_property(napi_env env, napi_value object, const char *utf8name,
-                                           napi_value value);
-extern napi_status napi_throw_error(napi_env env, const char *code, const char *msg);
-extern napi_status napi_get_undefined(napi_env env, napi_value *result);
+#include "nssh-napi.h"
 
 #define PATH_BYTES 4096
 

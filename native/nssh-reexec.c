@@ -4,8 +4,8 @@
  * and Node has no execve of its own before version 23. Like sshd's re-exec, the process keeps its pid, its
  * standard descriptors and its environment (Node writes process.env through to environ).
  *
- * Built by scripts/build-native.mjs with plain `cc -shared -fPIC`, as nssh-chroot.c (the same few Node-API
- * declarations, resolved against the node binary when process.dlopen loads the module).
+ * Built by scripts/build-native.mjs with plain `cc -shared -fPIC`, as nssh-chroot.c (the Node-API
+ * declarations of nssh-napi.h, resolved against the node binary when process.dlopen loads the module).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -16,23 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
-typedef struct napi_env__ *napi_env;
-typedef struct napi_value__ *napi_value;
-typedef struct napi_callback_info__ *napi_callback_info;
-typedef int napi_status; /* napi_ok is 0 */
-typedef napi_value (*napi_callback)(napi_env env, napi_callback_info info);
-
-extern napi_status napi_get_cb_info(napi_env env, napi_callback_info cbinfo, size_t *argc, napi_value *argv,
-                                    napi_value *this_arg, void **data);
-extern napi_status napi_get_value_string_utf8(napi_env env, napi_value value, char *buf, size_t bufsize,
-                                              size_t *result);
-extern napi_status napi_get_array_length(napi_env env, napi_value value, unsigned int *result);
-extern napi_status napi_get_element(napi_env env, napi_value object, unsigned int index, napi_value *result);
-extern napi_status napi_create_function(napi_env env, const char *utf8name, size_t length, napi_callback cb,
-                                        void *data, napi_value *result);
-extern napi_status napi_set_named_property(napi_env env, napi_value object, const char *utf8name,
-                                           napi_value value);
-extern napi_status napi_throw_error(napi_env env, const char *code, const char *msg);
+#include "nssh-napi.h"
 
 #define MAX_ARGS 256
 #define ARG_BYTES 4096
