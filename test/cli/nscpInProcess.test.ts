@@ -49,7 +49,15 @@ describe("-S names the ssh program: it is run, as before", { skip: transferSkip,
     await server?.stop();
   });
 
-  const ssh = (): string[] => ["-S", wrapper, "-P", String(server.sshd.port), ...server.sshOptions];
+  // A user's RequestTTY=yes must not win over the RequestTTY=no that sftp and scp force (ssh takes the first).
+  const ssh = (): string[] => [
+    "-S",
+    wrapper,
+    "-P",
+    String(server.sshd.port),
+    ...server.sshOptions,
+    "-oRequestTTY=yes",
+  ];
   const runs = (): string[][] =>
     fs
       .readFileSync(argsLog, "utf8")
@@ -82,6 +90,10 @@ describe("-S names the ssh program: it is run, as before", { skip: transferSkip,
         "-oRequestTTY=no",
       ])
         assert.ok(argv.includes(option), `${option} in ${argv.join(" ")}`);
+      assert.ok(
+        argv.indexOf("-oRequestTTY=no") < argv.indexOf("RequestTTY=yes"),
+        `forced options first: ${argv.join(" ")}`,
+      );
       assert.deepEqual(argv.slice(argv.indexOf("-p"), argv.indexOf("-p") + 2), [
         "-p",
         String(server.sshd.port),

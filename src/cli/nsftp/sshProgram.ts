@@ -63,7 +63,11 @@ export function optionsForRemote(ssh: SshProgramOptions, spec: RemoteSpec): SshP
   return options;
 }
 
-/** The argument vector for one ssh run, as scp.c do_cmd() builds it. */
+/**
+ * The argument vector for one ssh run, as scp.c and sftp.c build it: the options they force come before
+ * the user's -o options, so that ssh's first-value-wins rule keeps them (a RequestTTY=yes of the user's
+ * cannot put a terminal under the protocol); ForwardAgent=no comes after, so that the user may override it.
+ */
 export function sshArgv(
   options: SshProgramOptions,
   host: string,
@@ -71,12 +75,12 @@ export function sshArgv(
   command: string[],
 ): string[] {
   const argv = [
-    ...options.args,
     "-x",
     "-oPermitLocalCommand=no",
     "-oClearAllForwardings=yes",
     "-oRemoteCommand=none",
     "-oRequestTTY=no",
+    ...options.args,
     `-oForwardAgent=${options.forwardAgent ? "yes" : "no"}`,
   ];
   if (options.port) argv.push("-p", options.port);
