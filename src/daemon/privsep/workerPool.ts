@@ -1,0 +1,182 @@
+/**
+ * The monitor's pool of pre-auth workers: unprivileged processes (the privsep account when the monitor is
+ * root) that run version exchange, key exchange and user authentication for many connections each. The pool
+ * starts them, answers their requests (authentication questions, log lines, connection ends, login claims),
+ * replaces one that dies, and retires one that served its share for a fresh one (workerLoad.ts).
+ */
+import type net from "node:net";
+import type { PrivateKey } from "../../keys/index.js";
+import type { DaemonLog } from "../log.js";
+import { serveWorkerAuth } from "./authRelay.js";
+import { WorkerLoad, type WorkerRecycling } from "./workerLoad.js";
+import { CHILD_ENTRY, startChild, type ChildHandle } from "./childProcesses.js";
+import { connectionClosed, loginClaim } from "./messages.js";
+import type { ConnectionEnd, LoginClaim, MonitorConnection } from "./monitorConnection.js";
+
+/** What the pool needs of the monitor. */
+export interface WorkerPoolHost {
+  log: DaemonLog;
+  /** The account workers run as (when the monitor is root). */
+  workerIdentity?: { uid: number; gid: number } | undefined;
+  /** The workers' program (tests give a hostile one); default childMain.js. */
+  workerEntry?: URL | undefined;
+  /** When a worker is replaced by a fresh one (workerLoad.ts). */
+  workerRecycling?: WorkerRecycling | undefined;
+  /** The daemon is stopping: no worker is started or replaced any more. */
+  stopped(): boolean;
+  /** The hostKeys list the worker auth service signs with must follow configure(): look it up each time. */
+  hostKeys(): readonly PrivateKey[];
+  connection(id: number): MonitorConnection | undefined;
+  /** Every connection the monitor has (pre-auth and logged in). */
+  connections(): Iterable<MonitorConnection>;
+  /** Session ids already used (authRelay.ts MonitorAuthOptions). */
+  sessionIdSeen(sid: Buffer): boolean;
+  /** Answer the child's log lines, for the connections it owns. */
+  serveLogs(child: ChildHandle, owns: (conn: number) => boolean): void;
+  /** Send the configuration in force (host keys, transport settings) to a child. */
+  configureChild(child: ChildHandle): void;
+  /** A child sent what the protocol does not allow. */
+  refused(child: ChildHandle, reason: string): void;
+  endConnection(c: MonitorConnection, how: ConnectionEnd): void;
+  /** A worker's login claim, taken from it: check it and hand the connection over (loginHandoff.ts). */
+  login(c: MonitorConnection, claim: LoginClaim, socket: net.Socket): Promise<boolean>;
+}
+
+export class WorkerPool {
+  private readonly workers: ChildHandle[] = [];
+  private readonly workerLoad: WorkerLoad<ChildHandle>;
+  /** Workers ended on purpose (recycled): their exit is not news. */
+  private readonly retiredWorkers = new WeakSet<ChildHandle>();
+
+  constructor(private readonly host: WorkerPoolHost) {
+    this.workerLoad = new WorkerLoad((w, served) => this.retireWorker(w, served), host.workerRecycling);
+  }
+
+  /** Start `count` workers (their `ready` tells when they are). */
+  start(count: number): void {
+    for (let i = 0; i < count; i++) this.workers.push(this.startWorker());
+  }
+
+  /** The workers in service. */
+  all(): readonly ChildHandle[] {
+    return this.workers;
+  }
+
+  /** The least busy worker, counted as serving one connection more. */
+  assign(): ChildHandle {
+    const worker = this.workerLoad.leastBusy(this.workers);
+    this.workerLoad.assigned(worker);
+    return worker;
+  }
+
+  /** The connection is no longer its worker's (handed over, or ended). */
+  release(c: MonitorConnection): void {
+    if (c.worker) this.workerLoad.released(c.worker);
+    c.worker = null;
+  }
+
+  /** Signal every worker in service. */
+  kill(signal: NodeJS.Signals): void {
+    for (const w of [...this.workers]) w.process.kill(signal);
+  }
+
+  private startWorker(): ChildHandle {
+    const host = this.host;
+    const id = host.workerIdentity;
+    const w: ChildHandle = startChild("worker", host.workerEntry ?? CHILD_ENTRY, {
+      ...(id ? { uid: id.uid, gid: id.gid } : {}),
+      onRefused: (reason) => host.refused(w, reason),
+    });
+    serveWorkerAuth(w.peer, {
+      // The keys in force now: configure() replaces them on SIGHUP.
+      get hostKeys() {
+        return host.hostKeys();
+      },
+      connection: (cid) => {
+        const c = host.connection(cid);
+        return c && c.worker === w && c.phase === "preauth" ? c : undefined;
+      },
+      sessionIdSeen: (sid) => host.sessionIdSeen(sid),
+      preauth: true,
+    });
+    const mine = (cid: number): boolean => {
+      const c = host.connection(cid);
+      return c !== undefined && c.worker === w && c.phase === "preauth";
+    };
+    host.serveLogs(w, mine);
+    w.peer.handle("closed", connectionClosed, ({ conn, reason, disconnected }) => {
+      const c = host.connection(conn);
+      if (!c || !mine(conn)) throw new Error(`connection ${conn} is not this worker's`);
+      host.endConnection(c, { ...(reason ? { reason } : {}), ...(disconnected ? { disconnected } : {}) });
+      return true;
+    });
+    w.peer.handle(
+      "authenticated",
+      loginClaim,
+      async (claim, socket) => {
+        const c = host.connection(claim.conn);
+        // The worker's copy of the socket is not used: the monitor sends on the one it accepted.
+        socket?.destroy();
+        if (!c || !mine(claim.conn) || !c.socket) {
+          throw new Error(`connection ${claim.conn} is not this worker's`);
+        }
+        const own = c.socket;
+        // One claim per connection; from here the worker has no say over it.
+        c.phase = "login";
+        this.release(c);
+        if (c.graceTimer) clearTimeout(c.graceTimer);
+        c.graceTimer = null;
+        c.socket = null;
+        return host.login(c, claim, own);
+      },
+      { takesSocket: true },
+    );
+    w.ready.then(() => host.configureChild(w)).catch(() => {});
+    w.process.once("exit", (code, signal) => this.workerExited(w, code, signal));
+    this.workerLoad.add(w);
+    return w;
+  }
+
+  private workerExited(w: ChildHandle, code: number | null, signal: NodeJS.Signals | null): void {
+    const i = this.workers.indexOf(w);
+    if (i >= 0) this.workers.splice(i, 1);
+    this.workerLoad.remove(w);
+    w.peer.close();
+    for (const c of [...this.host.connections()]) {
+      if (c.worker === w && c.session === null)
+        this.host.endConnection(c, { reason: "pre-auth worker died" });
+    }
+    // A retired one was replaced already; one that died while starting as a replacement (not in the list)
+    // leaves the worker it was to replace serving.
+    if (this.host.stopped() || this.retiredWorkers.has(w) || i < 0) return;
+    this.host.log.error(`pre-auth worker ${w.process.pid} exited (${signal ?? code}); starting another`);
+    this.workers.push(this.startWorker());
+  }
+
+  /**
+   * A worker that served its share and went idle: a fresh one takes its place once ready (the old one
+   * serves meanwhile), and the old one ends when its last pre-auth connection leaves (workerLoad.ts).
+   */
+  private retireWorker(w: ChildHandle, served: number): void {
+    if (this.host.stopped()) return;
+    const fresh = this.startWorker();
+    void fresh.ready.then(
+      () => {
+        const i = this.workers.indexOf(w);
+        if (i < 0 || this.host.stopped()) {
+          // It died meanwhile and was replaced already, or the daemon is stopping.
+          this.retiredWorkers.add(fresh);
+          fresh.process.kill("SIGTERM");
+          return;
+        }
+        this.workers.splice(i, 1, fresh);
+        this.workerLoad.drain(w, () => {
+          this.retiredWorkers.add(w);
+          this.host.log.debug1(`pre-auth worker ${w.process.pid} retired after ${served} connections`);
+          w.process.kill("SIGTERM");
+        });
+      },
+      (err: Error) => this.host.log.error(`pre-auth worker ${fresh.process.pid}: ${err.message}`),
+    );
+  }
+}
