@@ -29,6 +29,9 @@ test(
     const d = await startNsshd(fx);
     const argv = commandLine(d.process.pid!);
     for (const option of MONITOR_V8_OPTIONS) assert.ok(argv.includes(option), argv.join(" "));
+    // The PidFile is written once the sockets listen, just after the "Server listening" line (as sshd does).
+    const deadline = Date.now() + 10_000;
+    while (readPid(fx.pidFile) === null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     assert.equal(readPid(fx.pidFile), d.process.pid, "the PidFile names the process we started");
     const r = await runSsh(fx, "echo served");
     assert.equal(r.status, 0, r.stderr);
