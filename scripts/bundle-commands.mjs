@@ -1,18 +1,22 @@
 #!/usr/bin/env node
 /**
- * Bundles the client commands (nssh, nscp, nsftp, nsftp-server) into one file each, written over tsc's
- * output (dist/src/cli/<name>.js), so that what tests, benchmarks and users run is the same file. A command
- * starts for every connection a user makes, and Node's ES module loader resolves, reads and compiles each of
- * its ~120 modules separately: a bundle spares about a third of `nssh host true`'s CPU time (bench/README.md,
- * latency). The daemon and the library stay as tsc wrote them.
+ * Bundles the client commands (nssh, nscp, nsftp, nsftp-server) into one CommonJS file each,
+ * dist/src/cli/bundles/<name>.cjs, which the commands' launchers (src/cli/launcher.ts) compile with a V8
+ * code cache. A command starts for every connection a user makes: Node's ES module loader would resolve,
+ * read and compile each of its ~120 modules separately (a third of `nssh host true`'s CPU time), and V8
+ * has no code cache for ES modules in Node 20 (bench/README.md, latency). The launchers, the daemon and
+ * the library stay as tsc wrote them; a launcher runs tsc's modules when there is no bundle.
  *
- * Packages stay external (loaded from node_modules as before); only our own modules are joined. Two
- * patterns need care in a bundle, both checked here so that a new use fails the build instead of a run:
+ * Packages stay external (required from node_modules: Node >= 20.19 requires ES modules); only our own
+ * modules are joined. Three patterns need care, each checked here so that a new use fails the build
+ * instead of a run:
  * - A module loaded on first use with createRequire(import.meta.url)("../x.js") (the KEMs: a connection uses
  *   one at most): rewritten to a plain require() so that esbuild bundles the module as a lazily initialized
  *   one, still evaluated only when first required.
  * - Any other import.meta.url in bundled code would point at the bundle, not at the module's own place:
  *   each is listed in ALLOWED_META_URL with why it is right from the bundle's place too.
+ * - Top-level await has no CommonJS form: code that only an ES module run needs sits between
+ *   "// bundle: esm-only start" and "// bundle: esm-only end" lines and is left out.
  * Needs esbuild (a devDependency): an install from the registry ships dist/ already built.
  */
 import fs from "node:fs";
@@ -21,10 +25,18 @@ import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-const COMMANDS = ["nssh", "nscp", "nsftp", "nsftp-server"];
+/** Each command's bundle and the module that runs it (what its launcher would import without a bundle). */
+const COMMANDS = {
+  nssh: "src/cli/nssh/run.ts",
+  nscp: "src/cli/nscp/run.ts",
+  nsftp: "src/cli/nsftp/run.ts",
+  "nsftp-server": "src/cli/nsftpServer/run.ts",
+};
+const ESM_ONLY =
+  /\n[ \t]*\/\/ bundle: esm-only start[^\n]*\n[\s\S]*?\n[ \t]*\/\/ bundle: esm-only end[^\n]*\n/g;
 const LAZY_REQUIRE = /const (\w+) = createRequire\(import\.meta\.url\);/;
 
-/** Files whose import.meta.url is fine in a bundle at dist/src/cli/ (they look upward for a file). */
+/** Files whose import.meta.url is fine in a bundle at dist/src/cli/bundles/ (they look upward for a file). */
 const ALLOWED_META_URL = new Set(["src/cli/nssh/version.ts"]);
 
 const lazyRequire = {
@@ -35,10 +47,11 @@ const lazyRequire = {
       let text = await fs.promises.readFile(args.path, "utf8");
       const m = LAZY_REQUIRE.exec(text);
       // requireModule("x") and createRequire(import.meta.url)("x") -> require("x"): esbuild bundles a required
-      // module of ours lazily (evaluated on the first call) and leaves a package's require to Node (the
-      // banner's require).
+      // module of ours lazily (evaluated on the first call) and leaves a package's require to Node.
       if (m) text = text.replace(m[0], "").replaceAll(`${m[1]}(`, "require(");
       text = text.replaceAll("createRequire(import.meta.url)(", "require(");
+      text = text.replace(ESM_ONLY, "\n");
+      if (text.includes("bundle: esm-only")) throw new Error(`${rel}: unmatched "bundle: esm-only" lines`);
       if (text.includes("import.meta.url") && !ALLOWED_META_URL.has(rel)) {
         throw new Error(`${rel}: import.meta.url in a bundled module (see scripts/bundle-commands.mjs)`);
       }
@@ -48,19 +61,19 @@ const lazyRequire = {
 };
 
 await build({
-  entryPoints: Object.fromEntries(COMMANDS.map((c) => [c, path.join(root, "src/cli", `${c}.ts`)])),
-  outdir: path.join(root, "dist/src/cli"),
+  entryPoints: Object.fromEntries(Object.entries(COMMANDS).map(([c, entry]) => [c, path.join(root, entry)])),
+  outdir: path.join(root, "dist/src/cli/bundles"),
+  outExtension: { ".js": ".cjs" },
   bundle: true,
   packages: "external",
   platform: "node",
-  format: "esm",
+  format: "cjs",
   target: "node20",
   sourcemap: true,
   logLevel: "warning",
-  // Node's require, for the packages the lazily loaded modules require (ESM has no require of its own).
-  banner: {
-    js: 'import { createRequire as __nsshCreateRequire } from "node:module";\nconst require = __nsshCreateRequire(import.meta.url);',
-  },
+  // A module's own URL, for the ALLOWED_META_URL files: the bundle's (CommonJS has no import.meta).
+  define: { "import.meta.url": "__nsshBundleUrl" },
+  banner: { js: 'const __nsshBundleUrl = require("node:url").pathToFileURL(__filename).href;' },
   plugins: [lazyRequire],
 });
-for (const c of COMMANDS) fs.chmodSync(path.join(root, "dist/src/cli", `${c}.js`), 0o755);
+for (const c of Object.keys(COMMANDS)) fs.chmodSync(path.join(root, "dist/src/cli", `${c}.js`), 0o755);

@@ -3,9 +3,10 @@
  * nothing of what it does not use (SFTP, the agent, the server sides of auth and session, sshd_config),
  * while the run itself behaves as before (output, exit status, SendEnv sent without waiting for replies).
  * The modules are seen through a module.register() hook that writes each ES module URL nssh loads to a file.
- * The nssh command is one bundled file (scripts/bundle-commands.mjs), so the module checks run the same
- * main() from tsc's modules: what they load on start is what the bundle initializes on start (esbuild keeps
- * a module that is imported dynamically or required lazily, and evaluates the rest at start).
+ * The nssh command runs from one bundled file (scripts/bundle-commands.mjs, compiled by cli/launcher.ts),
+ * so the module checks run the same main() from tsc's modules: what they load on start is what the bundle
+ * initializes on start (esbuild keeps a module that is imported dynamically or required lazily, and
+ * evaluates the rest at start).
  */
 import assert from "node:assert/strict";
 import fs from "node:fs";
@@ -85,11 +86,17 @@ before(() => {
   );
 });
 
-test("the nssh command is one file: -V loads no other module of ours", async () => {
+test("the nssh command runs from its bundle: -V loads only the launcher's modules", async () => {
   const { run, modules } = await runRecorded(["-V"], envWithoutAgent(), [], NSSH);
   assert.equal(run.status, 0, run.stderr);
   assert.match(run.stderr, /^nssh_\d+\.\d+\.\d+, Node\.js/, "the version comes from package.json");
-  assert.deepEqual(modules, [pathToFileURL(NSSH).href]);
+  const cli = path.dirname(NSSH);
+  assert.deepEqual(
+    modules.sort(),
+    [NSSH, ...["compileCache.js", "launcher.js", "runWorthCaching.js"].map((m) => path.join(cli, m))]
+      .map((m) => pathToFileURL(m).href)
+      .sort(),
+  );
 });
 
 after(() => fs.rmSync(dir, { recursive: true, force: true }));

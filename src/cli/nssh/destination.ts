@@ -10,6 +10,7 @@
  */
 import { spawnSync } from "node:child_process";
 import type { SshResolvedConfig } from "../../config/sshConfig.js";
+import { markRunWorthCaching } from "../runWorthCaching.js";
 import { configRequest, USAGE, UsageError, type NsshArgs } from "./args.js";
 import { CliLog, parseLogLevel, progname } from "./log.js";
 import type { Hop } from "./login.js";
@@ -98,6 +99,8 @@ export async function loginToDestination(dest: ResolvedDestination, run: RunStat
     ...(transport ? { transport } : {}),
   });
   runLocalCommand(hop.cfg, config.expandLocalCommand, log);
+  // A logged-in run has compiled what the next one needs: worth a code cache (cli/launcher.ts).
+  markRunWorthCaching();
   return { hop, cfg, log };
 }
 

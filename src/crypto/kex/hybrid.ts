@@ -23,12 +23,14 @@ import { X25519KeyPair } from "./x25519.js";
 const requireModule = createRequire(import.meta.url);
 let mlKemModule: typeof MlKemModule | undefined;
 let sntrup761Module: typeof Sntrup761Module | undefined;
+// bundle: esm-only start (the commands' CommonJS bundles run only where require() takes ES modules)
 if ((process.features as { require_module?: boolean }).require_module !== true) {
   [mlKemModule, sntrup761Module] = await Promise.all([
     import("@noble/post-quantum/ml-kem.js"),
     import("../sntrup761.js"),
   ]);
 }
+// bundle: esm-only end
 
 function mlKem(): typeof MlKemModule {
   return (mlKemModule ??= requireModule("@noble/post-quantum/ml-kem.js") as typeof MlKemModule);

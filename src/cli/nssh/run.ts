@@ -1,0 +1,7 @@
+/** nssh's run: main() (nssh/main.ts), then exit with its status. Started by cli/nssh.ts (the launcher). */
+import { main } from "./main.js";
+
+void main(process.argv.slice(2)).then((status) => {
+  // Exit once what we wrote to stdout has been handed to the OS (a pipe may still be draining).
+  process.stdout.write("", () => process.exit(status));
+});

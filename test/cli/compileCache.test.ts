@@ -1,0 +1,148 @@
+/**
+ * The client commands' V8 code cache (src/cli/compileCache.ts, launcher.ts): where it lives, when it is
+ * trusted, that a run which logged in leaves one and later runs use it as it is, that a damaged or foreign
+ * cache changes nothing a user sees, and that `NSSH_COMPILE_CACHE=none` switches it off.
+ */
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { after, before, describe, test } from "node:test";
+import { compileCacheDirectory, openCompileCache } from "../../src/cli/compileCache.js";
+import { bundlePath } from "../../src/cli/launcher.js";
+import { nsshSkip, runNssh, startNsshWorld, type NsshWorld } from "../helpers/nsshFixtures.js";
+
+describe("where the cache lives", () => {
+  test("NSSH_COMPILE_CACHE names the folder, or none switches the cache off", () => {
+    assert.equal(compileCacheDirectory({ NSSH_COMPILE_CACHE: "/var/cache/x", HOME: "/h" }), "/var/cache/x");
+    assert.equal(compileCacheDirectory({ NSSH_COMPILE_CACHE: "none", HOME: "/h" }), null);
+  });
+
+  test("else $XDG_CACHE_HOME/nssh, else ~/.cache/nssh", () => {
+    assert.equal(compileCacheDirectory({ XDG_CACHE_HOME: "/xdg", HOME: "/h" }), "/xdg/nssh");
+    assert.equal(compileCacheDirectory({ HOME: "/h" }), "/h/.cache/nssh");
+  });
+});
+
+describe("what the cache file is trusted with", () => {
+  let dir: string;
+  before(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "nssh-compile-cache-"));
+  });
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  const data = Buffer.from("bytecode, as far as this test knows");
+
+  test("what was saved for one bundle is read back for it, not for another", () => {
+    const folder = path.join(dir, "round-trip", "nssh");
+    openCompileCache("nssh", "bundle one", folder).save(data);
+    assert.equal(fs.statSync(folder).mode & 0o777, 0o700);
+    assert.equal(fs.statSync(path.join(folder, "nssh.v8cache")).mode & 0o777, 0o600);
+    assert.deepEqual(openCompileCache("nssh", "bundle one", folder).data, data);
+    assert.equal(openCompileCache("nssh", "bundle two", folder).data, undefined);
+    assert.equal(openCompileCache("nscp", "bundle one", folder).data, undefined);
+    assert.deepEqual(fs.readdirSync(folder), ["nssh.v8cache"], "no temporary file is left");
+  });
+
+  test("a file or folder others may write, another owner's, or a symbolic link is not read", () => {
+    const folder = path.join(dir, "modes");
+    openCompileCache("nssh", "id", folder).save(data);
+    const file = path.join(folder, "nssh.v8cache");
+    fs.chmodSync(file, 0o620);
+    assert.equal(openCompileCache("nssh", "id", folder).data, undefined, "group-writable file");
+    fs.chmodSync(file, 0o600);
+    fs.chmodSync(folder, 0o777);
+    assert.equal(openCompileCache("nssh", "id", folder).data, undefined, "world-writable folder");
+    fs.chmodSync(folder, 0o700);
+    assert.deepEqual(openCompileCache("nssh", "id", folder).data, data);
+    if (process.getuid?.() === 0) {
+      fs.chownSync(file, 65534, 65534);
+      assert.equal(openCompileCache("nssh", "id", folder).data, undefined, "another user's file");
+      fs.chownSync(file, 0, 0);
+    }
+    const linked = path.join(dir, "linked");
+    fs.mkdirSync(linked, { mode: 0o700 });
+    fs.symlinkSync(file, path.join(linked, "nssh.v8cache"));
+    assert.equal(openCompileCache("nssh", "id", linked).data, undefined, "a symbolic link");
+  });
+
+  test(
+    "nothing is created under a folder of another user's (sudo with another HOME)",
+    { skip: process.getuid?.() !== 0 ? "needs root to make another user's folder" : false },
+    () => {
+      const theirs = path.join(dir, "their-home");
+      fs.mkdirSync(theirs, { mode: 0o755 });
+      fs.chownSync(theirs, 65534, 65534);
+      openCompileCache("nssh", "id", path.join(theirs, ".cache", "nssh")).save(data);
+      assert.deepEqual(fs.readdirSync(theirs), []);
+    },
+  );
+
+  test("an unwritable place leaves the run as it is", () => {
+    const file = path.join(dir, "a-file");
+    fs.writeFileSync(file, "");
+    assert.doesNotThrow(() => openCompileCache("nssh", "id", path.join(file, "nssh")).save(data));
+  });
+});
+
+describe("nssh with its code cache, against OpenSSH's sshd", { skip: nsshSkip }, () => {
+  let w: NsshWorld;
+  before(async () => {
+    w = await startNsshWorld();
+  });
+  after(async () => {
+    await w?.stop();
+  });
+
+  const cacheFile = (): string => path.join(w.home, ".cache", "nssh", "nssh.v8cache");
+  const login = (command: string, env: NodeJS.ProcessEnv = {}) =>
+    runNssh([...w.baseArgs(), "127.0.0.1", command], { env: w.env(env) });
+
+  test("the bundle is what runs", () => {
+    assert.ok(fs.existsSync(bundlePath("nssh")), bundlePath("nssh"));
+  });
+
+  test("-V leaves no cache; a login leaves one in ~/.cache/nssh; the next login uses it as it is", async () => {
+    const version = await runNssh(["-V"], { env: w.env() });
+    assert.equal(version.status, 0);
+    assert.equal(fs.existsSync(cacheFile()), false, "a run that did not log in is not worth caching");
+
+    const first = await login("echo first; exit 3");
+    assert.equal(first.stdout, "first\n");
+    assert.equal(first.status, 3);
+    const made = fs.statSync(cacheFile());
+    assert.equal(made.mode & 0o777, 0o600);
+    assert.ok(made.size > 100_000, `a cache of the functions a login compiles (${made.size} bytes)`);
+
+    const second = await login("echo second");
+    assert.equal(second.stdout, "second\n");
+    assert.equal(second.status, 0);
+    const after = fs.statSync(cacheFile());
+    assert.equal(after.ino, made.ino, "a cache V8 accepted is not written again");
+    assert.equal(after.mtimeMs, made.mtimeMs);
+  });
+
+  test("a damaged cache changes nothing a user sees, and the run replaces it", async () => {
+    const file = cacheFile();
+    if (!fs.existsSync(file)) await login("true");
+    const content = fs.readFileSync(file);
+    const headerEnd = content.indexOf(0x0a) + 1;
+    const damaged = Buffer.concat([
+      content.subarray(0, headerEnd),
+      Buffer.alloc(content.length - headerEnd, 0x5a),
+    ]);
+    fs.writeFileSync(file, damaged, { mode: 0o600 });
+    const run = await login("echo still here");
+    assert.equal(run.stdout, "still here\n");
+    assert.equal(run.status, 0);
+    assert.doesNotMatch(run.stderr, /cache|warning/i);
+    assert.notDeepEqual(fs.readFileSync(file), damaged, "V8 rejected it, so the run wrote a new one");
+  });
+
+  test("NSSH_COMPILE_CACHE=none: no cache is read or written", async () => {
+    fs.rmSync(path.join(w.home, ".cache"), { recursive: true, force: true });
+    const run = await login("echo without", { NSSH_COMPILE_CACHE: "none" });
+    assert.equal(run.stdout, "without\n");
+    assert.equal(fs.existsSync(path.join(w.home, ".cache")), false);
+  });
+});
