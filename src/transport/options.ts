@@ -57,7 +57,42 @@ export interface ResolvedLists {
   compression: string[];
 }
 
+/**
+ * Resolved lists by what they are resolved from. Every Transport gets a fresh options object (callers spread
+ * their own options into it), so a cache keyed by the object would never hit: the key is the lists' inputs
+ * themselves, which are few per process (one per server or client configuration), so the cache is small.
+ */
+const resolvedCache = new Map<string, ResolvedLists>();
+const RESOLVED_CACHE_LIMIT = 64;
+
+/**
+ * The algorithm lists we offer in KEXINIT (RFC 4253 §7.1) for these options; throws SshError("CONFIG") for
+ * a bad list. The result is shared between calls with the same inputs and frozen: callers only read it.
+ */
 export function resolveLists(o: TransportOptions): ResolvedLists {
+  const keyTypes = o.role === "server" ? (o.hostKeys ?? []).map((k) => k.publicKey.type) : null;
+  const key = JSON.stringify([
+    o.role,
+    o.kex,
+    o.hostKeyAlgorithms,
+    o.ciphers,
+    o.macs,
+    o.compression,
+    keyTypes,
+  ]);
+  let lists = resolvedCache.get(key);
+  if (!lists) {
+    lists = computeLists(o, keyTypes);
+    if (resolvedCache.size >= RESOLVED_CACHE_LIMIT) resolvedCache.clear();
+    resolvedCache.set(key, lists);
+  }
+  if (o.role !== "server" && !o.verifyHostKey) {
+    throw new SshError("CONFIG", "a client transport needs verifyHostKey: there is no silent trust");
+  }
+  return lists;
+}
+
+function computeLists(o: TransportOptions, keyTypes: readonly string[] | null): ResolvedLists {
   const names = <T extends { name: string }>(xs: readonly T[]): string[] => xs.map((x) => x.name);
   const lists: ResolvedLists = {
     kex: resolveAlgorithmList(o.kex, DEFAULT_KEX, names(KEX_ALGORITHMS), "key exchange algorithm"),
@@ -76,19 +111,18 @@ export function resolveLists(o: TransportOptions): ResolvedLists {
       "compression",
     ),
   };
-  if (o.role === "server") {
+  if (keyTypes) {
     // A server offers only the signature algorithms it holds a key for.
-    const types = new Set((o.hostKeys ?? []).map((k) => k.publicKey.type));
+    const types = new Set(keyTypes);
     lists.hostKey = lists.hostKey.filter((a) => {
       const alg = SIGNATURE_ALGORITHMS.find((s) => s.name === a);
       return alg !== undefined && types.has(alg.keyType);
     });
     if (lists.hostKey.length === 0)
       throw new SshError("CONFIG", "no host key for any allowed host key algorithm");
-  } else if (!o.verifyHostKey) {
-    throw new SshError("CONFIG", "a client transport needs verifyHostKey: there is no silent trust");
   }
-  return lists;
+  for (const list of Object.values(lists)) Object.freeze(list);
+  return Object.freeze(lists);
 }
 
 /**
