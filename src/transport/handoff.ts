@@ -31,3 +31,17 @@ export interface TransportHandoff {
   /** Bytes received from the peer and not yet processed: they belong to the new owner. */
   readonly pendingInput: Buffer;
 }
+
+/**
+ * Stop a socket's reads at hand-off. A paused net.Socket goes on reading into its buffer, and while its
+ * handle is being passed to another process Node drops whatever it reads (its onread is a no-op until the
+ * other side acknowledges the handle): the peer's next packets (a channel open after USERAUTH_SUCCESS,
+ * which the new process sends) could be read here and lost, and the login hang. Node has no public call
+ * for it; a stream without a handle (a test's pipe) has nothing to stop.
+ */
+export function stopSocketReads(socket: unknown): void {
+  const handle = (socket as { _handle?: { reading?: boolean; readStop?: () => number } | null })._handle;
+  if (!handle?.readStop) return;
+  handle.reading = false;
+  handle.readStop();
+}

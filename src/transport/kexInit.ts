@@ -104,18 +104,17 @@ export function negotiate(
   server: AlgorithmLists,
   isAead: (cipher: string) => boolean,
 ): NegotiatedAlgorithms {
+  // In OpenSSH's order (kex.c kex_choose_conf): the key exchange, the host key, then each direction's
+  // cipher, MAC and compression, so that a failure names what ssh and sshd would name.
+  const kex = choose(client.kex, server.kex, "key exchange method");
+  const hostKey = choose(client.hostKey, server.hostKey, "host key type");
   const cipherC2S = choose(client.cipherC2S, server.cipherC2S, "cipher");
+  const macC2S = isAead(cipherC2S) ? null : choose(client.macC2S, server.macC2S, "MAC");
+  const compressionC2S = choose(client.compressionC2S, server.compressionC2S, "compression method");
   const cipherS2C = choose(client.cipherS2C, server.cipherS2C, "cipher");
-  return {
-    kex: choose(client.kex, server.kex, "key exchange method"),
-    hostKey: choose(client.hostKey, server.hostKey, "host key type"),
-    cipherC2S,
-    cipherS2C,
-    macC2S: isAead(cipherC2S) ? null : choose(client.macC2S, server.macC2S, "MAC"),
-    macS2C: isAead(cipherS2C) ? null : choose(client.macS2C, server.macS2C, "MAC"),
-    compressionC2S: choose(client.compressionC2S, server.compressionC2S, "compression method"),
-    compressionS2C: choose(client.compressionS2C, server.compressionS2C, "compression method"),
-  };
+  const macS2C = isAead(cipherS2C) ? null : choose(client.macS2C, server.macS2C, "MAC");
+  const compressionS2C = choose(client.compressionS2C, server.compressionS2C, "compression method");
+  return { kex, hostKey, cipherC2S, cipherS2C, macC2S, macS2C, compressionC2S, compressionS2C };
 }
 
 /**

@@ -2,23 +2,10 @@
  * Transport: one SSH connection's transport layer (RFC 4253) over a byte stream. It runs the version
  * exchange, the binary packet protocol and every key exchange, enforces which messages the peer may send
  * when, and hands the messages of the layers above (50 and up) to one handler. It knows nothing of users
- * or channels.
+ * or channels. The key exchanges themselves (KEXINIT, NEWKEYS, re-key limits, compression streams) are
+ * driven by its base class, KeyExchangeDriver (kexDriver.ts).
  */
-import { EventEmitter } from "node:events";
 import type net from "node:net";
-import {
-  cipherByName,
-  compressionByName,
-  createPacketOpener,
-  createPacketSealer,
-  macByName,
-  restorePacketOpener,
-  restorePacketSealer,
-  type CompressionAlgorithm,
-  type PacketOpener,
-  type PacketSealer,
-} from "../crypto/index.js";
-import { PublicKey, SIGNATURE_ALGORITHMS } from "../keys/index.js";
 import {
   DisconnectReason,
   Msg,
@@ -27,31 +14,15 @@ import {
   SshWriter,
   type DisconnectReasonCode,
 } from "../wire/index.js";
-import { encodeExtInfo, parseExtInfo } from "./extInfo.js";
-import type { TransportHandoff } from "./handoff.js";
+import { stopSocketReads, type TransportHandoff } from "./handoff.js";
 import { InputBuffer } from "./inputBuffer.js";
+import { KeyExchangeDriver } from "./kexDriver.js";
 import { readArenaOf, type SocketReadArena } from "./readArena.js";
-import { deriveDirectionKeys } from "./keyDerivation.js";
-import { KeyExchange, type KexOutcome } from "./keyExchange.js";
-import {
-  encodeKexInit,
-  EXT_INFO_C,
-  EXT_INFO_S,
-  STRICT_KEX_C,
-  STRICT_KEX_S,
-  type NegotiatedAlgorithms,
-} from "./kexInit.js";
-import { checkIncoming, type Phase, type Role } from "./messagePolicy.js";
-import {
-  REKEY_PACKET_LIMIT,
-  rekeyByteLimit,
-  resolveLists,
-  type LogLevel,
-  type ResolvedLists,
-  type TransportOptions,
-} from "./options.js";
-import { MAX_PAYLOAD_LENGTH, PacketReader, PacketWriter } from "./packetCodec.js";
-import { formatVersionLine, readVersionLine } from "./versionExchange.js";
+import { checkIncoming } from "./messagePolicy.js";
+import { isKexMessage, messageType } from "./messageTypes.js";
+import type { TransportOptions } from "./options.js";
+import { INTERNAL_ERROR, printable, toSshError } from "./transportErrors.js";
+import { readVersionLine } from "./versionExchange.js";
 
 /** Outgoing messages held while our key exchange runs: past this, send() asks the caller to wait... */
 const QUEUE_HIGH_WATER = 1024 * 1024;
@@ -75,93 +46,41 @@ const OUTPUT_HARD_LIMIT = 64 * 1024 * 1024;
 /** Unprocessed input kept while dispatch waits (host key check, signing, a paused consumer). */
 const INPUT_HIGH_WATER = 512 * 1024;
 
-export const DEFAULT_SOFTWARE_VERSION = "nssh_0.1";
+export { DEFAULT_SOFTWARE_VERSION } from "./kexDriver.js";
+export type { TransportEvents } from "./transportEvents.js";
 
 export type MessageHandler = (type: number, payload: Buffer) => void;
 
-export interface TransportEvents {
-  /** The first key exchange is complete and the session id is set. */
-  ready: [];
-  /** A re-key completed. */
-  rekeyed: [];
-  /** The transport ended; `error` is null for a local, orderly disconnect. */
-  close: [error: SshError | null];
-  /** Outgoing buffers have drained after send() returned false. */
-  drain: [];
-  /** The peer's EXT_INFO (RFC 8308). */
-  extInfo: [extensions: Map<string, Buffer>];
-  /** Server: a client's service request was accepted. */
-  service: [name: string];
-  pong: [data: Buffer];
-}
-
-export class Transport extends EventEmitter<TransportEvents> {
-  readonly role: Role;
-  private readonly opts: TransportOptions;
-  private readonly lists: ResolvedLists;
+export class Transport extends KeyExchangeDriver {
   private readonly socket: TransportOptions["socket"];
   private readonly input = new InputBuffer();
   /** Set when the socket reads into a reused buffer (readArena.ts) rather than emitting 'data'. */
   private readonly arena: SocketReadArena | undefined;
-  private readonly reader = new PacketReader();
-  private readonly writer = new PacketWriter();
-  readonly localVersion: string;
-  peerVersion: string | null = null;
   private readonly preamble: string[] = [];
-
-  private phase: Phase = "kex-initial";
-  private kex: KeyExchange | null = null;
-  private ourNewKeysSent = false;
-  private peerNewKeysReceived = false;
-  private pendingIncoming: PacketOpener | null = null;
-  private firstAfterNewKeys = false;
-  private strict = false;
-  private initialKexDone = false;
-  private readonly rekeyWaiters: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
-  private rekeyTimer: NodeJS.Timeout | null = null;
-  private byteLimit = 2 ** 30;
 
   private queue: Buffer[] = [];
   private queuedBytes = 0;
   private needDrain = false;
   private corked = false;
 
-  private waiting: Promise<void> | null = null;
   private userPaused = false;
   private pumping = false;
-  private closed = false;
   /** Why the peer's stream ended, while input it sent before is still being dispatched. */
   private endedBy: SshError | null = null;
   private endTimer: NodeJS.Timeout | null = null;
   private serviceWaiter: { name: string; resolve: () => void; reject: (e: Error) => void } | null = null;
   private handler: MessageHandler = () => {};
-  private outCompression: CompressionAlgorithm | null = null;
-  private inCompression: CompressionAlgorithm | null = null;
-
-  /** Session identifier: the exchange hash of the first key exchange (RFC 4253 §7.2). */
-  sessionId: Buffer | null = null;
-  negotiated: NegotiatedAlgorithms | null = null;
-  /** The server's host key of this connection: verified (client) or signed with (server) in the first exchange. */
-  hostKey: PublicKey | null = null;
-  /** The peer's EXT_INFO extensions, by name. */
-  peerExtensions = new Map<string, Buffer>();
 
   /**
    * Start a connection on `options.socket`, or with `handoff` go on with one another process authenticated
    * (see handOff()): no version exchange, no key exchange, the keys and sequence numbers as they were.
    */
   constructor(options: TransportOptions, handoff?: TransportHandoff) {
-    super();
-    this.opts = options;
-    this.role = options.role;
-    this.lists = resolveLists(options);
+    super(options, handoff);
     this.socket = options.socket;
     const sock = this.socket as { setNoDelay?: (v: boolean) => void };
     // Nagle plus delayed ACKs costs ~100 ms per login round trip; writes are gathered per tick instead.
     sock.setNoDelay?.(true);
-    this.localVersion =
-      handoff?.localVersion ??
-      formatVersionLine(options.softwareVersion ?? DEFAULT_SOFTWARE_VERSION).trimEnd();
     this.arena = readArenaOf(this.socket);
     if (!this.arena) this.socket.on("data", (chunk: Buffer) => this.onData(chunk));
     this.socket.on("end", () =>
@@ -212,10 +131,6 @@ export class Transport extends EventEmitter<TransportEvents> {
     return this.strict;
   }
 
-  private log(level: LogLevel, message: string): void {
-    this.opts.log?.(level, message);
-  }
-
   // ---- sending -------------------------------------------------------------------------------------
 
   /**
@@ -240,7 +155,7 @@ export class Transport extends EventEmitter<TransportEvents> {
     return !this.needDrain;
   }
 
-  private writePacket(payload: Buffer | readonly Buffer[]): void {
+  protected writePacket(payload: Buffer | readonly Buffer[]): void {
     const wire = this.writer.frameParts(payload);
     if (!this.corked) {
       this.corked = true;
@@ -255,6 +170,14 @@ export class Transport extends EventEmitter<TransportEvents> {
     this.checkRekey();
   }
 
+  /** Send what send() held back while our key exchange ran, now that our NEWKEYS is out. */
+  protected sendHeldOutput(): void {
+    const held = this.queue;
+    this.queue = [];
+    this.queuedBytes = 0;
+    for (const p of held) this.writePacket(p);
+  }
+
   /**
    * Where send() starts asking for 'drain': the socket emits 'drain' only after one of its writes returned
    * false, past its own writableHighWaterMark, so a stream with a higher mark than ours sets the level.
@@ -263,7 +186,7 @@ export class Transport extends EventEmitter<TransportEvents> {
     return Math.max(SOCKET_HIGH_WATER, this.socket.writableHighWaterMark);
   }
 
-  private maybeDrain(): void {
+  protected maybeDrain(): void {
     if (this.needDrain && this.queue.length === 0 && this.socket.writableLength < this.outputHighWater()) {
       this.needDrain = false;
       this.emit("drain");
@@ -308,23 +231,6 @@ export class Transport extends EventEmitter<TransportEvents> {
     });
   }
 
-  /**
-   * Start a key re-exchange now (or join the one running); resolves when it completes. Before user
-   * authentication it waits for it: OpenSSH cannot re-key during authentication (packet.c: "client can't
-   * cope with rekeying pre-auth"), so neither do we start one then.
-   */
-  rekey(): Promise<void> {
-    if (this.closed) return Promise.reject(new SshError("CONNECTION_LOST", "transport is closed"));
-    return new Promise((resolve, reject) => {
-      this.rekeyWaiters.push({ resolve, reject });
-      if (this.mayStartRekey()) this.startKex();
-    });
-  }
-
-  private mayStartRekey(): boolean {
-    return !this.kex && this.initialKexDone && this.phase === "authenticated" && !this.closed;
-  }
-
   /** Stop handing messages up (back-pressure): input is buffered, then the socket is paused. */
   pause(): void {
     this.userPaused = true;
@@ -338,11 +244,6 @@ export class Transport extends EventEmitter<TransportEvents> {
   // ---- hand-off to another process -----------------------------------------------------------------
 
   /**
-   * Server: stop using this connection and return what another process needs to go on with it (with the
-   * socket, passed separately). Only between authentication and USERAUTH_SUCCESS, with no key exchange
-   * running and no compression active; afterwards this object neither reads nor writes the socket.
-   */
-  /**
    * Resolves once everything sent so far has left Node's buffers for the kernel (before handOff()). It
    * polls: the socket emits 'drain' only when a write had gone past its mark, which a login's few bytes
    * never do; a peer that reads nothing keeps it waiting until its LoginGraceTime ends the connection.
@@ -353,6 +254,11 @@ export class Transport extends EventEmitter<TransportEvents> {
     }
   }
 
+  /**
+   * Server: stop using this connection and return what another process needs to go on with it (with the
+   * socket, passed separately). Only between authentication and USERAUTH_SUCCESS, with no key exchange
+   * running and no compression active; afterwards this object neither reads nor writes the socket.
+   */
   handOff(): TransportHandoff {
     if (this.role !== "server") throw new SshError("PROTOCOL", "only a server hands a connection off");
     if (this.closed) throw new SshError("CONNECTION_LOST", "transport is closed");
@@ -366,9 +272,7 @@ export class Transport extends EventEmitter<TransportEvents> {
     if (this.corked || this.socket.writableLength > 0) {
       throw new SshError("PROTOCOL", "cannot hand off while output is still being written");
     }
-    const opener = this.reader.opener.exportState?.();
-    const sealer = this.writer.sealer.exportState?.();
-    if (!opener || !sealer) throw new SshError("PROTOCOL", "cannot hand off before keys are in use");
+    const protection = this.exportProtection();
     this.socket.pause();
     stopSocketReads(this.socket);
     this.socket.removeAllListeners("data");
@@ -380,52 +284,13 @@ export class Transport extends EventEmitter<TransportEvents> {
     if (this.endTimer) clearTimeout(this.endTimer);
     if (this.rekeyTimer) clearTimeout(this.rekeyTimer);
     for (const event of ["end", "close", "error", "drain"] as const) this.socket.removeAllListeners(event);
-    return {
-      localVersion: this.localVersion,
-      peerVersion: this.peerVersion!,
-      sessionId: Buffer.from(this.sessionId!),
-      negotiated: { ...this.negotiated! },
-      hostKeyBlob: Buffer.from(this.hostKey!.blob),
-      strictKex: this.strict,
-      peerExtensions: [...this.peerExtensions].map(([k, v]) => [k, Buffer.from(v)] as const),
-      incoming: {
-        seq: this.reader.seq,
-        bytes: this.reader.bytes,
-        packets: this.reader.packets,
-        protection: opener,
-      },
-      outgoing: {
-        seq: this.writer.seq,
-        bytes: this.writer.bytes,
-        packets: this.writer.packets,
-        protection: sealer,
-      },
-      pendingInput: Buffer.concat(pending),
-    };
+    return this.handoffState(protection, Buffer.concat(pending));
   }
 
   private resumeFrom(h: TransportHandoff): void {
     if (this.role !== "server")
       throw new SshError("PROTOCOL", "only a server resumes a handed-off connection");
-    this.peerVersion = h.peerVersion;
-    this.sessionId = Buffer.from(h.sessionId);
-    this.negotiated = { ...h.negotiated };
-    this.hostKey = PublicKey.fromBlob(Buffer.from(h.hostKeyBlob));
-    this.strict = h.strictKex;
-    this.peerExtensions = new Map(h.peerExtensions.map(([k, v]) => [k, Buffer.from(v)]));
-    this.reader.opener = restorePacketOpener(h.incoming.protection);
-    Object.assign(this.reader, { seq: h.incoming.seq, bytes: h.incoming.bytes, packets: h.incoming.packets });
-    this.writer.sealer = restorePacketSealer(h.outgoing.protection);
-    Object.assign(this.writer, { seq: h.outgoing.seq, bytes: h.outgoing.bytes, packets: h.outgoing.packets });
-    this.inCompression = compressionByName(h.negotiated.compressionC2S) ?? null;
-    this.outCompression = compressionByName(h.negotiated.compressionS2C) ?? null;
-    this.initialKexDone = true;
-    this.phase = "userauth";
-    this.byteLimit = rekeyByteLimit(
-      cipherByName(h.negotiated.cipherC2S)!.blockSize,
-      this.opts.rekeyLimit?.bytes,
-    );
-    this.armRekeyTimer();
+    this.resumeKeying(h);
     this.input.push(Buffer.from(h.pendingInput));
     // The owner sets its message handler and sends USERAUTH_SUCCESS first: read what waits after that.
     process.nextTick(() => this.pump());
@@ -454,7 +319,7 @@ export class Transport extends EventEmitter<TransportEvents> {
     this.endTimer.unref();
   }
 
-  private pump(): void {
+  protected pump(): void {
     if (this.pumping || this.closed) return;
     this.pumping = true;
     try {
@@ -533,12 +398,7 @@ export class Transport extends EventEmitter<TransportEvents> {
       case Msg.NEWKEYS:
         return this.onNewKeys(payload);
       case Msg.EXT_INFO:
-        this.peerExtensions = parseExtInfo(payload);
-        this.log("debug1", `SSH2_MSG_EXT_INFO received`);
-        for (const [k, v] of this.peerExtensions)
-          this.log("debug1", `kex_input_ext_info: ${k}=<${v.toString("latin1")}>`);
-        this.emit("extInfo", this.peerExtensions);
-        return;
+        return this.onExtInfo(payload);
       case Msg.SERVICE_REQUEST:
         return this.onServiceRequest(payload);
       case Msg.SERVICE_ACCEPT:
@@ -603,271 +463,9 @@ export class Transport extends EventEmitter<TransportEvents> {
     waiter.resolve();
   }
 
-  private enterAuthenticated(): void {
-    this.phase = "authenticated";
-    if (this.rekeyWaiters.length > 0 && this.mayStartRekey())
-      process.nextTick(() => this.mayStartRekey() && this.startKex());
-    // zlib@openssh.com starts after USERAUTH_SUCCESS, in both directions (OpenSSH PROTOCOL §2.3).
-    if (!this.writer.compressor) this.restartOutgoingCompression();
-    if (!this.reader.decompressor) this.restartIncomingCompression();
-  }
-
-  // ---- key exchange --------------------------------------------------------------------------------
-
-  private startKex(): void {
-    const initial = !this.initialKexDone;
-    const markers = !initial
-      ? []
-      : this.role === "client"
-        ? [EXT_INFO_C, STRICT_KEX_C]
-        : [EXT_INFO_S, STRICT_KEX_S];
-    const ourInit = encodeKexInit({
-      kex: [...this.lists.kex, ...markers],
-      hostKey: this.lists.hostKey,
-      cipherC2S: this.lists.cipher,
-      cipherS2C: this.lists.cipher,
-      macC2S: this.lists.mac,
-      macS2C: this.lists.mac,
-      compressionC2S: this.lists.compression,
-      compressionS2C: this.lists.compression,
-    });
-    // The version strings are read when the exchange hash is computed, after the peer's has arrived.
-    const versions = (): [string, string] =>
-      this.role === "client"
-        ? [this.localVersion, this.peerVersion!]
-        : [this.peerVersion!, this.localVersion];
-    this.kex = new KeyExchange(
-      {
-        role: this.role,
-        get clientVersion() {
-          return versions()[0];
-        },
-        get serverVersion() {
-          return versions()[1];
-        },
-        send: (p) => this.writePacket(p),
-        log: (level, message) => this.log(level, message),
-        hostKeys: this.opts.hostKeys ?? [],
-        verifyHostKey: this.opts.verifyHostKey,
-        previousHostKey: initial ? null : this.hostKey,
-      },
-      ourInit,
-      initial,
-    );
-    this.ourNewKeysSent = false;
-    this.peerNewKeysReceived = false;
-    this.writePacket(ourInit);
-    this.log("debug1", "SSH2_MSG_KEXINIT sent");
-  }
-
-  private onKexInit(payload: Buffer, seq: number): void {
-    if (!this.kex) this.startKex();
-    const kex = this.kex!;
-    if (kex.peerKexInitReceived) throw new SshError("PROTOCOL", "duplicate KEXINIT");
-    this.log("debug1", "SSH2_MSG_KEXINIT received");
-    kex.onPeerKexInit(payload);
-    if (kex.initial) {
-      this.strict = kex.strictNegotiated;
-      if (this.strict && seq !== 0) {
-        throw new SshError("PROTOCOL", "strict KEX violation: KEXINIT was not the first packet");
-      }
-      if (this.opts.requireStrictKex && !this.strict) {
-        throw new SshError("KEX_FAILED", "peer does not support strict KEX, which is required");
-      }
-    }
-  }
-
-  private onKexMessage(type: number, payload: Buffer): void {
-    const kex = this.kex;
-    if (!kex) throw new SshError("PROTOCOL", `key exchange message ${type} outside key exchange`);
-    const step = kex.onMessage(type, payload);
-    if (step instanceof Promise) {
-      this.waiting = step.then(
-        () => {
-          this.waiting = null;
-          try {
-            this.afterKexStep();
-          } catch (err) {
-            return this.fail(toSshError(err));
-          }
-          this.pump();
-        },
-        (err: unknown) => {
-          this.waiting = null;
-          this.fail(toSshError(err));
-        },
-      );
-    } else {
-      this.afterKexStep();
-    }
-  }
-
-  /** Once the method is complete, send NEWKEYS and switch our outgoing keys (RFC 4253 §7.3). */
-  private afterKexStep(): void {
-    const kex = this.kex;
-    if (this.closed || !kex?.outcome || this.ourNewKeysSent) return;
-    const out = kex.outcome;
-    if (kex.initial) {
-      this.sessionId = out.exchangeHash;
-      this.hostKey = out.hostKey;
-    }
-    this.negotiated = out.negotiated;
-    this.writePacket(Buffer.from([Msg.NEWKEYS]));
-    this.log("debug1", "SSH2_MSG_NEWKEYS sent");
-    const ours = this.directionKeys(out, this.role === "client");
-    this.writer.sealer = ours.sealer;
-    this.writer.resetCounters();
-    if (this.strict) this.writer.seq = 0;
-    this.ourNewKeysSent = true;
-    this.pendingIncoming = this.directionKeys(out, this.role !== "client").opener;
-    const neg = out.negotiated;
-    const client = this.role === "client";
-    this.outCompression = compressionByName(client ? neg.compressionC2S : neg.compressionS2C)!;
-    this.restartOutgoingCompression();
-    if (kex.initial && this.role === "server" && out.peerWantsExtInfo) {
-      this.writePacket(encodeExtInfo(this.serverExtensions()));
-    }
-    this.log("debug1", "expecting SSH2_MSG_NEWKEYS");
-    const held = this.queue;
-    this.queue = [];
-    this.queuedBytes = 0;
-    for (const p of held) this.writePacket(p);
-    this.completeKexIfDone();
-    this.maybeDrain();
-  }
-
-  private serverExtensions(): Map<string, string> {
-    const sigAlgs = this.opts.serverSigAlgs ?? SIGNATURE_ALGORITHMS.filter((a) => !a.weak).map((a) => a.name);
-    return new Map([
-      ["server-sig-algs", sigAlgs.join(",")],
-      ["publickey-hostbound@openssh.com", "0"],
-      ["ping@openssh.com", "0"],
-    ]);
-  }
-
-  private directionKeys(
-    out: KexOutcome,
-    clientToServer: boolean,
-  ): { sealer: PacketSealer; opener: PacketOpener } {
-    const neg = out.negotiated;
-    const cipher = cipherByName(clientToServer ? neg.cipherC2S : neg.cipherS2C)!;
-    const macName = clientToServer ? neg.macC2S : neg.macS2C;
-    const mac = macName ? macByName(macName)! : null;
-    const keys = deriveDirectionKeys(
-      out.kex.hash,
-      out.encodedSecret,
-      out.exchangeHash,
-      this.sessionId!,
-      clientToServer,
-      {
-        iv: cipher.ivLength,
-        key: cipher.keyLength,
-        mac: mac?.keyLength ?? 0,
-      },
-    );
-    const macKey = mac ? keys.macKey : null;
-    return {
-      sealer: createPacketSealer(cipher, mac, keys.key, keys.iv, macKey),
-      opener: createPacketOpener(cipher, mac, keys.key, keys.iv, macKey),
-    };
-  }
-
-  private onNewKeys(payload: Buffer): void {
-    const kex = this.kex;
-    if (!kex?.outcome || !this.ourNewKeysSent || this.peerNewKeysReceived) {
-      throw new SshError("PROTOCOL", "unexpected NEWKEYS");
-    }
-    if (payload.length !== 1) throw new SshError("MALFORMED", "NEWKEYS carries data");
-    this.log("debug1", "SSH2_MSG_NEWKEYS received");
-    this.reader.opener = this.pendingIncoming!;
-    this.pendingIncoming = null;
-    const neg = kex.outcome.negotiated;
-    this.inCompression = compressionByName(this.role === "client" ? neg.compressionS2C : neg.compressionC2S)!;
-    this.restartIncomingCompression();
-    this.reader.resetCounters();
-    if (this.strict) this.reader.seq = 0;
-    this.peerNewKeysReceived = true;
-    if (kex.initial) this.firstAfterNewKeys = true;
-    this.completeKexIfDone();
-  }
-
-  private completeKexIfDone(): void {
-    const kex = this.kex;
-    if (!kex || !this.ourNewKeysSent || !this.peerNewKeysReceived) return;
-    this.kex = null;
-    const cipher = cipherByName(this.negotiated!.cipherC2S)!;
-    this.byteLimit = rekeyByteLimit(cipher.blockSize, this.opts.rekeyLimit?.bytes);
-    this.armRekeyTimer();
-    const waiters = this.rekeyWaiters.splice(0);
-    if (kex.initial) {
-      this.initialKexDone = true;
-      this.phase = "service";
-      this.emit("ready");
-    } else {
-      this.log("debug1", "rekey completed");
-      this.emit("rekeyed");
-    }
-    for (const w of waiters) w.resolve();
-    // A re-key requested while this exchange ran, or a limit reached by what it held back, starts now.
-    if (this.rekeyWaiters.length > 0 && this.mayStartRekey()) this.startKex();
-    else this.checkRekey();
-  }
-
-  private armRekeyTimer(): void {
-    if (this.rekeyTimer) clearTimeout(this.rekeyTimer);
-    const seconds = this.opts.rekeyLimit?.seconds;
-    if (!seconds || seconds <= 0) return;
-    this.rekeyTimer = setTimeout(() => {
-      this.rekeyTimer = null;
-      if (this.phase !== "authenticated") return this.armRekeyTimer();
-      if (this.mayStartRekey()) {
-        this.log("debug1", "rekeying after time limit");
-        this.startKex();
-      }
-    }, seconds * 1000);
-    this.rekeyTimer.unref();
-  }
-
-  private checkRekey(): void {
-    if (!this.mayStartRekey()) return;
-    const w = this.writer;
-    const r = this.reader;
-    if (
-      w.bytes > this.byteLimit ||
-      r.bytes > this.byteLimit ||
-      w.packets > REKEY_PACKET_LIMIT ||
-      r.packets > REKEY_PACKET_LIMIT
-    ) {
-      this.log("debug1", "rekeying after data limit");
-      this.startKex();
-    }
-  }
-
-  // ---- compression ---------------------------------------------------------------------------------
-  // Each key set starts fresh compression streams, as OpenSSH does (packet.c ssh_set_newkeys); delayed
-  // methods (zlib@openssh.com) wait for USERAUTH_SUCCESS (OpenSSH PROTOCOL §2.3).
-
-  private compressionActive(alg: CompressionAlgorithm | null): alg is CompressionAlgorithm {
-    return alg !== null && (!alg.delayed || this.phase === "authenticated");
-  }
-
-  private restartOutgoingCompression(): void {
-    this.writer.compressor?.close();
-    this.writer.compressor = this.compressionActive(this.outCompression)
-      ? this.outCompression.createCompressor()
-      : null;
-  }
-
-  private restartIncomingCompression(): void {
-    this.reader.decompressor?.close();
-    this.reader.decompressor = this.compressionActive(this.inCompression)
-      ? this.inCompression.createDecompressor(MAX_PAYLOAD_LENGTH)
-      : null;
-  }
-
   // ---- ending --------------------------------------------------------------------------------------
 
-  private fail(err: SshError): void {
+  protected fail(err: SshError): void {
     if (this.closed) return;
     if (err.code !== "CONNECTION_LOST" && err.code !== "DISCONNECTED") {
       this.log("error", `${err.message}`);
@@ -897,43 +495,4 @@ export class Transport extends EventEmitter<TransportEvents> {
     setTimeout(() => this.socket.destroy(), 2000).unref();
     this.emit("close", err);
   }
-}
-
-/** The message number of a payload given whole or in pieces. */
-function messageType(payload: Buffer | readonly Buffer[]): number {
-  return Buffer.isBuffer(payload) ? payload[0]! : payload[0]![0]!;
-}
-
-function isKexMessage(type: number): boolean {
-  return (
-    (type >= 1 && type <= 4) || type === Msg.KEXINIT || type === Msg.NEWKEYS || (type >= 30 && type <= 49)
-  );
-}
-
-const INTERNAL_ERROR = "internal error";
-
-function toSshError(err: unknown): SshError {
-  if (err instanceof SshError) return err;
-  return new SshError("PROTOCOL", `${INTERNAL_ERROR}: ${(err as Error)?.message ?? String(err)}`, {
-    cause: err,
-  });
-}
-
-/** Text from the peer made safe for a log line or a terminal: control characters as \xNN. */
-function printable(text: string): string {
-  return text.replace(/[\x00-\x1f\x7f-\x9f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
-}
-
-/**
- * Stop a socket's reads at hand-off. A paused net.Socket goes on reading into its buffer, and while its
- * handle is being passed to another process Node drops whatever it reads (its onread is a no-op until the
- * other side acknowledges the handle): the peer's next packets (a channel open after USERAUTH_SUCCESS,
- * which the new process sends) could be read here and lost, and the login hang. Node has no public call
- * for it; a stream without a handle (a test's pipe) has nothing to stop.
- */
-function stopSocketReads(socket: unknown): void {
-  const handle = (socket as { _handle?: { reading?: boolean; readStop?: () => number } | null })._handle;
-  if (!handle?.readStop) return;
-  handle.reading = false;
-  handle.readStop();
 }

@@ -7,6 +7,8 @@ import net from "node:net";
 import { connect, type SshClient } from "../../client/index.js";
 import { expandProxyCommand, resolveSshConfig, type SshResolvedConfig } from "../../config/sshConfig.js";
 import { findKnownHostEntries, knownHostsName } from "../../keys/knownHosts.js";
+import type { LogLevel } from "../../transport/index.js";
+import { isNegotiationFailure, NegotiationError } from "../../transport/negotiationError.js";
 import { SshError } from "../../wire/index.js";
 import { configRequest, UsageError, type NsshArgs } from "./args.js";
 import { createHostKeyCheck, type HostKeyCheck } from "./hostKeyCheck.js";
@@ -236,7 +238,7 @@ export async function connectHost(
       // Prompts may wait on a person: ssh has no overall login limit, only ConnectTimeout for the TCP part.
       readyTimeout: 2 ** 31 - 1,
       signal: gaveUp.signal,
-      log: log.library,
+      log: libraryLog(log),
     });
     // connect() has attached the transport to the socket by now (synchronously): watching takes nothing.
     banner.start();
@@ -268,6 +270,15 @@ function checkHostIpApplies(cfg: SshResolvedConfig, conn: Connected): boolean {
   return !loopback && cfg.hostname !== knownHostsName(address, cfg.port);
 }
 
+/**
+ * The library's log for a login. A failed negotiation is logged by the transport as an error and then
+ * reported by describeLoginFailure() in ssh's words: ssh prints it once, so the transport's line is debug.
+ */
+function libraryLog(log: CliLog): (level: LogLevel, message: string) => void {
+  return (level, message) =>
+    level === "error" && isNegotiationFailure(message) ? log.debug1(message) : log.library(level, message);
+}
+
 /** The message ssh prints when a login fails (sshconnect2.c, packet.c sshpkt_fatal). */
 function describeLoginFailure(
   err: unknown,
@@ -284,6 +295,12 @@ function describeLoginFailure(
     case "AUTH_FAILED":
       return new ConnectFailure(`${user}@${cfg.hostname}: ${e.message}`);
     case "KEX_FAILED":
+      // ssh's one line for no common algorithm (packet.c sshpkt_fatal): the kind and the server's offer.
+      if (e instanceof NegotiationError) {
+        return new ConnectFailure(
+          `Unable to negotiate with ${peer}: no matching ${e.algorithmKind} found. Their offer: ${e.peerOffer.join(",")}`,
+        );
+      }
       return new ConnectFailure(`Unable to negotiate with ${peer}: ${e.message}`);
     case "CONNECTION_LOST":
       return new ConnectFailure(`Connection closed by ${peer}`);
