@@ -4,6 +4,7 @@
  * child has it), the peer named in "Received disconnect", the userauth-request lines, and how it ended.
  */
 import type { AuthPolicy } from "../auth/index.js";
+import { isNegotiationFailure } from "../transport/index.js";
 import type { SshError } from "../wire/index.js";
 
 /** Lines sshd's monitor writes itself: never " [preauth]", even before authentication. */
@@ -16,6 +17,8 @@ export function connectionLogLine(message: string, peer: string, authenticated: 
   if (disconnect) message = `Received disconnect from ${peer}:${disconnect[1]}: ${disconnect[2]}`;
   // The connection layer's "input_channel_open" is sshd's server_input_channel_open (serverloop.c).
   else if (message.startsWith("input_channel_open: ")) message = "server_" + message;
+  // A failed negotiation, as sshd logs it (packet.c sshpkt_fatal): the peer, the kind, the client's offer.
+  else if (isNegotiationFailure(message)) message = `Unable to negotiate with ${peer}: ${message}`;
   return authenticated || MONITOR_LINE.test(message) ? message : `${message} [preauth]`;
 }
 

@@ -10,10 +10,12 @@ import type { ResolvedLists } from "./options.js";
 
 /** How negotiate() (kexInit.ts) words a failure: "no matching cipher found: client ... server ...". */
 const NO_MATCH = /^no matching (.+?) found: client /;
+/** How the transport logs one: ssh's and sshd's words, less "Unable to negotiate with HOST port N: ". */
+const LOGGED_NO_MATCH = /^no matching .+? found\. Their offer: /;
 
-/** True for the message of a failed negotiation, as the transport logs it. */
+/** True for the line a transport logs for a failed negotiation (negotiationLogLine). */
 export function isNegotiationFailure(message: string): boolean {
-  return NO_MATCH.test(message);
+  return LOGGED_NO_MATCH.test(message);
 }
 
 export class NegotiationError extends SshError {
@@ -27,6 +29,11 @@ export class NegotiationError extends SshError {
     this.algorithmKind = algorithmKind;
     this.peerOffer = peerOffer;
   }
+}
+
+/** The line a transport logs for a failed negotiation: "no matching cipher found. Their offer: ...". */
+export function negotiationLogLine(err: NegotiationError): string {
+  return `no matching ${err.algorithmKind} found. Their offer: ${err.peerOffer.join(",")}`;
 }
 
 /**

@@ -20,6 +20,7 @@ import { KeyExchangeDriver } from "./kexDriver.js";
 import { readArenaOf, type SocketReadArena } from "./readArena.js";
 import { checkIncoming } from "./messagePolicy.js";
 import { isKexMessage, messageType } from "./messageTypes.js";
+import { NegotiationError, negotiationLogLine } from "./negotiationError.js";
 import type { TransportOptions } from "./options.js";
 import { INTERNAL_ERROR, printable, toSshError } from "./transportErrors.js";
 import { readVersionLine } from "./versionExchange.js";
@@ -468,7 +469,9 @@ export class Transport extends KeyExchangeDriver {
   protected fail(err: SshError): void {
     if (this.closed) return;
     if (err.code !== "CONNECTION_LOST" && err.code !== "DISCONNECTED") {
-      this.log("error", `${err.message}`);
+      // A failed negotiation is sshd's logdie() at INFO (packet.c sshpkt_fatal); anything else an error.
+      if (err instanceof NegotiationError) this.log("info", negotiationLogLine(err));
+      else this.log("error", err.message);
       // Our own failures (a throwing listener, a bug) are logged here, not told to the peer.
       const internal = err.message.startsWith(INTERNAL_ERROR);
       this.sendDisconnect(err.disconnectReason, internal ? INTERNAL_ERROR : err.message);

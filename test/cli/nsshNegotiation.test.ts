@@ -82,7 +82,7 @@ describe("nsshd: no common algorithm", { skip }, () => {
   });
   after(() => fx.remove());
 
-  test("ssh gets ssh's line, nsshd logs the failure once", async () => {
+  test("ssh gets ssh's line, nsshd logs the failure once, as sshd does", async () => {
     const nsshd = await startNsshd(fx);
     const args = clientArgs(fx.port, ["KexAlgorithms=diffie-hellman-group14-sha256"]);
     const ssh = await runProgram("ssh", args, { env: envWithoutAgent(), timeoutMs: 15_000 });
@@ -96,5 +96,10 @@ describe("nsshd: no common algorithm", { skip }, () => {
       .split("\n")
       .filter((l) => l.includes("no matching key exchange method"));
     assert.equal(lines.length, 1, nsshd.stderr());
+    // sshd's line (packet.c sshpkt_fatal): the client's whole offer, markers included.
+    assert.match(
+      lines[0]!,
+      /^Unable to negotiate with 127\.0\.0\.1 port \d+: no matching key exchange method found\. Their offer: diffie-hellman-group14-sha256,ext-info-c,kex-strict-c-v00@openssh\.com \[preauth\]$/,
+    );
   });
 });

@@ -271,12 +271,12 @@ function checkHostIpApplies(cfg: SshResolvedConfig, conn: Connected): boolean {
 }
 
 /**
- * The library's log for a login. A failed negotiation is logged by the transport as an error and then
- * reported by describeLoginFailure() in ssh's words: ssh prints it once, so the transport's line is debug.
+ * The library's log for a login. A failed negotiation is logged by the transport and then reported by
+ * describeLoginFailure() in ssh's words, with the peer: ssh prints it once, so the transport's line is debug.
  */
 function libraryLog(log: CliLog): (level: LogLevel, message: string) => void {
   return (level, message) =>
-    level === "error" && isNegotiationFailure(message) ? log.debug1(message) : log.library(level, message);
+    isNegotiationFailure(message) ? log.debug1(message) : log.library(level, message);
 }
 
 /** The message ssh prints when a login fails (sshconnect2.c, packet.c sshpkt_fatal). */
