@@ -4,7 +4,7 @@
  * child has it), the peer named in "Received disconnect", the userauth-request lines, and how it ended.
  */
 import type { AuthPolicy } from "../auth/index.js";
-import { isNegotiationFailure } from "../transport/index.js";
+import { isNegotiationFailure, type LogLevel } from "../transport/index.js";
 import type { SshError } from "../wire/index.js";
 
 /** Lines sshd's monitor writes itself: never " [preauth]", even before authentication. */
@@ -20,6 +20,14 @@ export function connectionLogLine(message: string, peer: string, authenticated: 
   // A failed negotiation, as sshd logs it (packet.c sshpkt_fatal): the peer, the kind, the client's offer.
   else if (isNegotiationFailure(message)) message = `Unable to negotiate with ${peer}: ${message}`;
   return authenticated || MONITOR_LINE.test(message) ? message : `${message} [preauth]`;
+}
+
+/**
+ * The level sshd logs a line of a connection at: a failed negotiation, an error for the transport, is
+ * sshd's logdie() at INFO (packet.c sshpkt_fatal), so it reads as sshd's line does (no "error: ").
+ */
+export function connectionLogLevel(level: LogLevel, message: string): LogLevel {
+  return level === "error" && isNegotiationFailure(message) ? "info" : level;
 }
 
 /** How a connection's end is logged (sshd.c / packet.c), or null when sshd says nothing. */

@@ -469,9 +469,7 @@ export class Transport extends KeyExchangeDriver {
   protected fail(err: SshError): void {
     if (this.closed) return;
     if (err.code !== "CONNECTION_LOST" && err.code !== "DISCONNECTED") {
-      // A failed negotiation is sshd's logdie() at INFO (packet.c sshpkt_fatal); anything else an error.
-      if (err instanceof NegotiationError) this.log("info", negotiationLogLine(err));
-      else this.log("error", err.message);
+      this.log("error", err instanceof NegotiationError ? negotiationLogLine(err) : err.message);
       // Our own failures (a throwing listener, a bug) are logged here, not told to the peer.
       const internal = err.message.startsWith(INTERNAL_ERROR);
       this.sendDisconnect(err.disconnectReason, internal ? INTERNAL_ERROR : err.message);

@@ -97,11 +97,12 @@ describe("no common algorithm", { skip }, () => {
       "ext-info-c",
       "kex-strict-c-v00@openssh.com",
     ]);
-    // The server logs the failure once, at INFO as sshd does, in sshd's words (less the peer: the daemon's).
+    // The server logs the failure once, at error level, in sshd's words (less the peer: the daemon's, which
+    // also logs it at INFO as sshd does).
     assert.deepEqual(
       conn.log.filter((l) => l.includes("no matching")),
       [
-        "info: no matching key exchange method found. Their offer: diffie-hellman-group14-sha256,ext-info-c,kex-strict-c-v00@openssh.com",
+        "error: no matching key exchange method found. Their offer: diffie-hellman-group14-sha256,ext-info-c,kex-strict-c-v00@openssh.com",
       ],
     );
   });
