@@ -73,7 +73,11 @@ await build({
   logLevel: "warning",
   // A module's own URL, for the ALLOWED_META_URL files: the bundle's (CommonJS has no import.meta).
   define: { "import.meta.url": "__nsshBundleUrl" },
-  banner: { js: 'const __nsshBundleUrl = require("node:url").pathToFileURL(__filename).href;' },
+  // Strict mode first: a banner line ahead of esbuild's "use strict" would leave the bundle sloppy, unlike
+  // the ES modules it is made of.
+  banner: {
+    js: '"use strict";\nconst __nsshBundleUrl = require("node:url").pathToFileURL(__filename).href;',
+  },
   plugins: [lazyRequire],
 });
 for (const c of Object.keys(COMMANDS)) fs.chmodSync(path.join(root, "dist/src/cli", `${c}.js`), 0o755);

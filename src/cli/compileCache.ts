@@ -4,17 +4,20 @@
  * `nssh host true`'s CPU time; bench/README.md). The same idea as Node 22's module.enableCompileCache(),
  * which Node 20 lacks.
  *
- * One file per command in $NSSH_COMPILE_CACHE, else $XDG_CACHE_HOME/nssh, else ~/.cache/nssh; the
- * variable set to `none` switches the cache off. The file starts with a line naming what it was made
- * from (the bundle's identity, Node's version and architecture): a cache of another bundle is never
- * offered to V8, whose own check looks at little more than the source's length. V8 still rejects a cache
- * made under other V8 flags, and then the next representative run writes a new one.
+ * One file per command and Node runtime (its version, architecture and V8 options: V8 refuses a cache
+ * made under other ones) in $NSSH_COMPILE_CACHE, else $XDG_CACHE_HOME/nssh, else ~/.cache/nssh; the
+ * variable set to `none` switches the cache off. The file starts with a line naming the bundle file it was
+ * made from (device, inode, size, modification and change times): a cache of another bundle is never
+ * offered to V8, whose own check looks at little more than the source's length, and an upgrade that left
+ * a bundle of the same size in the same inode with the same packed modification time still changes the
+ * change time, which no archive can set.
  *
  * V8 runs what the file holds, so it is trusted as StrictModes trusts a user's files: the directory and
  * the file must be the user's own and writable by no one else; nothing is created inside a directory of
  * someone else's (sudo with another user's HOME). The cache only saves time: a run never fails or prints
  * for it, so errors reading or writing it leave the run as it would be without one.
  */
+import { createHash } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -25,21 +28,32 @@ const HEADER_PREFIX = "nssh-compile-cache 1 ";
 export interface CompileCache {
   /** V8's cached data to offer, if a cache of this very bundle was found. */
   readonly data: Buffer | undefined;
-  /** Write `data` as the cache (atomically: other runs read either the old file or the new one). */
-  save(data: Buffer): void;
+  /** Write what `data` makes as the cache (atomically: other runs read either the old file or the new one). */
+  save(data: () => Buffer): void;
 }
 
-/** Where the caches live, or null when switched off or no home is known. */
+/**
+ * Where the caches live, or null when switched off or no home is known. A relative $XDG_CACHE_HOME is
+ * ignored, as the XDG Base Directory specification says.
+ */
 export function compileCacheDirectory(env: NodeJS.ProcessEnv = process.env): string | null {
   const chosen = env.NSSH_COMPILE_CACHE;
   if (chosen === "none") return null;
   if (chosen) return path.resolve(chosen);
-  const base = env.XDG_CACHE_HOME ? path.resolve(env.XDG_CACHE_HOME) : homeCache(env);
+  const xdg = env.XDG_CACHE_HOME;
+  const base = xdg && path.isAbsolute(xdg) ? xdg : homeCache(env);
   return base === null ? null : path.join(base, "nssh");
 }
 
 function homeCache(env: NodeJS.ProcessEnv): string | null {
-  const home = env.HOME || os.homedir();
+  let home = env.HOME;
+  if (!home) {
+    try {
+      home = os.homedir();
+    } catch {
+      return null; // no HOME and no passwd entry: no cache
+    }
+  }
   return home ? path.join(home, ".cache") : null;
 }
 
@@ -52,15 +66,21 @@ function currentUid(): number {
   return process.getuid?.() ?? 0;
 }
 
-/** What the cache must have been made from: the bundle file as it is now and this Node. */
+/** What the cache must have been made from: the bundle file as it is now. */
 export function bundleIdentity(bundle: fs.Stats): string {
-  return [bundle.dev, bundle.ino, bundle.size, bundle.mtimeMs, process.version, process.arch].join(" ");
+  return [bundle.dev, bundle.ino, bundle.size, bundle.mtimeMs, bundle.ctimeMs].join(" ");
 }
 
-/** The cache for `command`, made from the bundle whose identity is given. */
+/** This Node runtime, as far as V8 checks a cache against it: version, architecture, V8 options. */
+function runtimeTag(): string {
+  const runtime = [process.version, process.arch, ...process.execArgv, process.env.NODE_OPTIONS ?? ""];
+  return createHash("sha256").update(runtime.join("\0")).digest("hex").slice(0, 16);
+}
+
+/** The cache for `command`, made from the bundle whose identity is given, for this Node runtime. */
 export function openCompileCache(command: string, identity: string, directory: string | null): CompileCache {
   if (directory === null) return { data: undefined, save: () => {} };
-  const file = path.join(directory, `${command}.v8cache`);
+  const file = path.join(directory, `${command}-${runtimeTag()}.v8cache`);
   const header = `${HEADER_PREFIX}${identity}\n`;
   return {
     data: readCache(file, header),
@@ -69,43 +89,57 @@ export function openCompileCache(command: string, identity: string, directory: s
 }
 
 function readCache(file: string, header: string): Buffer | undefined {
-  let fd: number;
   try {
-    fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
-  } catch {
-    return undefined; // none yet (or not readable): the run compiles as without a cache
-  }
-  try {
-    const stat = fs.fstatSync(fd);
-    if (!stat.isFile() || !isTrustedPath(stat) || !isTrustedPath(fs.statSync(path.dirname(file)))) {
-      return undefined;
+    // The folder first: a file in a folder others may write could be anything, even a FIFO to hang on.
+    if (!isTrustedPath(fs.statSync(path.dirname(file)))) return undefined;
+    const fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
+    try {
+      const stat = fs.fstatSync(fd);
+      if (!stat.isFile() || !isTrustedPath(stat)) return undefined;
+      const content = Buffer.allocUnsafe(stat.size);
+      const got = fs.readSync(fd, content, 0, stat.size, 0);
+      const headerBytes = Buffer.byteLength(header);
+      if (got !== stat.size || got <= headerBytes) return undefined;
+      if (content.toString("latin1", 0, headerBytes) !== header) return undefined;
+      return content.subarray(headerBytes);
+    } finally {
+      fs.closeSync(fd);
     }
-    const content = Buffer.allocUnsafe(stat.size);
-    const got = fs.readSync(fd, content, 0, stat.size, 0);
-    const headerBytes = Buffer.byteLength(header);
-    if (got !== stat.size || got <= headerBytes) return undefined;
-    if (content.toString("latin1", 0, headerBytes) !== header) return undefined;
-    return content.subarray(headerBytes);
-  } finally {
-    fs.closeSync(fd);
+  } catch {
+    return undefined; // none yet, or not readable: the run compiles as without a cache
   }
 }
 
-function writeCache(directory: string, file: string, header: string, data: Buffer): void {
+function writeCache(directory: string, file: string, header: string, data: () => Buffer): void {
+  const temporary = `${file}.${process.pid}.tmp`;
+  let created = false;
   try {
     if (!ensureDirectory(directory)) return;
-    const temporary = `${file}.${process.pid}.tmp`;
     const fd = fs.openSync(temporary, "wx", 0o600);
+    created = true;
     try {
-      fs.writeSync(fd, header);
-      fs.writeSync(fd, data);
+      writeAll(fd, Buffer.from(header, "latin1"));
+      writeAll(fd, data());
     } finally {
       fs.closeSync(fd);
     }
     fs.renameSync(temporary, file);
   } catch {
-    // A full disk or a read-only home: the next run compiles as this one did.
+    // A full disk or a read-only home: the next run compiles as this one did; leave no partial file.
+    if (created) removeQuietly(temporary);
   }
+}
+
+function removeQuietly(file: string): void {
+  try {
+    fs.rmSync(file, { force: true });
+  } catch {
+    // It cannot be removed either: it is a .tmp file nothing reads.
+  }
+}
+
+function writeAll(fd: number, bytes: Buffer): void {
+  for (let done = 0; done < bytes.length;) done += fs.writeSync(fd, bytes, done);
 }
 
 /**

@@ -37,7 +37,7 @@ export async function launchCommand(command: string, importModules: () => Promis
   });
   if (cache.data === undefined || script.cachedDataRejected === true) {
     // Made at exit, it holds every function the run compiled (the functions a login calls).
-    onRunWorthCaching(() => process.once("exit", () => cache.save(script.createCachedData())));
+    onRunWorthCaching(() => process.once("exit", () => cache.save(() => script.createCachedData())));
   }
   const run = script.runInThisContext() as (...args: unknown[]) => void;
   const module = { exports: {} };

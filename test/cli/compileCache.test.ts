@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { spawnSync } from "node:child_process";
 import { after, before, describe, test } from "node:test";
 import { compileCacheDirectory, openCompileCache } from "../../src/cli/compileCache.js";
 import { bundlePath } from "../../src/cli/launcher.js";
@@ -18,8 +19,9 @@ describe("where the cache lives", () => {
     assert.equal(compileCacheDirectory({ NSSH_COMPILE_CACHE: "none", HOME: "/h" }), null);
   });
 
-  test("else $XDG_CACHE_HOME/nssh, else ~/.cache/nssh", () => {
+  test("else $XDG_CACHE_HOME/nssh (a relative one is ignored, as XDG says), else ~/.cache/nssh", () => {
     assert.equal(compileCacheDirectory({ XDG_CACHE_HOME: "/xdg", HOME: "/h" }), "/xdg/nssh");
+    assert.equal(compileCacheDirectory({ XDG_CACHE_HOME: "xdg", HOME: "/h" }), "/h/.cache/nssh");
     assert.equal(compileCacheDirectory({ HOME: "/h" }), "/h/.cache/nssh");
   });
 });
@@ -32,22 +34,29 @@ describe("what the cache file is trusted with", () => {
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
   const data = Buffer.from("bytecode, as far as this test knows");
+  const made = (): Buffer => data;
+  /** The one cache file in `folder` (its name carries the Node runtime's tag). */
+  const cacheIn = (folder: string, command = "nssh"): string => {
+    const names = fs.readdirSync(folder).filter((n) => n.startsWith(`${command}-`) && n.endsWith(".v8cache"));
+    assert.equal(names.length, 1, `one cache in ${fs.readdirSync(folder).join(", ")}`);
+    return path.join(folder, names[0]!);
+  };
 
   test("what was saved for one bundle is read back for it, not for another", () => {
     const folder = path.join(dir, "round-trip", "nssh");
-    openCompileCache("nssh", "bundle one", folder).save(data);
+    openCompileCache("nssh", "bundle one", folder).save(made);
     assert.equal(fs.statSync(folder).mode & 0o777, 0o700);
-    assert.equal(fs.statSync(path.join(folder, "nssh.v8cache")).mode & 0o777, 0o600);
+    assert.equal(fs.statSync(cacheIn(folder)).mode & 0o777, 0o600);
     assert.deepEqual(openCompileCache("nssh", "bundle one", folder).data, data);
     assert.equal(openCompileCache("nssh", "bundle two", folder).data, undefined);
     assert.equal(openCompileCache("nscp", "bundle one", folder).data, undefined);
-    assert.deepEqual(fs.readdirSync(folder), ["nssh.v8cache"], "no temporary file is left");
+    assert.deepEqual(fs.readdirSync(folder), [path.basename(cacheIn(folder))], "no temporary file is left");
   });
 
   test("a file or folder others may write, another owner's, or a symbolic link is not read", () => {
     const folder = path.join(dir, "modes");
-    openCompileCache("nssh", "id", folder).save(data);
-    const file = path.join(folder, "nssh.v8cache");
+    openCompileCache("nssh", "id", folder).save(made);
+    const file = cacheIn(folder);
     fs.chmodSync(file, 0o620);
     assert.equal(openCompileCache("nssh", "id", folder).data, undefined, "group-writable file");
     fs.chmodSync(file, 0o600);
@@ -62,8 +71,18 @@ describe("what the cache file is trusted with", () => {
     }
     const linked = path.join(dir, "linked");
     fs.mkdirSync(linked, { mode: 0o700 });
-    fs.symlinkSync(file, path.join(linked, "nssh.v8cache"));
+    fs.symlinkSync(file, path.join(linked, path.basename(file)));
     assert.equal(openCompileCache("nssh", "id", linked).data, undefined, "a symbolic link");
+  });
+
+  test("a FIFO in its place is not waited on", () => {
+    const folder = path.join(dir, "fifo");
+    openCompileCache("nssh", "id", folder).save(made);
+    const file = cacheIn(folder);
+    fs.rmSync(file);
+    const fifo = spawnSync("mkfifo", ["-m", "600", file]);
+    assert.equal(fifo.status, 0, String(fifo.stderr));
+    assert.equal(openCompileCache("nssh", "id", folder).data, undefined);
   });
 
   test(
@@ -73,7 +92,7 @@ describe("what the cache file is trusted with", () => {
       const theirs = path.join(dir, "their-home");
       fs.mkdirSync(theirs, { mode: 0o755 });
       fs.chownSync(theirs, 65534, 65534);
-      openCompileCache("nssh", "id", path.join(theirs, ".cache", "nssh")).save(data);
+      openCompileCache("nssh", "id", path.join(theirs, ".cache", "nssh")).save(made);
       assert.deepEqual(fs.readdirSync(theirs), []);
     },
   );
@@ -81,7 +100,14 @@ describe("what the cache file is trusted with", () => {
   test("an unwritable place leaves the run as it is", () => {
     const file = path.join(dir, "a-file");
     fs.writeFileSync(file, "");
-    assert.doesNotThrow(() => openCompileCache("nssh", "id", path.join(file, "nssh")).save(data));
+    assert.doesNotThrow(() => openCompileCache("nssh", "id", path.join(file, "nssh")).save(made));
+    const failing = path.join(dir, "failing");
+    assert.doesNotThrow(() =>
+      openCompileCache("nssh", "id", failing).save(() => {
+        throw new Error("V8 could not serialize");
+      }),
+    );
+    assert.deepEqual(fs.readdirSync(failing), [], "no partial file is left");
   });
 });
 
@@ -94,12 +120,18 @@ describe("nssh with its code cache, against OpenSSH's sshd", { skip: nsshSkip },
     await w?.stop();
   });
 
-  const cacheFile = (): string => path.join(w.home, ".cache", "nssh", "nssh.v8cache");
+  const cacheFolder = (): string => path.join(w.home, ".cache", "nssh");
+  const cacheFile = (): string => {
+    const names = fs.existsSync(cacheFolder()) ? fs.readdirSync(cacheFolder()) : [];
+    const cache = names.find((n) => n.startsWith("nssh-") && n.endsWith(".v8cache"));
+    return path.join(cacheFolder(), cache ?? "nssh-none.v8cache");
+  };
   const login = (command: string, env: NodeJS.ProcessEnv = {}) =>
     runNssh([...w.baseArgs(), "127.0.0.1", command], { env: w.env(env) });
 
-  test("the bundle is what runs", () => {
+  test("the bundle is what runs, in strict mode as the modules it is made of", () => {
     assert.ok(fs.existsSync(bundlePath("nssh")), bundlePath("nssh"));
+    assert.match(fs.readFileSync(bundlePath("nssh"), "utf8"), /^"use strict";\n/);
   });
 
   test("-V leaves no cache; a login leaves one in ~/.cache/nssh; the next login uses it as it is", async () => {

@@ -5,7 +5,6 @@
  * the ssh program -S names, run as a child.
  * Exit status 1 when any file failed. Started by cli/nscp.ts (the launcher).
  */
-import { markRunWorthCaching } from "../runWorthCaching.js";
 import { parseRemote } from "../nsftp/sshProgram.js";
 import { copyLocal, download, remoteToRemote, upload } from "./copy.js";
 import { USAGE, parseNscpArguments } from "./options.js";
@@ -19,12 +18,10 @@ async function main(argv: string[]): Promise<number> {
     return 1;
   }
   const { ssh, settings: s, operands } = parsed;
-  if (parsed.remoteMode !== null) {
-    // The far end of a legacy copy, started by sshd for each copy: worth a code cache (cli/launcher.ts).
-    markRunWorthCaching();
-    if (parsed.remoteMode === "t") return runRemoteSink(operands, s, parsed.targetMustBeDir);
-    return runRemoteSource(operands, s);
-  }
+  // The far end of a legacy copy, run by a server: it writes no code cache into the user's home, as
+  // scp's far end writes nothing but the files (cli/launcher.ts caches only after a login).
+  if (parsed.remoteMode === "t") return runRemoteSink(operands, s, parsed.targetMustBeDir);
+  if (parsed.remoteMode === "f") return runRemoteSource(operands, s);
   if (operands.length < 2) {
     process.stderr.write(USAGE);
     return 1;

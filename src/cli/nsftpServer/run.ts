@@ -12,7 +12,6 @@ import { allRequestNames, serveSftp, type SftpServerOptions } from "../../sftp/i
 import type { LogLevel } from "../../transport/index.js";
 import { SYSLOG_FACILITIES } from "../../config/configValues.js";
 import { getopt } from "../nsftp/getopt.js";
-import { markRunWorthCaching } from "../runWorthCaching.js";
 
 const USAGE =
   "usage: nsftp-server [-ehR] [-d start_directory] [-f log_facility] [-l log_level]\n" +
@@ -145,8 +144,8 @@ async function main(): Promise<void> {
   };
   if (flags.allowed) options.allowedRequests = flags.allowed;
   if (flags.denied) options.deniedRequests = flags.denied;
-  // Started by sshd for each session: worth a code cache (cli/launcher.ts).
-  markRunWorthCaching();
+  // No code cache is written from here (cli/launcher.ts caches only after a login): a server's
+  // sftp-server writes nothing into the user's home but what the client asks for, even with -R.
   try {
     await serveSftp(process.stdin, process.stdout, options);
   } catch (err) {
