@@ -35,7 +35,6 @@ import {
   type NegotiatedAlgorithms,
 } from "./kexInit.js";
 import type { Phase, Role } from "./messagePolicy.js";
-import { withPeerOffer } from "./negotiationError.js";
 import {
   REKEY_PACKET_LIMIT,
   rekeyByteLimit,
@@ -186,12 +185,7 @@ export abstract class KeyExchangeDriver extends EventEmitter<TransportEvents> {
     const kex = this.kex!;
     if (kex.peerKexInitReceived) throw new SshError("PROTOCOL", "duplicate KEXINIT");
     this.log("debug1", "SSH2_MSG_KEXINIT received");
-    try {
-      kex.onPeerKexInit(payload);
-    } catch (err) {
-      // No common algorithm: the error carries the peer's offer, which ssh prints ("Their offer: ...").
-      throw withPeerOffer(err, payload, this.lists);
-    }
+    kex.onPeerKexInit(payload);
     if (kex.initial) {
       this.strict = kex.strictNegotiated;
       if (this.strict && seq !== 0) {

@@ -5,6 +5,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { Msg, SshError, SshReader, SshWriter } from "../wire/index.js";
+import { NegotiationError } from "./negotiationError.js";
 
 export interface AlgorithmLists {
   kex: string[];
@@ -84,14 +85,12 @@ export interface NegotiatedAlgorithms {
   compressionS2C: string;
 }
 
+/** Names without the pseudo-algorithms, for messages. */
+const realNames = (list: readonly string[]): string => list.filter((n) => !PSEUDO.has(n)).join(",");
+
 function choose(client: string[], server: string[], what: string): string {
   const found = client.find((n) => !PSEUDO.has(n) && server.includes(n));
-  if (!found) {
-    throw new SshError(
-      "KEX_FAILED",
-      `no matching ${what} found: client ${client.filter((n) => !PSEUDO.has(n)).join(",")} server ${server.filter((n) => !PSEUDO.has(n)).join(",")}`,
-    );
-  }
+  if (!found) throw new NegotiationError(what, client, server, realNames);
   return found;
 }
 

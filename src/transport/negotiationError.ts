@@ -1,16 +1,13 @@
 /**
  * A key exchange that found no algorithm both sides offer (RFC 4253 §7.1), with what ssh prints for it:
- * the kind that failed and the peer's whole offer for it, as sent (OpenSSH kex.c kex_choose_conf keeps
+ * the kind that failed and each side's whole offer for it, as sent (OpenSSH kex.c kex_choose_conf keeps
  * the peer's list as `failed_choice`; ssh and sshd then log "Unable to negotiate with HOST port N: no
- * matching cipher found. Their offer: ...", packet.c sshpkt_fatal).
+ * matching cipher found. Their offer: ...", packet.c sshpkt_fatal). negotiate() (kexInit.ts) throws it.
  */
 import { SshError } from "../wire/index.js";
-import { parseKexInit } from "./kexInit.js";
-import type { ResolvedLists } from "./options.js";
+import type { Role } from "./messagePolicy.js";
 
-/** How negotiate() (kexInit.ts) words a failure: "no matching cipher found: client ... server ...". */
-const NO_MATCH = /^no matching (.+?) found: client /;
-/** How the transport logs one: ssh's and sshd's words, less "Unable to negotiate with HOST port N: ". */
+/** How the transport logs a failed negotiation: ssh's and sshd's words, less "Unable to negotiate with HOST". */
 const LOGGED_NO_MATCH = /^no matching .+? found\. Their offer: /;
 
 /** True for the line a transport logs for a failed negotiation (negotiationLogLine). */
@@ -19,48 +16,31 @@ export function isNegotiationFailure(message: string): boolean {
 }
 
 export class NegotiationError extends SshError {
-  /** What had no match, in ssh's words: "key exchange method", "host key type", "cipher", "MAC", ... */
-  readonly algorithmKind: string;
-  /** The peer's list for it, as its KEXINIT sent it (with ext-info and strict KEX markers). */
-  readonly peerOffer: readonly string[];
+  /**
+   * @param algorithmKind what had no match, in ssh's words: "key exchange method", "host key type",
+   *   "cipher", "MAC", "compression method"
+   * @param clientOffer the client's list for it, as its KEXINIT sent it (ext-info and strict KEX markers too)
+   * @param serverOffer the server's, likewise
+   */
+  constructor(
+    readonly algorithmKind: string,
+    readonly clientOffer: readonly string[],
+    readonly serverOffer: readonly string[],
+    names: (list: readonly string[]) => string,
+  ) {
+    super(
+      "KEX_FAILED",
+      `no matching ${algorithmKind} found: client ${names(clientOffer)} server ${names(serverOffer)}`,
+    );
+  }
 
-  constructor(failure: SshError, algorithmKind: string, peerOffer: readonly string[]) {
-    super(failure.code, failure.message, { disconnectReason: failure.disconnectReason });
-    this.algorithmKind = algorithmKind;
-    this.peerOffer = peerOffer;
+  /** The other side's list, for the side that is `ours`. */
+  peerOffer(ours: Role): readonly string[] {
+    return ours === "client" ? this.serverOffer : this.clientOffer;
   }
 }
 
-/** The line a transport logs for a failed negotiation: "no matching cipher found. Their offer: ...". */
-export function negotiationLogLine(err: NegotiationError): string {
-  return `no matching ${err.algorithmKind} found. Their offer: ${err.peerOffer.join(",")}`;
-}
-
-/**
- * The same failure with the peer's offer attached, when `err` is a failed negotiation of the peer's KEXINIT
- * `peerKexInit`; any other error as it is.
- */
-export function withPeerOffer(err: unknown, peerKexInit: Buffer, ours: ResolvedLists): unknown {
-  const match = err instanceof SshError && err.code === "KEX_FAILED" ? NO_MATCH.exec(err.message) : null;
-  if (!match) return err;
-  // KeyExchange.onPeerKexInit parsed this payload before negotiating, so it parses.
-  const peer = parseKexInit(peerKexInit);
-  const kind = match[1]!;
-  // Our lists are the same both ways: the direction that failed is the first one with nothing in common,
-  // in the order negotiate() tries them (client to server first).
-  const pick = (list: "cipher" | "mac" | "compression", first: string[], second: string[]): string[] =>
-    first.some((n) => ours[list].includes(n)) ? second : first;
-  const offer =
-    kind === "key exchange method"
-      ? peer.kex
-      : kind === "host key type"
-        ? peer.hostKey
-        : kind === "cipher"
-          ? pick("cipher", peer.cipherC2S, peer.cipherS2C)
-          : kind === "MAC"
-            ? pick("mac", peer.macC2S, peer.macS2C)
-            : kind === "compression method"
-              ? pick("compression", peer.compressionC2S, peer.compressionS2C)
-              : null;
-  return offer ? new NegotiationError(err as SshError, kind, offer) : err;
+/** The line a transport of role `ours` logs for a failed negotiation: "no matching cipher found. Their offer: ...". */
+export function negotiationLogLine(err: NegotiationError, ours: Role): string {
+  return `no matching ${err.algorithmKind} found. Their offer: ${err.peerOffer(ours).join(",")}`;
 }

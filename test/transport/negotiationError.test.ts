@@ -44,7 +44,7 @@ describe("no common algorithm", { skip }, () => {
     assert.ok(err instanceof SshError);
     assert.equal(err.code, "KEX_FAILED");
     assert.equal(err.algorithmKind, "key exchange method");
-    assert.deepEqual(err.peerOffer, ["curve25519-sha256", "kex-strict-s-v00@openssh.com"]);
+    assert.deepEqual(err.serverOffer, ["curve25519-sha256", "kex-strict-s-v00@openssh.com"]);
     assert.equal(
       err.message,
       "no matching key exchange method found: client diffie-hellman-group14-sha256 server curve25519-sha256",
@@ -57,7 +57,7 @@ describe("no common algorithm", { skip }, () => {
     const err = await clientFailure(sshd.port, { ciphers: ["aes256-gcm@openssh.com"] });
     assert.ok(err instanceof NegotiationError, String(err));
     assert.equal(err.algorithmKind, "cipher");
-    assert.deepEqual(err.peerOffer, ["aes128-ctr", "aes192-ctr"]);
+    assert.deepEqual(err.serverOffer, ["aes128-ctr", "aes192-ctr"]);
   });
 
   test("ssh against our server: the error carries ssh's offer, ssh prints ours", async (t) => {
@@ -92,7 +92,7 @@ describe("no common algorithm", { skip }, () => {
     const err = await conn.closed;
     assert.ok(err instanceof NegotiationError, String(err));
     assert.equal(err.algorithmKind, "key exchange method");
-    assert.deepEqual(err.peerOffer, [
+    assert.deepEqual(err.clientOffer, [
       "diffie-hellman-group14-sha256",
       "ext-info-c",
       "kex-strict-c-v00@openssh.com",

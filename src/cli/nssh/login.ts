@@ -8,7 +8,11 @@ import { connect, type SshClient } from "../../client/index.js";
 import { expandProxyCommand, resolveSshConfig, type SshResolvedConfig } from "../../config/sshConfig.js";
 import { findKnownHostEntries, knownHostsName } from "../../keys/knownHosts.js";
 import type { LogLevel } from "../../transport/index.js";
-import { isNegotiationFailure, NegotiationError } from "../../transport/negotiationError.js";
+import {
+  isNegotiationFailure,
+  NegotiationError,
+  negotiationLogLine,
+} from "../../transport/negotiationError.js";
 import { SshError } from "../../wire/index.js";
 import { configRequest, UsageError, type NsshArgs } from "./args.js";
 import { createHostKeyCheck, type HostKeyCheck } from "./hostKeyCheck.js";
@@ -296,12 +300,9 @@ function describeLoginFailure(
       return new ConnectFailure(`${user}@${cfg.hostname}: ${e.message}`);
     case "KEX_FAILED":
       // ssh's one line for no common algorithm (packet.c sshpkt_fatal): the kind and the server's offer.
-      if (e instanceof NegotiationError) {
-        return new ConnectFailure(
-          `Unable to negotiate with ${peer}: no matching ${e.algorithmKind} found. Their offer: ${e.peerOffer.join(",")}`,
-        );
-      }
-      return new ConnectFailure(`Unable to negotiate with ${peer}: ${e.message}`);
+      return new ConnectFailure(
+        `Unable to negotiate with ${peer}: ${e instanceof NegotiationError ? negotiationLogLine(e, "client") : e.message}`,
+      );
     case "CONNECTION_LOST":
       return new ConnectFailure(`Connection closed by ${peer}`);
     case "DISCONNECTED":
