@@ -16,7 +16,6 @@ import {
   AEAD_TAG_LENGTH,
   checkBodyPadding,
   checkPacketLength,
-  checkSealInput,
   checkSealPieces,
   checkWireLength,
   macError,
@@ -79,19 +78,13 @@ export class ChaCha20Poly1305Sealer implements PacketSealer {
   }
 
   seal(seq: number, packet: Buffer): Buffer {
-    return Buffer.concat(this.sealParts(seq, packet));
+    return Buffer.concat(this.sealPieces(seq, [packet]));
   }
 
-  /** Encrypted length, ciphertext, tag over both: the cipher's output is not copied into a joined packet. */
-  sealParts(seq: number, packet: Buffer): Buffer[] {
-    checkSealInput(packet, BLOCK_SIZE, true);
-    const length = this.keys.cryptLength(seq, packet.subarray(0, 4));
-    const { stream, polyKey } = this.keys.mainStream(seq);
-    const encrypted = stream.update(packet.subarray(4));
-    return [length, encrypted, poly1305TagParts([length, encrypted], polyKey)];
-  }
-
-  /** The same for a packet in pieces, each encrypted where it lies (ChaCha20 is a stream cipher). */
+  /**
+   * Encrypted length, ciphertext, tag over both, for a packet in pieces, each encrypted where it lies
+   * (ChaCha20 is a stream cipher): the cipher's output is not copied into a joined packet.
+   */
   sealPieces(seq: number, pieces: readonly Buffer[]): Buffer[] {
     const first = checkSealPieces(pieces, BLOCK_SIZE, true);
     const wire = [this.keys.cryptLength(seq, first.subarray(0, 4))];

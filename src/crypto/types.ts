@@ -60,11 +60,10 @@ export interface PacketSealer {
    * caller may reuse `packet` as soon as seal() returns.
    */
   seal(seq: number, packet: Buffer): Buffer;
-  /** The same bytes as seal(), in pieces to be written in order (spares joining them). */
-  sealParts?(seq: number, packet: Buffer): Buffer[];
   /**
    * seal() of a packet given in pieces, the first starting with packet_length (the AEAD and
-   * encrypt-then-MAC sealers): encrypted where they lie, without first copying them into one buffer.
+   * encrypt-then-MAC sealers): encrypted where they lie, without first copying them into one buffer, and
+   * returned in pieces to be written in order (spares joining them).
    */
   sealPieces?(seq: number, pieces: readonly Buffer[]): Buffer[];
   /** True when seal() returns `packet` itself (no protection: before the first NEWKEYS). */

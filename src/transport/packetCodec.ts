@@ -118,7 +118,7 @@ export class PacketWriter {
     else for (const part of payload) pos += part.copy(packet, pos);
     paddingPool.fill(packet, pos, pad);
     const input = packet.subarray(0, 4 + packetLength);
-    const wire = s.sealParts ? s.sealParts(this.seq, input) : [s.seal(this.seq, input)];
+    const wire = s.sealPieces ? s.sealPieces(this.seq, [input]) : [s.seal(this.seq, input)];
     // The shared buffer outlives the packet: a small one may be a password (USERAUTH_REQUEST), so it is
     // not left there; bulk data is overwritten by the next packet anyway.
     if (!s.returnsInput && size <= SMALL_PACKET) packet.fill(0, 0, size);

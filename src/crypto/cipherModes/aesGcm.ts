@@ -13,7 +13,6 @@ import {
   AEAD_TAG_LENGTH,
   checkBodyPadding,
   checkPacketLength,
-  checkSealInput,
   checkSealPieces,
   checkWireLength,
   macError,
@@ -74,26 +73,13 @@ export class GcmSealer implements PacketSealer {
   }
 
   seal(seq: number, packet: Buffer): Buffer {
-    return Buffer.concat(this.sealParts(seq, packet));
-  }
-
-  /** packet_length in clear, the ciphertext, the tag: Node's cipher output is not copied again. */
-  sealParts(_seq: number, packet: Buffer): Buffer[] {
-    checkSealInput(packet, this.blockSize, true);
-    const { algorithm, key, iv } = this.state;
-    const c = createCipheriv(algorithm, key, iv, { authTagLength: AEAD_TAG_LENGTH });
-    const length = packet.subarray(0, 4);
-    c.setAAD(length);
-    const encrypted = c.update(packet.subarray(4));
-    c.final(); // GCM is a stream mode: final() yields no bytes, it computes the tag
-    incrementInvocationCounter(iv);
-    return [Buffer.from(length), encrypted, c.getAuthTag()];
+    return Buffer.concat(this.sealPieces(seq, [packet]));
   }
 
   /**
-   * The same for a packet in pieces (its header, views of the channel data, its padding): each piece is
-   * encrypted where it lies (GCM is a stream mode, so a piece need not fill whole blocks), which spares
-   * copying the data into one plaintext buffer first.
+   * packet_length in clear, the ciphertext, the tag, for a packet in pieces (its header, views of the
+   * channel data, its padding): each piece is encrypted where it lies (GCM is a stream mode, so a piece
+   * need not fill whole blocks), and Node's cipher output is not copied again.
    */
   sealPieces(_seq: number, pieces: readonly Buffer[]): Buffer[] {
     const first = checkSealPieces(pieces, this.blockSize, true);

@@ -111,31 +111,25 @@ export class EtmSealer implements PacketSealer {
   }
 
   seal(seq: number, packet: Buffer): Buffer {
-    return Buffer.concat(this.sealParts(seq, packet));
+    return Buffer.concat(this.sealPieces(seq, [packet]));
   }
 
-  /** packet_length in clear, the ciphertext, the MAC over both: the cipher's output is not copied. */
-  sealParts(seq: number, packet: Buffer): Buffer[] {
-    checkSealInput(packet, this.blockSize, true);
-    const length = Buffer.from(packet.subarray(0, 4));
-    const encrypted = this.cipher.update(packet.subarray(4));
-    this.exportable.position.advance(encrypted);
-    return [length, encrypted, this.mac.compute(seq, length, encrypted)];
-  }
-
-  /** The same for a packet in pieces, each encrypted where it lies (CTR and CBC keep their state). */
+  /**
+   * packet_length in clear, the ciphertext, the MAC over both, for a packet in pieces, each encrypted
+   * where it lies (CTR and CBC keep their state): the cipher's output is not copied.
+   */
   sealPieces(seq: number, pieces: readonly Buffer[]): Buffer[] {
     const first = checkSealPieces(pieces, this.blockSize, true);
     const wire: Buffer[] = [Buffer.from(first.subarray(0, 4))];
-    // CBC's update() holds back a partial block, so a piece's output may be shorter than the piece.
-    const put = (piece: Buffer): void => {
+    for (let i = 0; i < pieces.length; i++) {
+      const piece = i === 0 ? first.subarray(4) : pieces[i]!;
+      if (piece.length === 0) continue;
+      // CBC's update() holds back a partial block, so a piece's output may be shorter than the piece.
       const encrypted = this.cipher.update(piece);
-      if (encrypted.length === 0) return;
+      if (encrypted.length === 0) continue;
       this.exportable.position.advance(encrypted);
       wire.push(encrypted);
-    };
-    if (first.length > 4) put(first.subarray(4));
-    for (let i = 1; i < pieces.length; i++) if (pieces[i]!.length > 0) put(pieces[i]!);
+    }
     wire.push(this.mac.compute(seq, ...wire));
     return wire;
   }
