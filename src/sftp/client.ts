@@ -363,18 +363,10 @@ export class SftpClient extends SftpChannel {
   }
 
   /**
-   * write() for a request buffer the caller filled: `packet` holds `length` data bytes at
-   * writeHeaderLength(h), read there straight from a file; the header is written here. The caller may
-   * reuse the buffer once this settles with success: the server's reply means the request was sent.
-   */
-  async writePrepared(h: SftpHandle, position: number, packet: Buffer, length: number): Promise<void> {
-    const r = await this.requestPacket(this.frameWrite(h, position, packet, length));
-    this.expectOk(r, "write", h.path);
-  }
-
-  /**
-   * writePrepared() without a promise: `done(error)` once the server has answered (null for OK). For
-   * transfers keeping many WRITEs in flight; needs init() resolved.
+   * A WRITE for a request buffer the caller filled: `packet` holds `length` data bytes at
+   * writeHeaderLength(h), read there straight from a file; the header is written here. `done(error)` once
+   * the server has answered (null for OK), and the caller may then reuse the buffer. For transfers keeping
+   * many WRITEs in flight; needs init() resolved.
    */
   writeFramed(
     h: SftpHandle,

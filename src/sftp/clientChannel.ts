@@ -178,29 +178,13 @@ export class SftpChannel {
   /** Send a request (type byte, then id, then `body`) and wait for its reply. */
   async request(type: number, body: (w: SshWriter) => void, sizeHint = 64): Promise<Reply> {
     await this.ready;
-    if (this.failure) throw this.failure;
-    const id = this.nextId;
-    this.nextId = (this.nextId + 1) >>> 0 || 1;
+    let pending!: Pending;
+    const reply = new Promise<Reply>((resolve, reject) => (pending = { resolve, reject }));
+    const id = this.registerRequest(pending);
     // Room for the length, type, id and a request's fixed fields, so a WRITE is never reallocated.
     const w = new SshWriter(sizeHint + 48).uint32(0).byte(type).uint32(id);
     body(w);
-    const reply = new Promise<Reply>((resolve, reject) => this.pending.set(id, { resolve, reject }));
     this.send(w);
-    return reply;
-  }
-
-  /**
-   * Send a request built whole by the caller (bulk WRITEs: the file's bytes read straight into it): its
-   * length and type filled in, 4 bytes at offset 5 left for the id, set here. Resolves with the reply.
-   */
-  async requestPacket(packet: Buffer): Promise<Reply> {
-    await this.ready;
-    if (this.failure) throw this.failure;
-    const id = this.nextId;
-    this.nextId = (this.nextId + 1) >>> 0 || 1;
-    packet.writeUInt32BE(id, 5);
-    const reply = new Promise<Reply>((resolve, reject) => this.pending.set(id, { resolve, reject }));
-    this.output.write(packet);
     return reply;
   }
 
