@@ -5,7 +5,7 @@
  * its host key, log in, run LocalCommand; and the way a run reports its failure and ends.
  *
  * nssh (main.ts) runs its session on what this returns. nsftp and nscp, when no ssh program is named
- * (-S), run this in their own process with the argv they would have given nssh (nsftp/inProcessSsh.ts),
+ * (-S), run this in their own process with the argv they would have given nssh (nsftp/sshInProcess.ts),
  * so every connection setting, prompt, message and exit status is nssh's own.
  */
 import { spawnSync } from "node:child_process";

@@ -149,7 +149,7 @@ export async function main(argv: string[]): Promise<number> {
     if (exiting) return;
     exiting = true;
     ctx.log?.debug1(`Killed by signal ${signal}.`);
-    for (const c of ctx.cleanups.reverse()) c();
+    endRun(ctx);
     process.exit(255);
   });
   let status: number;
