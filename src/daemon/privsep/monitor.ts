@@ -64,6 +64,7 @@ export class PrivsepMonitor {
       connections: () => this.connections.values(),
       sessionIdSeen: (sid) => this.sessionIdSeen(sid),
       serveLogs: (child, owns) => this.serveLogs(child, owns),
+      serveConnectionEnds: (child, owned) => this.serveConnectionEnds(child, owned),
       configureChild: (child) => this.configureChild(child),
       refused: (child, reason) => this.refused(child, reason),
       endConnection: (c, how) => this.endConnection(c, how),
@@ -212,6 +213,19 @@ export class PrivsepMonitor {
     });
   }
 
+  /** A child's note that a connection it owns has ended (`owned` finds it, or not: refused). */
+  private serveConnectionEnds(
+    child: ChildHandle,
+    owned: (conn: number) => MonitorConnection | undefined,
+  ): void {
+    child.peer.handle("closed", connectionClosed, ({ conn, reason, disconnected }) => {
+      const c = owned(conn);
+      if (!c) throw new Error(`connection ${conn} is not this ${child.role}'s`);
+      this.endConnection(c, { ...(reason ? { reason } : {}), ...(disconnected ? { disconnected } : {}) });
+      return true;
+    });
+  }
+
   /** Answer a session process's requests: its log lines, re-key signatures, connection ends, login records. */
   private serveSession(s: SessionProcess): void {
     const owns = (cid: number): boolean => s.connections.has(cid);
@@ -226,12 +240,7 @@ export class PrivsepMonitor {
       sessionIdSeen: () => false,
       signOnly: true,
     });
-    s.child.peer.handle("closed", connectionClosed, ({ conn, reason, disconnected }) => {
-      const c = this.connections.get(conn);
-      if (!c || !owns(conn)) throw new Error(`connection ${conn} is not this session process's`);
-      this.endConnection(c, { ...(reason ? { reason } : {}), ...(disconnected ? { disconnected } : {}) });
-      return true;
-    });
+    this.serveConnectionEnds(s.child, (conn) => (owns(conn) ? this.connections.get(conn) : undefined));
     serveLoginRecords(s, owns, (conn) => this.connections.get(conn));
     s.child.ready.then(() => this.configureChild(s.child)).catch(() => {});
   }

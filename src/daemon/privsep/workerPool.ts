@@ -10,7 +10,7 @@ import type { DaemonLog } from "../log.js";
 import { serveWorkerAuth } from "./authRelay.js";
 import { WorkerLoad, type WorkerRecycling } from "./workerLoad.js";
 import { CHILD_ENTRY, startChild, type ChildHandle } from "./childProcesses.js";
-import { connectionClosed, loginClaim } from "./messages.js";
+import { loginClaim } from "./messages.js";
 import type { ConnectionEnd, LoginClaim, MonitorConnection } from "./monitorConnection.js";
 
 /** What the pool needs of the monitor. */
@@ -38,6 +38,8 @@ export interface WorkerPoolHost {
   /** A child sent what the protocol does not allow. */
   refused(child: ChildHandle, reason: string): void;
   endConnection(c: MonitorConnection, how: ConnectionEnd): void;
+  /** Answer the child's "closed" notes for the connections it owns (`owned` finds them). */
+  serveConnectionEnds(child: ChildHandle, owned: (conn: number) => MonitorConnection | undefined): void;
   /** A worker's login claim, taken from it: check it and hand the connection over (loginHandoff.ts). */
   login(c: MonitorConnection, claim: LoginClaim, socket: net.Socket): Promise<boolean>;
 }
@@ -87,29 +89,22 @@ export class WorkerPool {
       ...(id ? { uid: id.uid, gid: id.gid } : {}),
       onRefused: (reason) => host.refused(w, reason),
     });
+    /** A connection of this worker's, still before its login. */
+    const mine = (cid: number): MonitorConnection | undefined => {
+      const c = host.connection(cid);
+      return c && c.worker === w && c.phase === "preauth" ? c : undefined;
+    };
     serveWorkerAuth(w.peer, {
       // The keys in force now: configure() replaces them on SIGHUP.
       get hostKeys() {
         return host.hostKeys();
       },
-      connection: (cid) => {
-        const c = host.connection(cid);
-        return c && c.worker === w && c.phase === "preauth" ? c : undefined;
-      },
+      connection: mine,
       sessionIdSeen: (sid) => host.sessionIdSeen(sid),
       preauth: true,
     });
-    const mine = (cid: number): boolean => {
-      const c = host.connection(cid);
-      return c !== undefined && c.worker === w && c.phase === "preauth";
-    };
-    host.serveLogs(w, mine);
-    w.peer.handle("closed", connectionClosed, ({ conn, reason, disconnected }) => {
-      const c = host.connection(conn);
-      if (!c || !mine(conn)) throw new Error(`connection ${conn} is not this worker's`);
-      host.endConnection(c, { ...(reason ? { reason } : {}), ...(disconnected ? { disconnected } : {}) });
-      return true;
-    });
+    host.serveLogs(w, (cid) => mine(cid) !== undefined);
+    host.serveConnectionEnds(w, mine);
     w.peer.handle(
       "authenticated",
       loginClaim,
