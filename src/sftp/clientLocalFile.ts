@@ -1,12 +1,13 @@
 /**
- * The local file of a get or put: a regular file's reads and writes run on the event loop while they
- * stay fast (inlineIo.ts), anything else's through the thread pool.
+ * The local file of a get or put: a regular file's reads and writes (and a memory device's, such as
+ * /dev/null) run on the event loop while they stay fast (inlineIo.ts), anything else's through the
+ * thread pool.
  */
 import { readSync, writevSync, type Stats } from "node:fs";
 import type { FileHandle } from "node:fs/promises";
 import { partsAfter } from "./bufferParts.js";
 import { fsError } from "./fileSystem.js";
-import { InlineIo } from "./inlineIo.js";
+import { InlineIo, inlineLimit } from "./inlineIo.js";
 
 /** The most one call on the event loop moves (a get writes up to 4 MiB of ready blocks at once). */
 const MAX_INLINE_BYTES = 4 * 1024 * 1024;
@@ -18,7 +19,7 @@ export class LocalFile {
     readonly fh: FileHandle,
     st: Stats,
   ) {
-    this.inline = new InlineIo(st.isFile() ? MAX_INLINE_BYTES : 0);
+    this.inline = new InlineIo(inlineLimit(st, MAX_INLINE_BYTES));
   }
 
   /**
@@ -56,8 +57,7 @@ export class LocalFile {
 
   /** read() on the event loop when allowed: the count read (0 at the end), or null: use read(). */
   readNow(buffer: Buffer, offset: number, length: number, position: number): number | null {
-    if (!this.inline.allows(length)) return null;
-    return this.inline.run(() => readSync(this.fh.fd, buffer, offset, length, position));
+    return this.inline.tryRun(length, () => readSync(this.fh.fd, buffer, offset, length, position));
   }
 
   async read(buffer: Buffer, offset: number, length: number, position: number): Promise<number> {

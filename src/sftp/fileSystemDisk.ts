@@ -12,7 +12,7 @@ import { byteLength } from "./packetParser.js";
 import { MAX_PACKET_LENGTH, OpenFlags, type SftpStatvfs } from "./protocol.js";
 import { systemGroupName, systemHomeDirectory, systemUserName } from "./serverAccounts.js";
 import { partsAfter } from "./bufferParts.js";
-import { InlineIo } from "./inlineIo.js";
+import { InlineIo, inlineLimit } from "./inlineIo.js";
 
 /** How many entries one READDIR reply carries at most (sftp-server.c NUM_ENTRIES). */
 const DIRECTORY_BATCH = 100;
@@ -49,20 +49,6 @@ export function openFlagsToNode(pflags: number): number {
  */
 const MAX_BLOCKING_IO = MAX_PACKET_LENGTH;
 
-/** Linux's memory devices (mem(4): null, zero, full, random, urandom...) never block. */
-const MEMORY_DEVICE_MAJOR = 1;
-
-/**
- * How large a read or write of this file may run on the event loop: a small one of a regular file; any
- * of a memory device (no copy to a disk at all); none of anything else (a FIFO, a terminal or a socket
- * could block it for good).
- */
-function blockingLimit(st: Stats): number {
-  if (st.isFile()) return MAX_BLOCKING_IO;
-  const memoryDevice = st.isCharacterDevice() && Math.floor(st.rdev / 256) % 4096 === MEMORY_DEVICE_MAJOR;
-  return memoryDevice ? Number.POSITIVE_INFINITY : 0;
-}
-
 /**
  * An open file. Reads and writes of a regular file of up to a block are plain pread/pwrite on the event
  * loop, as sftp-server.c does, while they stay fast (inlineIo.ts): a slow disk goes to the thread pool, so
@@ -80,8 +66,7 @@ class DiskFile implements SftpFile {
 
   /** Run `op` on the event loop when it is small enough and this file's calls stay fast; else null. */
   private quick<T>(length: number, op: (fd: number) => T): T | null {
-    if (!this.inline.allows(length)) return null;
-    return this.inline.run(() => op(this.fh.fd));
+    return this.inline.tryRun(length, () => op(this.fh.fd));
   }
 
   async read(buffer: Buffer, bufferOffset: number, length: number, position: number): Promise<number> {
@@ -171,7 +156,7 @@ export class DiskFileSystem implements SftpFileSystem {
   async open(path: string, options: SftpOpenOptions): Promise<SftpFile> {
     const fh = await fsp.open(path, openFlagsToNode(options.flags), options.mode & 0o7777);
     try {
-      return new DiskFile(fh, blockingLimit(await fh.stat()));
+      return new DiskFile(fh, inlineLimit(await fh.stat(), MAX_BLOCKING_IO));
     } catch (err) {
       await fh.close();
       throw err;

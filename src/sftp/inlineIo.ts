@@ -9,6 +9,22 @@
  * vanishing share of its calls, and a passing stall costs little.
  */
 
+import type { Stats } from "node:fs";
+
+/** Linux's memory devices (mem(4): null, zero, full, random, urandom...) never block. */
+const MEMORY_DEVICE_MAJOR = 1;
+
+/**
+ * How large a call on this file may run on the event loop: up to `fileLimit` bytes of a regular file; any
+ * of a memory device (no copy to a disk at all); none of anything else (a FIFO, a terminal or a socket
+ * could block it for good).
+ */
+export function inlineLimit(st: Stats, fileLimit: number): number {
+  if (st.isFile()) return fileLimit;
+  const memoryDevice = st.isCharacterDevice() && Math.floor(st.rdev / 256) % 4096 === MEMORY_DEVICE_MAJOR;
+  return memoryDevice ? Number.POSITIVE_INFINITY : 0;
+}
+
 /** A call longer than this may have waited (a page-cache copy of 256 KiB takes ~0.1 ms, of 4 MiB ~1 ms). */
 const SLOW_CALL_NS = 4_000_000n;
 const FIRST_BACKOFF = 16;
@@ -27,6 +43,11 @@ export class InlineIo {
   allows(length: number): boolean {
     this.calls++;
     return length <= this.maxBytes && this.calls >= this.inlineFrom;
+  }
+
+  /** Run `op` inline when a call of `length` bytes may (counting it); null when it must go to the pool. */
+  tryRun<T>(length: number, op: () => T): T | null {
+    return this.allows(length) ? this.run(op) : null;
   }
 
   /** Run `op` inline, timing it. */

@@ -202,7 +202,9 @@ test("a local file that may not be written inline goes through the thread pool, 
     const fh = await fs.promises.open(file, "w+");
     try {
       const regular = new LocalFile(fh, await fh.stat());
-      const other = new LocalFile(fh, { isFile: () => false } as fs.Stats); // as for a FIFO or a device
+      // As for a FIFO or a terminal (a memory device such as /dev/null may be written inline).
+      const fifo = { isFile: () => false, isCharacterDevice: () => false } as fs.Stats;
+      const other = new LocalFile(fh, fifo);
       const parts = [randomBytes(1000), Buffer.alloc(0), randomBytes(3000)];
       assert.equal(other.writeNow(parts, 0, 4000), false);
       await other.write(parts, 0);
