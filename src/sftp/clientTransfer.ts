@@ -145,7 +145,8 @@ function pipelineReads(
     // Replies that overtook the one before them (rare: servers answer in order), by offset.
     const ready = new Map<number, Buffer[]>();
     const startMs = Date.now();
-    let throttled = false;
+    /** The bandwidth cap's wait before the next READs; a failure (an abort) ends it at once. */
+    let throttle: NodeJS.Timeout | null = null;
 
     const onAbort = (): void => fail(abortError());
     options.signal?.addEventListener("abort", onAbort, { once: true });
@@ -157,9 +158,11 @@ function pipelineReads(
 
     function settle(): void {
       if (finished || inFlight > 0 || writing) return;
-      // Nothing in flight: either the next block in order is ready to write, or the file is done.
-      if (!failure && ready.has(writeOffset)) return;
+      // Nothing in flight: either the next block in order is ready to write, the cap holds the next
+      // READs back, or the file is done.
+      if (!failure && (throttle !== null || ready.has(writeOffset))) return;
       finished = true;
+      if (throttle !== null) clearTimeout(throttle);
       options.signal?.removeEventListener("abort", onAbort);
       if (failure) reject(failure);
       else resolve();
@@ -195,7 +198,7 @@ function pipelineReads(
     }
 
     function pump(): void {
-      if (failure || throttled) return;
+      if (failure || throttle !== null) return;
       const free = Math.min(maxInFlight - inFlight, Math.floor((maxBuffered - buffered) / block));
       // Wait for a batch's worth of free slots, unless the pipeline is running dry or nearly done.
       if (free < batch && inFlight > batch && nextOffset + batch * block < total) return;
@@ -205,11 +208,8 @@ function pipelineReads(
         if (nextOffset >= total && inFlight + positions.length > 0) break;
         const wait = throttleDelay(options, nextOffset - start, startMs);
         if (wait > 0) {
-          throttled = true;
-          inFlight++; // the timer counts as in flight, so the transfer does not settle meanwhile
-          setTimeout(() => {
-            throttled = false;
-            inFlight--;
+          throttle = setTimeout(() => {
+            throttle = null;
             pump();
             settle();
           }, wait);
@@ -345,6 +345,8 @@ function pipelineWrites(
     let reading = false;
     let waiting = false;
     let localEnd = false;
+    /** The bandwidth cap's wait (one of the waits above); a failure (an abort) ends it at once. */
+    let throttle: NodeJS.Timeout | null = null;
     let failure: Error | null = null;
     let finished = false;
     // Confirmed ranges, to know the contiguous prefix even if replies arrive out of order.
@@ -366,6 +368,7 @@ function pipelineWrites(
       if (finished || inFlight > 0 || reading) return;
       if (!failure && (waiting || (!localEnd && nextAt < total))) return;
       finished = true;
+      if (throttle !== null) clearTimeout(throttle); // an abort does not wait out the cap
       options.signal?.removeEventListener("abort", onAbort);
       if (failure) reject(Object.assign(failure, { confirmed }));
       else resolve(confirmed);
@@ -373,6 +376,7 @@ function pipelineWrites(
 
     function resume(): void {
       waiting = false;
+      throttle = null;
       pump();
       settle();
     }
@@ -382,7 +386,7 @@ function pipelineWrites(
         const wait = throttleDelay(options, nextAt - start, startMs);
         if (wait > 0) {
           waiting = true;
-          setTimeout(resume, wait);
+          throttle = setTimeout(resume, wait);
           return;
         }
         if (client.needsDrain) {

@@ -158,6 +158,33 @@ describe("SftpClient against OpenSSH's sftp-server", { skip, concurrency: 1 }, (
     assert.equal(sha256File(`${dir}/capped.down`), sum);
   });
 
+  test("an abort ends a transfer the bandwidth cap holds back, both ways", { timeout: 30_000 }, async () => {
+    // At 1 KiB/s the cap's wait after the first blocks is hours: the abort must not sit it out.
+    const src = path.join(dir, "capped-abort.bin");
+    writeRandomFile(src, 2 * MiB);
+    const slow = { bytesPerSecond: 1024, requests: 4 };
+    const getAbort = new AbortController();
+    await assert.rejects(
+      sftp.get(src, `${dir}/capped-abort.get`, {
+        ...slow,
+        signal: getAbort.signal,
+        onProgress: (p) => p.transferred > 0 && getAbort.abort(),
+      }),
+      { code: "ABORTED" },
+    );
+    assert.ok(fs.statSync(`${dir}/capped-abort.get`).size < 2 * MiB);
+    const putAbort = new AbortController();
+    await assert.rejects(
+      sftp.put(src, `${dir}/capped-abort.put`, {
+        ...slow,
+        signal: putAbort.signal,
+        onProgress: (p) => p.transferred > 0 && putAbort.abort(),
+      }),
+      { code: "ABORTED" },
+    );
+    assert.ok(fs.statSync(`${dir}/capped-abort.put`).size < 2 * MiB);
+  });
+
   test("an aborted get leaves an exact prefix that resume completes", { timeout: 30_000 }, async () => {
     const src = path.join(dir, "abort.bin");
     const sum = writeRandomFile(src, 40 * MiB);
