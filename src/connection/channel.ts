@@ -240,9 +240,14 @@ export class Channel extends Duplex {
     if (!this.stderrWriter.destroyed) this.stderrWriter.destroy();
     // What the peer sent as stderr before its EOF stays readable; a channel torn down earlier loses it.
     if (!this.readablesEnded && !this.stderr.destroyed) this.stderr.destroy();
-    const closed = new SshError("CHANNEL_CLOSED", `channel ${this.localId} closed before the write was sent`);
     // Both streams are destroyed now, so failing their pending writes reaches the callbacks only.
-    for (const item of this.out.splice(0)) item.cb(closed);
+    if (this.out.length > 0) {
+      const closed = new SshError(
+        "CHANNEL_CLOSED",
+        `channel ${this.localId} closed before the write was sent`,
+      );
+      for (const item of this.out.splice(0)) item.cb(closed);
+    }
     this.sendClose();
     cb(err);
   }
@@ -312,7 +317,7 @@ export class Channel extends Duplex {
 
   private released(): void {
     this.host.release(this);
-    this.awaiting.failAll(new SshError("CHANNEL_CLOSED", `channel ${this.localId} closed`));
+    this.awaiting.failAll(() => new SshError("CHANNEL_CLOSED", `channel ${this.localId} closed`));
     this.replies.clear();
   }
 
@@ -389,7 +394,7 @@ export class Channel extends Duplex {
   onConnectionClosed(): void {
     this.closeSent = true;
     this.closeReceived = true;
-    this.awaiting.failAll(new SshError("CHANNEL_CLOSED", `channel ${this.localId}: connection closed`));
+    this.awaiting.failAll(() => new SshError("CHANNEL_CLOSED", `channel ${this.localId}: connection closed`));
     this.replies.clear();
     if (!this.destroyed) this.destroy();
   }

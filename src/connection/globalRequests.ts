@@ -149,7 +149,7 @@ export class GlobalRequests {
 
   /** The connection ended: pending requests fail, held replies are dropped. */
   close(err: Error): void {
-    this.pending.failAll(err);
+    this.pending.failAll(() => err);
     this.replies.clear();
   }
 }

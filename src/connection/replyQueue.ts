@@ -58,7 +58,10 @@ export class PendingReplies<T> {
     next.resolve(value);
   }
 
-  failAll(err: Error): void {
+  /** Reject every waiting request; the error is made only if one waits (most channels close with none). */
+  failAll(reason: () => Error): void {
+    if (this.waiting.length === 0) return;
+    const err = reason();
     for (const w of this.waiting.splice(0)) w.reject(err);
   }
 }
