@@ -17,7 +17,6 @@ import {
   restorePacketSealer,
   type CompressionAlgorithm,
   type PacketOpener,
-  type PacketSealer,
   type ProtectionState,
 } from "../crypto/index.js";
 import { PublicKey, SIGNATURE_ALGORITHMS } from "../keys/index.js";
@@ -235,11 +234,18 @@ export abstract class KeyExchangeDriver extends EventEmitter<TransportEvents> {
     this.writePacket(Buffer.from([Msg.NEWKEYS]));
     this.log("debug1", "SSH2_MSG_NEWKEYS sent");
     const ours = this.directionKeys(out, this.role === "client");
-    this.writer.sealer = ours.sealer;
+    this.writer.sealer = createPacketSealer(ours.cipher, ours.mac, ours.key, ours.iv, ours.macKey);
     this.writer.resetCounters();
     if (this.strict) this.writer.seq = 0;
     this.ourNewKeysSent = true;
-    this.pendingIncoming = this.directionKeys(out, this.role !== "client").opener;
+    const theirs = this.directionKeys(out, this.role !== "client");
+    this.pendingIncoming = createPacketOpener(
+      theirs.cipher,
+      theirs.mac,
+      theirs.key,
+      theirs.iv,
+      theirs.macKey,
+    );
     const neg = out.negotiated;
     const client = this.role === "client";
     this.outCompression = compressionByName(client ? neg.compressionC2S : neg.compressionS2C)!;
@@ -271,10 +277,8 @@ export abstract class KeyExchangeDriver extends EventEmitter<TransportEvents> {
     ]);
   }
 
-  private directionKeys(
-    out: KexOutcome,
-    clientToServer: boolean,
-  ): { sealer: PacketSealer; opener: PacketOpener } {
+  /** One direction's algorithms and keys (RFC 4253 §7.2): we build only the sealer or opener we use. */
+  private directionKeys(out: KexOutcome, clientToServer: boolean) {
     const neg = out.negotiated;
     const cipher = cipherByName(clientToServer ? neg.cipherC2S : neg.cipherS2C)!;
     const macName = clientToServer ? neg.macC2S : neg.macS2C;
@@ -291,11 +295,7 @@ export abstract class KeyExchangeDriver extends EventEmitter<TransportEvents> {
         mac: mac?.keyLength ?? 0,
       },
     );
-    const macKey = mac ? keys.macKey : null;
-    return {
-      sealer: createPacketSealer(cipher, mac, keys.key, keys.iv, macKey),
-      opener: createPacketOpener(cipher, mac, keys.key, keys.iv, macKey),
-    };
+    return { cipher, mac, key: keys.key, iv: keys.iv, macKey: mac ? keys.macKey : null };
   }
 
   protected onNewKeys(payload: Buffer): void {
