@@ -1,5 +1,5 @@
 /**
- * `npm run bench` (node dist/bench/index.js [--quick] [--only=name,name]): prints the machine, starts the
+ * `npm run bench` (node dist/bench/index.js [--quick] [--only=name,name] [--keep]): prints the machine, starts the
  * servers under test (nssh's, OpenSSH's sshd, ssh2's; see servers.ts), runs each section and writes the
  * report to bench/results/latest.md. Add a case by adding a section to SECTIONS.
  * Section names for --only: ciphers, channel, sftp, scp, latency, rate, memory, ceilings.
@@ -94,6 +94,8 @@ function machine(cpuMeterKind: string, ourLabel: string, note: string, environme
 
 async function main(): Promise<void> {
   const quick = process.argv.includes("--quick");
+  // --keep: the work folder (the servers' configurations and logs) stays, to see why a case failed.
+  const keep = process.argv.includes("--keep");
   const onlyArg = process.argv.find((a) => a.startsWith("--only="));
   const only = onlyArg ? new Set(onlyArg.slice("--only=".length).split(",")) : null;
   const progress = (line: string): void => console.error(`  .. ${line}`);
@@ -104,7 +106,8 @@ async function main(): Promise<void> {
   const cleanUp = async (): Promise<void> => {
     for (const s of started.splice(0).reverse()) await s.stop();
     if (cgroupParent) removeCgroup(cgroupParent);
-    fs.rmSync(fx.workDir, { recursive: true, force: true });
+    if (keep) console.error(`bench: the servers' logs are kept in ${fx.workDir}`);
+    else fs.rmSync(fx.workDir, { recursive: true, force: true });
   };
   // Interrupted (Ctrl-C, a timeout): the servers are ours to end.
   for (const signal of ["SIGINT", "SIGTERM"] as const)
