@@ -82,10 +82,12 @@ export function runWorker(channel: IpcChannel): void {
           }
           handedOff = true;
           const claim = { conn, username: user.username, methods: user.methods, handoff };
-          // keepOpen false: once passed, the socket is the monitor's; this process closes its copy.
-          peer.request("authenticated", claim, bool, socket).catch((err: Error) => {
+          // The monitor kept the socket it accepted and hands that one on: this process only closes its
+          // copy (closing a descriptor of a socket another process holds does not end the connection).
+          peer.request("authenticated", claim, bool).catch((err: Error) => {
             void note(conn, "error", `handing off the connection failed: ${err.message}`);
           });
+          socket.destroy();
         },
       });
       transport.once("close", (err) => {

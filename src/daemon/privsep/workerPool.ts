@@ -110,7 +110,8 @@ export class WorkerPool {
       loginClaim,
       async (claim, socket) => {
         const c = host.connection(claim.conn);
-        // The worker's copy of the socket is not used: the monitor sends on the one it accepted.
+        // A worker keeps its copy of the socket to itself (workerMain.ts): the monitor hands on the one it
+        // accepted. One that came anyway (an older worker during an upgrade) is closed unused.
         socket?.destroy();
         if (!c || !mine(claim.conn) || !c.socket) {
           throw new Error(`connection ${claim.conn} is not this worker's`);
