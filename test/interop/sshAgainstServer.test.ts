@@ -251,7 +251,8 @@ describe("OpenSSH ssh against createServer: sessions, logins, ciphers", { concur
   // One case at a time: sshd runs each command through root's login shell, and a machine whose root
   // ~/.bashrc does work of its own (pyenv's rehash takes a lock) can print into a session that races
   // another one starting, which no comparison of outputs survives.
-  describe("exit status and exit-signal, compared with OpenSSH's sshd", () => {
+  // (An unset concurrency is inherited from the outer describe, so it is said here.)
+  describe("exit status and exit-signal, compared with OpenSSH's sshd", { concurrency: false }, () => {
     let ours: LibrarySshServer;
     let sshd: OpenSshServer;
     let sshdKnownHosts: string[];
