@@ -178,13 +178,16 @@ export class SftpChannel {
   /** Send a request (type byte, then id, then `body`) and wait for its reply. */
   async request(type: number, body: (w: SshWriter) => void, sizeHint = 64): Promise<Reply> {
     await this.ready;
+    // Room for the length, type, id and a request's fixed fields, so a WRITE is never reallocated.
+    const w = new SshWriter(sizeHint + 48).uint32(0).byte(type).uint32(0);
+    // The body first: one that throws (a field out of range) must leave no request waiting for a reply.
+    body(w);
+    const packet = w.toBuffer();
     let pending!: Pending;
     const reply = new Promise<Reply>((resolve, reject) => (pending = { resolve, reject }));
-    const id = this.registerRequest(pending);
-    // Room for the length, type, id and a request's fixed fields, so a WRITE is never reallocated.
-    const w = new SshWriter(sizeHint + 48).uint32(0).byte(type).uint32(id);
-    body(w);
-    this.send(w);
+    packet.writeUInt32BE(this.registerRequest(pending), 5);
+    packet.writeUInt32BE(packet.length - 4, 0);
+    this.output.write(packet);
     return reply;
   }
 

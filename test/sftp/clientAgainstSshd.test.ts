@@ -158,6 +158,25 @@ describe("SftpClient against OpenSSH's sftp-server", { skip, concurrency: 1 }, (
     assert.equal(sha256File(`${dir}/capped.down`), sum);
   });
 
+  test("a request whose fields do not encode fails alone: none waits on, and the session ends cleanly", async () => {
+    // A second session, so that ending it leaves the suite's own.
+    const own = await conn.sftp();
+    const unhandled: unknown[] = [];
+    const onUnhandled = (r: unknown): void => void unhandled.push(r);
+    process.on("unhandledRejection", onUnhandled);
+    try {
+      fs.writeFileSync(path.join(dir, "fields.bin"), "0123456789");
+      const h = await own.open(`${dir}/fields.bin`);
+      await assert.rejects(own.read(h, -1, 10), RangeError);
+      assert.equal((await own.read(h, 2, 3))?.toString(), "234", "the session goes on");
+      await own.end();
+      await new Promise((r) => setTimeout(r, 50));
+      assert.deepEqual(unhandled, [], "no request was left to fail when the session ended");
+    } finally {
+      process.off("unhandledRejection", onUnhandled);
+    }
+  });
+
   test("an abort ends a transfer the bandwidth cap holds back, both ways", { timeout: 30_000 }, async () => {
     // At 1 KiB/s the cap's wait after the first blocks is hours: the abort must not sit it out.
     const src = path.join(dir, "capped-abort.bin");
