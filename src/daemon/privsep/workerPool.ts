@@ -108,14 +108,10 @@ export class WorkerPool {
     w.peer.handle(
       "authenticated",
       loginClaim,
-      async (claim, socket) => {
-        const c = host.connection(claim.conn);
-        // A worker keeps its copy of the socket to itself (workerMain.ts): the monitor hands on the one it
-        // accepted. One that came anyway (an older worker during an upgrade) is closed unused.
-        socket?.destroy();
-        if (!c || !mine(claim.conn) || !c.socket) {
-          throw new Error(`connection ${claim.conn} is not this worker's`);
-        }
+      // No socket comes with a claim (the IPC layer refuses one): the monitor hands on the one it accepted.
+      async (claim) => {
+        const c = mine(claim.conn);
+        if (!c || !c.socket) throw new Error(`connection ${claim.conn} is not this worker's`);
         const own = c.socket;
         // One claim per connection; from here the worker has no say over it.
         c.phase = "login";
@@ -125,7 +121,6 @@ export class WorkerPool {
         c.socket = null;
         return host.login(c, claim, own);
       },
-      { takesSocket: true },
     );
     w.ready.then(() => host.configureChild(w)).catch(() => {});
     w.process.once("exit", (code, signal) => this.workerExited(w, code, signal));
