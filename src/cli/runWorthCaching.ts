@@ -1,6 +1,6 @@
 /**
  * How a bundled command tells its launcher (cli/launcher.ts) that this run did the work a code cache
- * should hold (it logged in, it served), so that a cache is not made from `nssh -V`'s few functions.
+ * should hold (it logged in), so that a cache is not made from `nssh -V`'s few functions.
  * The bundle has its own copy of every module, so the two meet on a global symbol.
  */
 const WORTH_CACHING = Symbol.for("nssh.compileCache.runWorthCaching");

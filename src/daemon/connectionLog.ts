@@ -10,24 +10,25 @@ import type { SshError } from "../wire/index.js";
 /** Lines sshd's monitor writes itself: never " [preauth]", even before authentication. */
 const MONITOR_LINE = /^(Accepted|Failed|Invalid user|Partial|Disconnected from|Received disconnect) /;
 
-/** `peer`: "ADDR port N". */
-export function connectionLogLine(message: string, peer: string, authenticated: boolean): string {
+/** A connection's log line at the level and in the words sshd writes it; `peer`: "ADDR port N". */
+export function connectionLogEntry(
+  level: LogLevel,
+  message: string,
+  peer: string,
+  authenticated: boolean,
+): { level: LogLevel; line: string } {
   const disconnect = /^Received disconnect: (\d+): (.*)$/s.exec(message);
   // sshd names the peer in this line (packet.c): "Received disconnect from ADDR port N:11: text".
   if (disconnect) message = `Received disconnect from ${peer}:${disconnect[1]}: ${disconnect[2]}`;
   // The connection layer's "input_channel_open" is sshd's server_input_channel_open (serverloop.c).
   else if (message.startsWith("input_channel_open: ")) message = "server_" + message;
-  // A failed negotiation, as sshd logs it (packet.c sshpkt_fatal): the peer, the kind, the client's offer.
-  else if (isNegotiationFailure(message)) message = `Unable to negotiate with ${peer}: ${message}`;
-  return authenticated || MONITOR_LINE.test(message) ? message : `${message} [preauth]`;
-}
-
-/**
- * The level sshd logs a line of a connection at: a failed negotiation, an error for the transport, is
- * sshd's logdie() at INFO (packet.c sshpkt_fatal), so it reads as sshd's line does (no "error: ").
- */
-export function connectionLogLevel(level: LogLevel, message: string): LogLevel {
-  return level === "error" && isNegotiationFailure(message) ? "info" : level;
+  else if (isNegotiationFailure(message)) {
+    // A failed negotiation, as sshd logs it (packet.c sshpkt_fatal): the peer, the kind, the client's
+    // offer, and at INFO (sshd's logdie()), where the transport called it an error.
+    message = `Unable to negotiate with ${peer}: ${message}`;
+    if (level === "error") level = "info";
+  }
+  return { level, line: authenticated || MONITOR_LINE.test(message) ? message : `${message} [preauth]` };
 }
 
 /** How a connection's end is logged (sshd.c / packet.c), or null when sshd says nothing. */

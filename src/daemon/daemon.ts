@@ -17,7 +17,7 @@ import { DaemonConnection, type LoginBackend } from "./daemonConnection.js";
 import { bindAll, closeAll, listenSpecs, noAddressBound, type ListenSpec } from "./listen.js";
 import { parseLogLevel, type DaemonLog, type DaemonLogger } from "./log.js";
 import { StartupTracker } from "./maxStartups.js";
-import { connectionEndLine, connectionLogLevel, connectionLogLine, observePolicy } from "./connectionLog.js";
+import { connectionEndLine, connectionLogEntry, observePolicy } from "./connectionLog.js";
 import type { PrivsepMonitor } from "./privsep/monitor.js";
 import type { LoginGrant } from "./systemAuthPolicy.js";
 import { connectionOverridesFrom, loginSettingsFrom } from "./settingsMapping.js";
@@ -275,10 +275,9 @@ export class Daemon extends EventEmitter<DaemonEvents> {
     };
     // Lines the log would drop are not reworded first (workers send only what the level lets through).
     const write = (level: LogLevel, message: string, authenticated: boolean): void => {
-      const sshdLevel = connectionLogLevel(level, message);
-      if (log.enabled(sshdLevel)) {
-        log.transportLogger(sshdLevel, connectionLogLine(message, peer, authenticated));
-      }
+      if (!log.enabled(level)) return;
+      const entry = connectionLogEntry(level, message, peer, authenticated);
+      if (log.enabled(entry.level)) log.transportLogger(entry.level, entry.line);
     };
     const connLog: DaemonLog = {
       error: (m) => write("error", m, false),

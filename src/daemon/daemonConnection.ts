@@ -15,7 +15,7 @@ import type { SshError } from "../wire/index.js";
 import type { DaemonLog, DaemonLogger } from "./log.js";
 import type { LoginSettings } from "./loginSettings.js";
 import { startClientAlive } from "./clientAlive.js";
-import { connectionEndLine, connectionLogLevel, connectionLogLine, observePolicy } from "./connectionLog.js";
+import { connectionEndLine, connectionLogEntry, observePolicy } from "./connectionLog.js";
 import { connectionOverridesFrom, loginSettingsFrom } from "./settingsMapping.js";
 
 /** The policy a login backend makes for one connection (system accounts: systemAuthPolicy.ts). */
@@ -151,10 +151,8 @@ export class DaemonConnection {
 
   /** One log line of this connection, in sshd's wording. */
   private write(level: LogLevel, message: string): void {
-    this.ctx.log.transportLogger(
-      connectionLogLevel(level, message),
-      connectionLogLine(message, this.peer(), this.authenticated),
-    );
+    const entry = connectionLogEntry(level, message, this.peer(), this.authenticated);
+    this.ctx.log.transportLogger(entry.level, entry.line);
   }
 
   private viewLog(): DaemonLog {

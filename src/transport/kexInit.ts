@@ -90,7 +90,10 @@ const realNames = (list: readonly string[]): string => list.filter((n) => !PSEUD
 
 function choose(client: string[], server: string[], what: string): string {
   const found = client.find((n) => !PSEUDO.has(n) && server.includes(n));
-  if (!found) throw new NegotiationError(what, client, server, realNames);
+  if (!found) {
+    const message = `no matching ${what} found: client ${realNames(client)} server ${realNames(server)}`;
+    throw new NegotiationError(what, client, server, message);
+  }
   return found;
 }
 

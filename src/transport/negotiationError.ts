@@ -21,17 +21,15 @@ export class NegotiationError extends SshError {
    *   "cipher", "MAC", "compression method"
    * @param clientOffer the client's list for it, as its KEXINIT sent it (ext-info and strict KEX markers too)
    * @param serverOffer the server's, likewise
+   * @param message the error's message (negotiate() leaves the pseudo-algorithms out of it)
    */
   constructor(
     readonly algorithmKind: string,
     readonly clientOffer: readonly string[],
     readonly serverOffer: readonly string[],
-    names: (list: readonly string[]) => string,
+    message: string,
   ) {
-    super(
-      "KEX_FAILED",
-      `no matching ${algorithmKind} found: client ${names(clientOffer)} server ${names(serverOffer)}`,
-    );
+    super("KEX_FAILED", message);
   }
 
   /** The other side's list, for the side that is `ours`. */

@@ -20,7 +20,7 @@ const skip = opensshAvailable() ? false : "OpenSSH is not installed";
 async function clientFailure(
   port: number,
   options: { kex?: string[]; ciphers?: string[] },
-): Promise<unknown> {
+): Promise<{ err: unknown; log: string[] }> {
   const socket = net.connect(port, "127.0.0.1");
   const log: string[] = [];
   const t = new Transport({
@@ -32,15 +32,22 @@ async function clientFailure(
   });
   const err = await new Promise((resolve) => t.once("close", resolve));
   socket.destroy();
-  return err;
+  return { err, log };
 }
 
 describe("no common algorithm", { skip }, () => {
   test("client against sshd: the kind and sshd's kex offer, markers included", async (t) => {
     const sshd = await startOpenSshServer(["KexAlgorithms curve25519-sha256"]);
     t.after(() => sshd.stop());
-    const err = await clientFailure(sshd.port, { kex: ["diffie-hellman-group14-sha256"] });
+    const { err, log } = await clientFailure(sshd.port, { kex: ["diffie-hellman-group14-sha256"] });
     assert.ok(err instanceof NegotiationError, String(err));
+    // The client's line names the server's offer, as ssh's does.
+    assert.deepEqual(
+      log.filter((l) => l.includes("no matching")),
+      [
+        "error: no matching key exchange method found. Their offer: curve25519-sha256,kex-strict-s-v00@openssh.com",
+      ],
+    );
     assert.ok(err instanceof SshError);
     assert.equal(err.code, "KEX_FAILED");
     assert.equal(err.algorithmKind, "key exchange method");
@@ -54,7 +61,7 @@ describe("no common algorithm", { skip }, () => {
   test("client against sshd: a cipher mismatch names sshd's ciphers", async (t) => {
     const sshd = await startOpenSshServer(["Ciphers aes128-ctr,aes192-ctr"]);
     t.after(() => sshd.stop());
-    const err = await clientFailure(sshd.port, { ciphers: ["aes256-gcm@openssh.com"] });
+    const { err } = await clientFailure(sshd.port, { ciphers: ["aes256-gcm@openssh.com"] });
     assert.ok(err instanceof NegotiationError, String(err));
     assert.equal(err.algorithmKind, "cipher");
     assert.deepEqual(err.serverOffer, ["aes128-ctr", "aes192-ctr"]);

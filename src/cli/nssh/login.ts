@@ -7,12 +7,12 @@ import net from "node:net";
 import { connect, type SshClient } from "../../client/index.js";
 import { expandProxyCommand, resolveSshConfig, type SshResolvedConfig } from "../../config/sshConfig.js";
 import { findKnownHostEntries, knownHostsName } from "../../keys/knownHosts.js";
-import type { LogLevel } from "../../transport/index.js";
 import {
   isNegotiationFailure,
   NegotiationError,
   negotiationLogLine,
-} from "../../transport/negotiationError.js";
+  type LogLevel,
+} from "../../transport/index.js";
 import { SshError } from "../../wire/index.js";
 import { configRequest, UsageError, type NsshArgs } from "./args.js";
 import { createHostKeyCheck, type HostKeyCheck } from "./hostKeyCheck.js";
