@@ -48,6 +48,8 @@ export class PrivsepMonitor {
   private readonly loginHost: LoginHost;
   private nextId = 1;
   private generation = 0;
+  /** The generation each child was sent last. */
+  private readonly configured = new WeakMap<ChildHandle, number>();
   private transport: TransportSettings | null = null;
   private hostKeys: PrivateKey[] = [];
   private stopped = false;
@@ -181,8 +183,10 @@ export class PrivsepMonitor {
     this.opts.log.error(`monitor: refused a message from ${child.role} ${child.process.pid}: ${reason}`);
   }
 
+  /** Send the configuration in force to a child, unless it has it already. */
   private configureChild(child: ChildHandle): void {
-    if (!this.transport) return;
+    if (!this.transport || this.configured.get(child) === this.generation) return;
+    this.configured.set(child, this.generation);
     child.peer
       .request("configure", { generation: this.generation, transport: this.transport }, () => true)
       .catch((err: Error) =>

@@ -33,7 +33,7 @@ export interface WorkerPoolHost {
   sessionIdSeen(sid: Buffer): boolean;
   /** Answer the child's log lines, for the connections it owns. */
   serveLogs(child: ChildHandle, owns: (conn: number) => boolean): void;
-  /** Send the configuration in force (host keys, transport settings) to a child. */
+  /** Send the configuration in force (host keys, transport settings) to a child that lacks it. */
   configureChild(child: ChildHandle): void;
   /** A child sent what the protocol does not allow. */
   refused(child: ChildHandle, reason: string): void;
@@ -122,6 +122,10 @@ export class WorkerPool {
         return host.login(c, claim, own);
       },
     );
+    // Configured at once, so that a connection given to it before it is ready (a replacement) finds its
+    // generation: the child reads its messages in order once it listens. Again when ready, should the
+    // configuration have changed meanwhile.
+    host.configureChild(w);
     w.ready.then(() => host.configureChild(w)).catch(() => {});
     w.process.once("exit", (code, signal) => this.workerExited(w, code, signal));
     this.workerLoad.add(w);
