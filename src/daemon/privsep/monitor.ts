@@ -16,6 +16,7 @@ import type { DaemonLog } from "../log.js";
 import { serveWorkerAuth } from "./authRelay.js";
 import type { WorkerRecycling } from "./workerLoad.js";
 import type { ChildHandle } from "./childProcesses.js";
+import type { ChildWatch } from "./childWatchdog.js";
 import { SessionPool, type SessionProcess } from "./sessionPool.js";
 import { connectionClosed, logLine, type TransportSettings } from "./messages.js";
 import type { ConnectionEnd, MonitorConnection, MonitorConnectionSpec } from "./monitorConnection.js";
@@ -38,6 +39,8 @@ export interface MonitorOptions {
   workerEntry?: URL;
   /** When a worker is replaced by a fresh one (workerLoad.ts). */
   workerRecycling?: WorkerRecycling;
+  /** How often a worker is asked whether it still answers, and how long it has (childWatchdog.ts). */
+  workerWatch?: ChildWatch;
 }
 
 export class PrivsepMonitor {
@@ -60,6 +63,7 @@ export class PrivsepMonitor {
       workerIdentity: opts.workerIdentity,
       workerEntry: opts.workerEntry,
       workerRecycling: opts.workerRecycling,
+      workerWatch: opts.workerWatch,
       stopped: () => this.stopped,
       hostKeys: () => this.hostKeys,
       connection: (id) => this.connections.get(id),

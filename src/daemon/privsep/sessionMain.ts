@@ -19,9 +19,10 @@ import type { AuthorizedKeyEntry } from "../systemAuthKeys.js";
 import { generationServer, remoteHostKeySigner } from "./authRelay.js";
 import { becomeUser, type UserIdentity } from "./becomeUser.js";
 import { confineSession } from "./chrootSession.js";
+import { answerPings } from "./childWatchdog.js";
 import { IpcPeer, logRankFromEnvironment, type IpcChannel } from "./ipc.js";
 import { reportClosed, trusted, type ConnectionInfo, type TransportSettings } from "./messages.js";
-import { object, str, uint } from "./schema.js";
+import { object, uint } from "./schema.js";
 import type { TransportHandoff } from "../../transport/index.js";
 
 /** A LoginGrant as it crosses processes: plain data, the key as its blob. */
@@ -136,6 +137,6 @@ export function runSessionProcess(channel: IpcChannel): void {
     },
     { takesSocket: true },
   );
-  peer.handle("ping", object({ text: str(16) }), () => process.pid);
+  answerPings(peer);
   void peer.request("ready", {}, trusted());
 }

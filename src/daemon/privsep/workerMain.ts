@@ -10,6 +10,7 @@ import { PublicKey } from "../../keys/index.js";
 import type { SshServer } from "../../server/index.js";
 import type { LogLevel } from "../../transport/index.js";
 import { generationServer, remoteAuthPolicy, remoteHostKeySigner, serveConversations } from "./authRelay.js";
+import { answerPings } from "./childWatchdog.js";
 import { IpcPeer, logRankFromEnvironment, type IpcChannel } from "./ipc.js";
 import { bool, object, uint } from "./schema.js";
 import {
@@ -37,6 +38,7 @@ export function runWorker(channel: IpcChannel): void {
     peer.log(level, message, conn);
 
   serveConversations(peer);
+  answerPings(peer);
   peer.handle(
     "configure",
     object({ generation: uint(2 ** 31), transport: trusted<TransportSettings>() }),

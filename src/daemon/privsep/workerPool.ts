@@ -9,6 +9,7 @@ import type { PrivateKey } from "../../keys/index.js";
 import type { DaemonLog } from "../log.js";
 import { serveWorkerAuth } from "./authRelay.js";
 import { WorkerLoad, type WorkerRecycling } from "./workerLoad.js";
+import { DEFAULT_WORKER_WATCH, watchChild, type ChildWatch } from "./childWatchdog.js";
 import { CHILD_ENTRY, startChild, type ChildHandle } from "./childProcesses.js";
 import { loginClaim } from "./messages.js";
 import type { ConnectionEnd, LoginClaim, MonitorConnection } from "./monitorConnection.js";
@@ -22,6 +23,8 @@ export interface WorkerPoolHost {
   workerEntry?: URL | undefined;
   /** When a worker is replaced by a fresh one (workerLoad.ts). */
   workerRecycling?: WorkerRecycling | undefined;
+  /** How often a worker is asked whether it still answers, and how long it has (childWatchdog.ts). */
+  workerWatch?: ChildWatch | undefined;
   /** The daemon is stopping: no worker is started or replaced any more. */
   stopped(): boolean;
   /** The hostKeys list the worker auth service signs with must follow configure(): look it up each time. */
@@ -126,10 +129,23 @@ export class WorkerPool {
     // generation: the child reads its messages in order once it listens. Again when ready, should the
     // configuration have changed meanwhile.
     host.configureChild(w);
-    w.ready.then(() => host.configureChild(w)).catch(() => {});
+    w.ready.then(() => this.readied(w)).catch(() => {});
     w.process.once("exit", (code, signal) => this.workerExited(w, code, signal));
     this.workerLoad.add(w);
     return w;
+  }
+
+  /** A worker said it is ready: see above; from now on check that it still answers. */
+  private readied(w: ChildHandle): void {
+    this.host.configureChild(w);
+    const watch = this.host.workerWatch ?? DEFAULT_WORKER_WATCH;
+    watchChild(w, watch, () => {
+      this.host.log.error(
+        `pre-auth worker ${w.process.pid} did not answer for ${watch.timeoutMs / 1000} s; killing it`,
+      );
+      // Its exit ends its connections and starts another (workerExited).
+      w.process.kill("SIGKILL");
+    });
   }
 
   private workerExited(w: ChildHandle, code: number | null, signal: NodeJS.Signals | null): void {

@@ -7,7 +7,8 @@ import path from "node:path";
 import { once } from "node:events";
 import { refusingConnectionSpec, startTestMonitor, type TestMonitor } from "../../helpers/privsepMonitor.js";
 
-// The worker that replaces one that died serves the very next connection.
+// A pre-auth worker that stops answering (its event loop or its channel stuck) is killed and replaced, and
+// the worker that replaces one that died serves the very next connection.
 
 interface Served {
   /** The first line the server sent ("" if the connection ended first). */
@@ -61,6 +62,46 @@ function tempDir(t: { after(fn: () => void): void }): string {
   t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
   return dir;
 }
+
+test("a worker that stops answering is killed, its connection ended, and another serves", async (t) => {
+  const tm = await startTestMonitor(tempDir(t), {
+    workers: 1,
+    spareSessions: 0,
+    workerEntry: new URL("../../helpers/freezingWorker.js", import.meta.url),
+    workerWatch: { intervalMs: 100, timeoutMs: 1000 },
+  });
+  t.after(() => tm.monitor.stop());
+  const [frozen] = tm.monitor.children().workers;
+  const ended: string[] = [];
+  const stuck = await serve(t, tm, 1, ended);
+  await stuck.closed;
+  const text = tm.lines.join("\n");
+  assert.match(text, new RegExp(`error: pre-auth worker ${frozen} did not answer for 1 s; killing it`));
+  assert.match(text, new RegExp(`error: pre-auth worker ${frozen} exited \\(SIGKILL\\); starting another`));
+  assert.deepEqual(ended, ["pre-auth worker died"]);
+  const [replacement] = tm.monitor.children().workers;
+  assert.ok(replacement !== undefined && replacement !== frozen, "a new worker took its place");
+  const next = await serve(t, tm, 2, ended);
+  assert.match(await next.firstLine, /^SSH-2\.0-/);
+});
+
+test("a worker that answers is left alone while its connection waits", async (t) => {
+  const tm = await startTestMonitor(tempDir(t), {
+    workers: 1,
+    spareSessions: 0,
+    workerWatch: { intervalMs: 100, timeoutMs: 1000 },
+  });
+  t.after(() => tm.monitor.stop());
+  const [worker] = tm.monitor.children().workers;
+  const served = await serve(t, tm, 3, []);
+  assert.match(await served.firstLine, /^SSH-2\.0-/);
+  // The client says nothing more; ten pings later the worker and its connection are still there.
+  await new Promise((r) => setTimeout(r, 2000));
+  assert.deepEqual(tm.monitor.children().workers, [worker]);
+  assert.doesNotMatch(tm.lines.join("\n"), /did not answer/);
+  const alive = await Promise.race([served.closed.then(() => false), Promise.resolve(true)]);
+  assert.ok(alive, "the idle connection is still open");
+});
 
 test("the worker that replaces a dead one serves the next connection at once", async (t) => {
   const tm = await startTestMonitor(tempDir(t), { workers: 1, spareSessions: 0 });
