@@ -19,6 +19,8 @@ export interface MemoryOptions {
   progress: (line: string) => void;
 }
 
+const WARM_UP = 40;
+
 const settle = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 interface Measured {
@@ -44,20 +46,27 @@ function hold(o: MemoryOptions, server: BenchServer, count: number): RunningProg
 }
 
 async function measure(o: MemoryOptions, server: BenchServer, count: number): Promise<Measured> {
-  // A warm-up batch first: a Node server's heap grows to a working size on its first connections and
-  // then stays, which would otherwise be charged to the measured ones.
-  const warm = hold(o, server, Math.min(count, 20));
+  // A warm-up batch first, held open through both readings: a Node server's heap and its processes grow
+  // to a working size on their first connections (and the garbage of that growth is collected at some
+  // later point), which would otherwise be charged to, or credited against, the measured ones. What is
+  // measured is what one connection more costs a server that already has some. 40 is enough for nsshd's
+  // pre-auth workers (one per core) to be replaced before the first reading as before the second (after
+  // 16 connections, at the first idle second): what a worker keeps of past key exchanges is no idle
+  // connection's, and the figure would otherwise swing with where the workers are in that cycle.
+  const warm = hold(o, server, WARM_UP);
   await warm.waitFor("ready", 120_000).catch(() => {});
-  warm.release();
-  await warm.done;
-  await settle(1000);
+  await settle(3000);
   const before = treeMemory(server.pid);
   const holder = hold(o, server, count);
+  const releaseAll = async (): Promise<Awaited<RunningProgram["done"]>> => {
+    holder.release();
+    warm.release();
+    return (await Promise.all([holder.done, warm.done]))[0];
+  };
   try {
     await holder.waitFor("ready", 300_000);
   } catch (err) {
-    holder.release();
-    const r = await holder.done;
+    const r = await releaseAll();
     return {
       ussKiB: NaN,
       rssKiB: NaN,
@@ -69,8 +78,7 @@ async function measure(o: MemoryOptions, server: BenchServer, count: number): Pr
   // nsshd replaces pre-auth workers a second after the last login). sshd's figure does not move with it.
   await settle(3000);
   const during = treeMemory(server.pid);
-  holder.release();
-  await holder.done;
+  await releaseAll();
   return {
     ussKiB: (during.uss - before.uss) / count,
     rssKiB: (during.rss - before.rss) / count,
@@ -109,9 +117,9 @@ export async function runMemory(o: MemoryOptions): Promise<string> {
   return [
     "Idle authenticated connections (nssh library client, curve25519-sha256, no channel open), memory the",
     "server's whole process tree gained per connection once they had all been open for 3 s (/proc/<pid>/smaps_rollup;",
-    "USS = Private_Clean + Private_Dirty), after a warm-up batch of 20. One measurement each, so a Node server's",
-    "figure moves with its garbage collector (it can even come out below zero with few connections);",
-    "RSS counts shared pages once per process.",
+    `USS = Private_Clean + Private_Dirty), on top of a warm-up batch of ${WARM_UP} held open through both readings.`,
+    "One measurement each, so a Node server's figure moves with its garbage collector (it can even come out",
+    "below zero with few connections); RSS counts shared pages once per process.",
     "",
     markdownTable(
       ["connections", "server", "USS KiB/conn", "vs sshd", "RSS KiB/conn", "processes added"],
