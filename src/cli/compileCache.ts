@@ -16,6 +16,10 @@
  * the file must be the user's own and writable by no one else; nothing is created inside a directory of
  * someone else's (sudo with another user's HOME). The cache only saves time: a run never fails or prints
  * for it, so errors reading or writing it leave the run as it would be without one.
+ *
+ * A Node upgrade (or other V8 options) makes a new file and leaves the old runtime's behind: when a run
+ * writes its cache, it removes the command's files of other runtimes not written for STALE_AFTER_MS, and
+ * temporary files a killed run left. A user who switches between runtimes keeps a file for each.
  */
 import { createHash } from "node:crypto";
 import fs from "node:fs";
@@ -23,6 +27,11 @@ import os from "node:os";
 import path from "node:path";
 
 const HEADER_PREFIX = "nssh-compile-cache 1 ";
+
+/** How long another runtime's cache file (or a temporary file) stays unused before a write removes it. */
+export const STALE_AFTER_MS = 30 * 24 * 3600 * 1000;
+/** A temporary file older than this belongs to a run that died while writing it. */
+const ABANDONED_AFTER_MS = 3600 * 1000;
 
 /** The cache of one command, as found at start. */
 export interface CompileCache {
@@ -84,7 +93,9 @@ export function openCompileCache(command: string, identity: string, directory: s
   const header = `${HEADER_PREFIX}${identity}\n`;
   return {
     data: readCache(file, header),
-    save: (data) => writeCache(directory, file, header, data),
+    save: (data) => {
+      if (writeCache(directory, file, header, data)) pruneCaches(directory, command, path.basename(file));
+    },
   };
 }
 
@@ -110,11 +121,12 @@ function readCache(file: string, header: string): Buffer | undefined {
   }
 }
 
-function writeCache(directory: string, file: string, header: string, data: () => Buffer): void {
+/** Whether the cache was written. */
+function writeCache(directory: string, file: string, header: string, data: () => Buffer): boolean {
   const temporary = `${file}.${process.pid}.tmp`;
   let created = false;
   try {
-    if (!ensureDirectory(directory)) return;
+    if (!ensureDirectory(directory)) return false;
     const fd = fs.openSync(temporary, "wx", 0o600);
     created = true;
     try {
@@ -124,9 +136,34 @@ function writeCache(directory: string, file: string, header: string, data: () =>
       fs.closeSync(fd);
     }
     fs.renameSync(temporary, file);
+    return true;
   } catch {
     // A full disk or a read-only home: the next run compiles as this one did; leave no partial file.
     if (created) removeQuietly(temporary);
+    return false;
+  }
+}
+
+/** Remove `command`'s caches of other runtimes unused for STALE_AFTER_MS, and abandoned temporary files. */
+function pruneCaches(directory: string, command: string, current: string): void {
+  const now = Date.now();
+  let names: string[];
+  try {
+    names = fs.readdirSync(directory);
+  } catch {
+    return; // it was just written to; if it cannot be listed now, there is nothing to tidy
+  }
+  // Exactly this command's names: "nssh-" must not match another command's ("nssh-keygen-...").
+  const ours = new RegExp(
+    `^${command.replace(/[^a-z0-9]/gi, "\\$&")}-[0-9a-f]{16}\\.v8cache(\\.\\d+\\.tmp)?$`,
+  );
+  for (const name of names) {
+    const match = ours.exec(name);
+    if (name === current || match === null) continue;
+    const limit = match[1] === undefined ? STALE_AFTER_MS : ABANDONED_AFTER_MS;
+    const stat = lstatOrNull(path.join(directory, name));
+    if (stat !== null && stat.isFile() && now - stat.mtimeMs > limit)
+      removeQuietly(path.join(directory, name));
   }
 }
 

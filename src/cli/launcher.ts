@@ -19,8 +19,16 @@ export function bundlePath(command: string): string {
   return fileURLToPath(new URL(`./bundles/${command}.cjs`, import.meta.url));
 }
 
-/** Run `command` from its bundle, or from tsc's modules through `importModules` when there is none. */
-export async function launchCommand(command: string, importModules: () => Promise<unknown>): Promise<void> {
+/**
+ * Run `command` from its bundle, or from tsc's modules through `importModules` when there is none.
+ * `codeCache: false` for a command that never writes a cache (a server's subsystem writes nothing into
+ * the user's home but what its client asks for): it does not look for one either.
+ */
+export async function launchCommand(
+  command: string,
+  importModules: () => Promise<unknown>,
+  options: { codeCache: boolean } = { codeCache: true },
+): Promise<void> {
   const bundle = bundlePath(command);
   const found = (process.features as { require_module?: boolean }).require_module ? readBundle(bundle) : null;
   if (found === null) {
@@ -28,7 +36,11 @@ export async function launchCommand(command: string, importModules: () => Promis
     return;
   }
   const { source, stat } = found;
-  const cache = openCompileCache(command, bundleIdentity(stat), compileCacheDirectory());
+  const cache = openCompileCache(
+    command,
+    bundleIdentity(stat),
+    options.codeCache ? compileCacheDirectory() : null,
+  );
   // The wrapper CommonJS puts around a module, on the source's first line so that line numbers hold.
   const script = new vm.Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, {
     filename: bundle,

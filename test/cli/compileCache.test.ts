@@ -53,6 +53,39 @@ describe("what the cache file is trusted with", () => {
     assert.deepEqual(fs.readdirSync(folder), [path.basename(cacheIn(folder))], "no temporary file is left");
   });
 
+  test("writing a cache removes the command's caches of other runtimes unused for 30 days, and abandoned temporary files", () => {
+    const folder = path.join(dir, "prune");
+    fs.mkdirSync(folder, { recursive: true, mode: 0o700 });
+    const days = (n: number): Date => new Date(Date.now() - n * 24 * 3600 * 1000);
+    const place = (name: string, age: Date): void => {
+      fs.writeFileSync(path.join(folder, name), "old");
+      fs.utimesSync(path.join(folder, name), age, age);
+    };
+    place("nssh-00000000000000aa.v8cache", days(40)); // another Node, long unused
+    place("nssh-00000000000000bb.v8cache", days(3)); // another Node, in use
+    place("nssh-keygen-00000000000000cc.v8cache", days(40)); // another command's
+    place("nscp-00000000000000dd.v8cache", days(40)); // another command's
+    place("nssh-00000000000000ee.v8cache.999.tmp", days(1)); // a run killed while writing
+    place("nssh-00000000000000ff.v8cache.998.tmp", new Date()); // a run writing now
+    place("notes.txt", days(40));
+    openCompileCache("nssh", "id", folder).save(made);
+    const current = path.basename(
+      fs.readdirSync(folder).find((n) => n.startsWith("nssh-") && !/-00000000000000/.test(n))!,
+    );
+    assert.deepEqual(
+      fs.readdirSync(folder).sort(),
+      [
+        current,
+        "nscp-00000000000000dd.v8cache",
+        "notes.txt",
+        "nssh-00000000000000bb.v8cache",
+        "nssh-00000000000000ff.v8cache.998.tmp",
+        "nssh-keygen-00000000000000cc.v8cache",
+      ].sort(),
+    );
+    assert.deepEqual(openCompileCache("nssh", "id", folder).data, data, "its own cache is there");
+  });
+
   test("a file or folder others may write, another owner's, or a symbolic link is not read", () => {
     const folder = path.join(dir, "modes");
     openCompileCache("nssh", "id", folder).save(made);
@@ -176,5 +209,44 @@ describe("nssh with its code cache, against OpenSSH's sshd", { skip: nsshSkip },
     const run = await login("echo without", { NSSH_COMPILE_CACHE: "none" });
     assert.equal(run.stdout, "without\n");
     assert.equal(fs.existsSync(path.join(w.home, ".cache")), false);
+  });
+});
+
+describe("the server sides write no cache into the user's home", () => {
+  let home: string;
+  before(() => {
+    home = fs.mkdtempSync(path.join(os.tmpdir(), "nssh-cache-servers-"));
+  });
+  after(() => fs.rmSync(home, { recursive: true, force: true }));
+  const env = (): NodeJS.ProcessEnv => {
+    const e: NodeJS.ProcessEnv = { ...process.env, HOME: home };
+    delete e.XDG_CACHE_HOME;
+    delete e.NSSH_COMPILE_CACHE;
+    return e;
+  };
+  const cli = (name: string): string => new URL(`../../src/cli/${name}.js`, import.meta.url).pathname;
+
+  test("nsftp-server serving OpenSSH's sftp, and nscp -t receiving a file", () => {
+    const work = path.join(home, "work");
+    fs.mkdirSync(work);
+    fs.writeFileSync(path.join(work, "listed"), "x");
+    const server = `${process.execPath} ${cli("nsftp-server")}`;
+    const sftp = spawnSync("sftp", ["-q", "-b", "-", "-D", server], {
+      input: `ls ${work}\n`,
+      env: env(),
+      encoding: "utf8",
+      timeout: 20_000,
+    });
+    assert.equal(sftp.status, 0, sftp.stderr);
+    assert.match(sftp.stdout, /listed/);
+    // scp's source side of the protocol: a file record, its bytes and a zero byte.
+    const scp = spawnSync(process.execPath, [cli("nscp"), "-t", work], {
+      input: Buffer.concat([Buffer.from("C0644 6 copied\nhello\n"), Buffer.from([0])]),
+      env: env(),
+      timeout: 20_000,
+    });
+    assert.equal(scp.status, 0, String(scp.stderr));
+    assert.equal(fs.readFileSync(path.join(work, "copied"), "utf8"), "hello\n");
+    assert.equal(fs.existsSync(path.join(home, ".cache")), false, "no ~/.cache at all");
   });
 });

@@ -144,8 +144,8 @@ async function main(): Promise<void> {
   };
   if (flags.allowed) options.allowedRequests = flags.allowed;
   if (flags.denied) options.deniedRequests = flags.denied;
-  // No code cache is written from here (cli/launcher.ts caches only after a login): a server's
-  // sftp-server writes nothing into the user's home but what the client asks for, even with -R.
+  // No code cache is read or written for this command (cli/nsftp-server.ts): a server's sftp-server
+  // writes nothing into the user's home but what the client asks for, even with -R.
   try {
     await serveSftp(process.stdin, process.stdout, options);
   } catch (err) {
