@@ -12,8 +12,8 @@ import { object, uint, str } from "./schema.js";
 /** Answer session process `s`'s lastLogin, loggedIn and loggedOut requests for the connections it owns. */
 export function serveLoginRecords(
   s: SessionProcess,
-  owns: (conn: number) => boolean,
-  connection: (conn: number) => MonitorConnection | undefined,
+  /** The connection, if it is this session process's. */
+  owned: (conn: number) => MonitorConnection | undefined,
 ): void {
   const helper = (): string => {
     const h = nativeHelper("nssh-exec");
@@ -28,8 +28,8 @@ export function serveLoginRecords(
     );
   const ttyArgs = object({ conn: uint(2 ** 31), tty: str(64), pid: uint(2 ** 22) });
   const checkTty = async (conn: number, tty: string): Promise<MonitorConnection> => {
-    const c = connection(conn);
-    if (!c || !owns(conn)) throw new Error(`connection ${conn} is not this session process's`);
+    const c = owned(conn);
+    if (!c) throw new Error(`connection ${conn} is not this session process's`);
     // Only a pseudo-terminal the user's process opened: it is the user's already.
     const { statSync } = await import("node:fs");
     if (!/^\/dev\/pts\/\d+$/.test(tty) || statSync(tty).uid !== s.uid)
@@ -37,7 +37,7 @@ export function serveLoginRecords(
     return c;
   };
   s.child.peer.handle("lastLogin", object({ conn: uint(2 ** 31) }), async ({ conn }) => {
-    if (!owns(conn) || s.uid === null) throw new Error(`connection ${conn} is not this session process's`);
+    if (!owned(conn) || s.uid === null) throw new Error(`connection ${conn} is not this session process's`);
     return process.geteuid?.() === 0 && nativeHelper("nssh-exec") ? run(["--last-login", String(s.uid)]) : "";
   });
   s.child.peer.handle("loggedIn", ttyArgs, async ({ conn, tty, pid }) => {
@@ -57,10 +57,9 @@ export function serveLoginRecords(
     return true;
   });
   s.child.peer.handle("loggedOut", ttyArgs, async ({ conn, tty, pid }) => {
-    const c = connection(conn);
+    const c = owned(conn);
     // Only the logout of a login recorded here, terminal and pid as recorded.
-    if (!c || !owns(conn) || c.ttys.get(tty) !== pid)
-      throw new Error("not a recorded login of this connection");
+    if (!c || c.ttys.get(tty) !== pid) throw new Error("not a recorded login of this connection");
     c.ttys.delete(tty);
     if (process.geteuid?.() === 0) await run(["--logout", tty, String(pid)]);
     return true;

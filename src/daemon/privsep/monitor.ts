@@ -69,7 +69,7 @@ export class PrivsepMonitor {
       connection: (id) => this.connections.get(id),
       connections: () => this.connections.values(),
       sessionIdSeen: (sid) => this.sessionIdSeen(sid),
-      serveLogs: (child, owns) => this.serveLogs(child, owns),
+      serveLogs: (child, owned) => this.serveLogs(child, owned),
       serveConnectionEnds: (child, owned) => this.serveConnectionEnds(child, owned),
       configureChild: (child) => this.configureChild(child),
       refused: (child, reason) => this.refused(child, reason),
@@ -210,12 +210,12 @@ export class PrivsepMonitor {
     return false;
   }
 
-  private serveLogs(child: ChildHandle, owns: (conn: number) => boolean): void {
+  private serveLogs(child: ChildHandle, owned: (conn: number) => MonitorConnection | undefined): void {
     child.peer.handle("log", logLine, ({ conn, level, message }) => {
       if (conn === undefined)
         return void this.opts.log[level](`${child.role} ${child.process.pid}: ${message}`);
-      const c = this.connections.get(conn);
-      if (!c || !owns(conn)) throw new Error(`connection ${conn} is not this ${child.role}'s`);
+      const c = owned(conn);
+      if (!c) throw new Error(`connection ${conn} is not this ${child.role}'s`);
       c.spec.write(level, message, c.session !== null);
       return true;
     });
@@ -236,20 +236,21 @@ export class PrivsepMonitor {
 
   /** Answer a session process's requests: its log lines, re-key signatures, connection ends, login records. */
   private serveSession(s: SessionProcess): void {
-    const owns = (cid: number): boolean => s.connections.has(cid);
-    this.serveLogs(s.child, owns);
+    const owned = (cid: number): MonitorConnection | undefined =>
+      s.connections.has(cid) ? this.connections.get(cid) : undefined;
+    this.serveLogs(s.child, owned);
     const monitor = this;
     serveWorkerAuth(s.child.peer, {
       get hostKeys() {
         return monitor.hostKeys;
       },
       // Re-keys of its own connections only; the session id is known from the pre-auth phase.
-      connection: (cid) => (owns(cid) ? this.connections.get(cid) : undefined),
+      connection: owned,
       sessionIdSeen: () => false,
       signOnly: true,
     });
-    this.serveConnectionEnds(s.child, (conn) => (owns(conn) ? this.connections.get(conn) : undefined));
-    serveLoginRecords(s, owns, (conn) => this.connections.get(conn));
+    this.serveConnectionEnds(s.child, owned);
+    serveLoginRecords(s, owned);
     s.child.ready.then(() => this.configureChild(s.child)).catch(() => {});
   }
 

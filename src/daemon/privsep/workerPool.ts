@@ -34,8 +34,8 @@ export interface WorkerPoolHost {
   connections(): Iterable<MonitorConnection>;
   /** Session ids already used (authRelay.ts MonitorAuthOptions). */
   sessionIdSeen(sid: Buffer): boolean;
-  /** Answer the child's log lines, for the connections it owns. */
-  serveLogs(child: ChildHandle, owns: (conn: number) => boolean): void;
+  /** Answer the child's log lines, for the connections it owns (`owned` finds them). */
+  serveLogs(child: ChildHandle, owned: (conn: number) => MonitorConnection | undefined): void;
   /** Send the configuration in force (host keys, transport settings) to a child that lacks it. */
   configureChild(child: ChildHandle): void;
   /** A child sent what the protocol does not allow. */
@@ -106,7 +106,7 @@ export class WorkerPool {
       sessionIdSeen: (sid) => host.sessionIdSeen(sid),
       preauth: true,
     });
-    host.serveLogs(w, (cid) => mine(cid) !== undefined);
+    host.serveLogs(w, mine);
     host.serveConnectionEnds(w, mine);
     w.peer.handle(
       "authenticated",
