@@ -6,6 +6,7 @@ export * from "./types.js";
 export * from "./algorithms.js";
 export { KEX_ALGORITHMS, kexByName, GEX_MIN_BITS, GEX_MAX_BITS } from "./kex/index.js";
 export { CIPHERS, cipherByName } from "./ciphers.js";
+export { generatePrivateKey, type KeyPairKind } from "./keyGeneration.js";
 export { MACS, macByName } from "./macs.js";
 export { COMPRESSIONS, compressionByName } from "./compression.js";
 export {

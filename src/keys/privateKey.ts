@@ -2,7 +2,8 @@
  * PrivateKey: a private key as a Node KeyObject, with its SSH public half, that makes SSH signature
  * blobs (RFC 4253 §6.6, RFC 5656 §3.1.2, RFC 8332 §3, RFC 8709 §6). File formats live in their own files.
  */
-import { createPublicKey, generateKeyPairSync, sign as cryptoSign, type KeyObject } from "node:crypto";
+import { createPublicKey, sign as cryptoSign, type KeyObject } from "node:crypto";
+import { generatePrivateKey, type KeyPairKind } from "../crypto/index.js";
 import { SshError, SshReader, SshWriter } from "../wire/index.js";
 import { ECDSA_CURVES, signatureAlgorithm, type KeyType } from "./keyTypes.js";
 import { PublicKey } from "./publicKey.js";
@@ -22,15 +23,18 @@ export class PrivateKey {
     return this.publicKey.type;
   }
 
-  /** Make a new key, as ssh-keygen -t does. `bits` is the RSA modulus or the ECDSA curve size. */
+  /**
+   * Make a new key, as ssh-keygen -t does. `bits` is the RSA modulus or the ECDSA curve size. Through
+   * crypto/keyGeneration.ts: a KeyObject straight from generateKeyPairSync can deadlock a JWK export.
+   */
   static generate(type: KeyType, bits?: number): PrivateKey {
-    if (type === "ssh-ed25519") return new PrivateKey(generateKeyPairSync("ed25519").privateKey);
-    if (type === "ssh-rsa") {
-      return new PrivateKey(
-        generateKeyPairSync("rsa", { modulusLength: bits ?? 3072, publicExponent: 65537 }).privateKey,
-      );
-    }
-    return new PrivateKey(generateKeyPairSync("ec", { namedCurve: ECDSA_CURVES[type].node }).privateKey);
+    const spec: KeyPairKind =
+      type === "ssh-ed25519"
+        ? { kind: "ed25519" }
+        : type === "ssh-rsa"
+          ? { kind: "rsa", bits: bits ?? 3072 }
+          : { kind: "ec", namedCurve: ECDSA_CURVES[type].node };
+    return new PrivateKey(generatePrivateKey(spec));
   }
 
   /** Sign `data`, returning the SSH signature blob: string algorithm-name, string signature. */

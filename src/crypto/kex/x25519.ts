@@ -2,17 +2,21 @@
  * X25519 (RFC 7748) through Node's crypto, as the building block of curve25519-sha256 (RFC 8731) and of the
  * post-quantum hybrids. An all-zero shared secret (a low-order peer point) is refused (RFC 8731 §3).
  */
-import { createPublicKey, diffieHellman, generateKeyPairSync, type KeyObject } from "node:crypto";
+import { createPublicKey, diffieHellman, type KeyObject } from "node:crypto";
 import { SshError } from "../../wire/index.js";
+import { generatePrivateKey } from "../keyGeneration.js";
 
 export class X25519KeyPair {
   private readonly privateKey: KeyObject;
   readonly publicValue: Buffer;
 
   constructor() {
-    const { privateKey, publicKey } = generateKeyPairSync("x25519");
-    this.privateKey = privateKey;
-    this.publicValue = Buffer.from(publicKey.export({ format: "jwk" }).x!, "base64url");
+    // Not generateKeyPairSync's own KeyObjects: a JWK export of those can deadlock Node 20 (keyGeneration.ts).
+    this.privateKey = generatePrivateKey({ kind: "x25519" });
+    this.publicValue = Buffer.from(
+      createPublicKey(this.privateKey).export({ format: "jwk" }).x!,
+      "base64url",
+    );
   }
 
   /** The raw 32-byte shared secret with the peer's public value. */
