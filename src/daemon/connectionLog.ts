@@ -4,30 +4,48 @@
  * child has it), the peer named in "Received disconnect", the userauth-request lines, and how it ended.
  */
 import type { AuthPolicy } from "../auth/index.js";
-import { isNegotiationFailure, type LogLevel } from "../transport/index.js";
+import { NegotiationError, negotiationLogLine, type LogLevel } from "../transport/index.js";
 import type { SshError } from "../wire/index.js";
 
 /** Lines sshd's monitor writes itself: never " [preauth]", even before authentication. */
 const MONITOR_LINE = /^(Accepted|Failed|Invalid user|Partial|Disconnected from|Received disconnect) /;
 
-/** A connection's log line at the level and in the words sshd writes it; `peer`: "ADDR port N". */
+/**
+ * A transport's line as sshd words and levels it, by the error it reports (`cause`): a failed negotiation
+ * names the peer and the client's offer, at INFO (packet.c sshpkt_fatal through logdie()), where the
+ * transport called it an error. Applied where the cause is known: in the process that runs the transport
+ * (a pre-auth worker rewords before its line crosses to the monitor).
+ */
+export function sshdTransportLine(
+  level: LogLevel,
+  message: string,
+  peer: string,
+  cause: SshError | undefined,
+): { level: LogLevel; message: string } {
+  if (!(cause instanceof NegotiationError)) return { level, message };
+  return {
+    level: "info",
+    message: `Unable to negotiate with ${peer}: ${negotiationLogLine(cause, "server")}`,
+  };
+}
+
+/**
+ * A connection's log line at the level and in the words sshd writes it; `peer`: "ADDR port N"; `cause` as
+ * for sshdTransportLine.
+ */
 export function connectionLogEntry(
   level: LogLevel,
   message: string,
   peer: string,
   authenticated: boolean,
+  cause?: SshError,
 ): { level: LogLevel; line: string } {
+  ({ level, message } = sshdTransportLine(level, message, peer, cause));
   const disconnect = /^Received disconnect: (\d+): (.*)$/s.exec(message);
   // sshd names the peer in this line (packet.c): "Received disconnect from ADDR port N:11: text".
   if (disconnect) message = `Received disconnect from ${peer}:${disconnect[1]}: ${disconnect[2]}`;
   // The connection layer's "input_channel_open" is sshd's server_input_channel_open (serverloop.c).
   else if (message.startsWith("input_channel_open: ")) message = "server_" + message;
-  else if (isNegotiationFailure(message)) {
-    // A failed negotiation, as sshd logs it (packet.c sshpkt_fatal): the peer, the kind, the client's
-    // offer, and at INFO (sshd's logdie()), where the transport called it an error.
-    message = `Unable to negotiate with ${peer}: ${message}`;
-    if (level === "error") level = "info";
-  }
   return { level, line: authenticated || MONITOR_LINE.test(message) ? message : `${message} [preauth]` };
 }
 

@@ -79,7 +79,7 @@ export class DaemonConnection {
     this.transport = ctx.server.handleSocket(stream, info, {
       ...connectionOverridesFrom(settings, connLog),
       auth: this.observe(policy),
-      log: (level, message) => this.write(level, message),
+      log: (level, message, cause) => this.write(level, message, cause),
       onSession: (session, c) => this.startSession(policy, session, c, userSettings(c.user.username)),
     });
     this.transport.once("close", (err) => {
@@ -150,8 +150,8 @@ export class DaemonConnection {
   }
 
   /** One log line of this connection, in sshd's wording. */
-  private write(level: LogLevel, message: string): void {
-    const entry = connectionLogEntry(level, message, this.peer(), this.authenticated);
+  private write(level: LogLevel, message: string, cause?: SshError): void {
+    const entry = connectionLogEntry(level, message, this.peer(), this.authenticated, cause);
     this.ctx.log.transportLogger(entry.level, entry.line);
   }
 

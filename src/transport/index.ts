@@ -17,7 +17,7 @@ export {
 } from "./options.js";
 export type { HostKeySigner, HostKeyVerifier, HostKeyInfo } from "./hostKeys.js";
 export type { NegotiatedAlgorithms } from "./kexInit.js";
-export { NegotiationError, isNegotiationFailure, negotiationLogLine } from "./negotiationError.js";
+export { NegotiationError, negotiationLogLine } from "./negotiationError.js";
 export type { Phase, Role } from "./messagePolicy.js";
 export { MAX_PACKET_LENGTH } from "../crypto/index.js";
 export type { TransportHandoff, DirectionHandoff } from "./handoff.js";

@@ -101,8 +101,8 @@ export abstract class KeyExchangeDriver extends EventEmitter<TransportEvents> {
   protected abstract pump(): void;
   protected abstract fail(err: SshError): void;
 
-  protected log(level: LogLevel, message: string): void {
-    this.opts.log?.(level, message);
+  protected log(level: LogLevel, message: string, cause?: SshError): void {
+    this.opts.log?.(level, message, cause);
   }
 
   /**

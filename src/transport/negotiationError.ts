@@ -7,14 +7,6 @@
 import { SshError } from "../wire/index.js";
 import type { Role } from "./messagePolicy.js";
 
-/** How the transport logs a failed negotiation: ssh's and sshd's words, less "Unable to negotiate with HOST". */
-const LOGGED_NO_MATCH = /^no matching .+? found\. Their offer: /;
-
-/** True for the line a transport logs for a failed negotiation (negotiationLogLine). */
-export function isNegotiationFailure(message: string): boolean {
-  return LOGGED_NO_MATCH.test(message);
-}
-
 export class NegotiationError extends SshError {
   /**
    * @param algorithmKind what had no match, in ssh's words: "key exchange method", "host key type",

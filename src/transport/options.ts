@@ -19,7 +19,11 @@ import type { HostKeySigner, HostKeyVerifier } from "./hostKeys.js";
 import type { Role } from "./messagePolicy.js";
 
 export type LogLevel = "error" | "info" | "verbose" | "debug1" | "debug2" | "debug3";
-export type TransportLogger = (level: LogLevel, message: string) => void;
+/**
+ * A log sink. `cause`: the error a line reports, when it reports the transport's own failure, so that an
+ * owner can word or level it by its type (a NegotiationError, say) rather than by its text.
+ */
+export type TransportLogger = (level: LogLevel, message: string, cause?: SshError) => void;
 
 /** An algorithm list: a plain list, or an ssh_config style string with a +, - or ^ modifier. */
 export type AlgorithmListSpec = string | readonly string[];

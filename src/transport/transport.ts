@@ -469,7 +469,11 @@ export class Transport extends KeyExchangeDriver {
   protected fail(err: SshError): void {
     if (this.closed) return;
     if (err.code !== "CONNECTION_LOST" && err.code !== "DISCONNECTED") {
-      this.log("error", err instanceof NegotiationError ? negotiationLogLine(err, this.role) : err.message);
+      this.log(
+        "error",
+        err instanceof NegotiationError ? negotiationLogLine(err, this.role) : err.message,
+        err,
+      );
       // Our own failures (a throwing listener, a bug) are logged here, not told to the peer.
       const internal = err.message.startsWith(INTERNAL_ERROR);
       this.sendDisconnect(err.disconnectReason, internal ? INTERNAL_ERROR : err.message);

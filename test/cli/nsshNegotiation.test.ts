@@ -5,8 +5,13 @@
  * their stderr. nsshd, on the other side of such a failure, still logs it, once.
  */
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import { Duplex } from "node:stream";
+import { connect } from "../../src/client/index.js";
+import { NegotiationError } from "../../src/transport/index.js";
 import { after, before, describe, test } from "node:test";
-import { makeNsshdFixture, startNsshd, type NsshdFixture } from "../helpers/nsshdProcess.js";
+import { makeNsshdFixture, NSSHD, startNsshd, type NsshdFixture } from "../helpers/nsshdProcess.js";
 import { NSSH } from "../helpers/nsshFixtures.js";
 import { opensshAvailable, startOpenSshServer } from "../helpers/opensshServer.js";
 import { envWithoutAgent, runProgram } from "../helpers/processes.js";
@@ -101,5 +106,34 @@ describe("nsshd: no common algorithm", { skip }, () => {
       lines[0]!,
       /^Unable to negotiate with 127\.0\.0\.1 port \d+: no matching key exchange method found\. Their offer: diffie-hellman-group14-sha256,ext-info-c,kex-strict-c-v00@openssh\.com \[preauth\]$/,
     );
+  });
+
+  test("nsshd -i (the transport in the process that logs): the same line, once", async () => {
+    // The library client over the daemon's stdin/stdout: unlike ssh, it does not kill its ProxyCommand
+    // as it exits, so the daemon gets to log.
+    const daemon = spawn(process.execPath, [NSSHD, "-i", "-e", "-f", fx.configFile], {
+      stdio: ["pipe", "pipe", "pipe"],
+    });
+    let stderr = "";
+    daemon.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    const exited = once(daemon, "exit");
+    const err = await connect({
+      host: "127.0.0.1",
+      sock: Duplex.from({ readable: daemon.stdout, writable: daemon.stdin }),
+      username: "nobody",
+      kex: ["diffie-hellman-group14-sha256"],
+      verifyHostKey: () => true,
+    }).then(
+      (c) => (c.close(), null),
+      (e: unknown) => e,
+    );
+    assert.ok(err instanceof NegotiationError, String(err));
+    const timer = setTimeout(() => daemon.kill(), 10_000);
+    await exited;
+    clearTimeout(timer);
+    const lines = stderr.split("\n").filter((l) => l.includes("no matching key exchange method"));
+    assert.deepEqual(lines, [
+      "Unable to negotiate with UNKNOWN port 65535: no matching key exchange method found. Their offer: diffie-hellman-group14-sha256,ext-info-c,kex-strict-c-v00@openssh.com [preauth]",
+    ]);
   });
 });

@@ -7,12 +7,7 @@ import net from "node:net";
 import { connect, type SshClient } from "../../client/index.js";
 import { expandProxyCommand, resolveSshConfig, type SshResolvedConfig } from "../../config/sshConfig.js";
 import { findKnownHostEntries, knownHostsName } from "../../keys/knownHosts.js";
-import {
-  isNegotiationFailure,
-  NegotiationError,
-  negotiationLogLine,
-  type LogLevel,
-} from "../../transport/index.js";
+import { NegotiationError, negotiationLogLine, type TransportLogger } from "../../transport/index.js";
 import { SshError } from "../../wire/index.js";
 import { configRequest, UsageError, type NsshArgs } from "./args.js";
 import { createHostKeyCheck, type HostKeyCheck } from "./hostKeyCheck.js";
@@ -278,9 +273,9 @@ function checkHostIpApplies(cfg: SshResolvedConfig, conn: Connected): boolean {
  * The library's log for a login. A failed negotiation is logged by the transport and then reported by
  * describeLoginFailure() in ssh's words, with the peer: ssh prints it once, so the transport's line is debug.
  */
-function libraryLog(log: CliLog): (level: LogLevel, message: string) => void {
-  return (level, message) =>
-    isNegotiationFailure(message) ? log.debug1(message) : log.library(level, message);
+function libraryLog(log: CliLog): TransportLogger {
+  return (level, message, cause) =>
+    cause instanceof NegotiationError ? log.debug1(message) : log.library(level, message);
 }
 
 /** The message ssh prints when a login fails (sshconnect2.c, packet.c sshpkt_fatal). */

@@ -4,8 +4,9 @@
  * transport state to go on with), and what session processes are given. Messages from workers and session
  * processes are checked field by field (schema.ts); the monitor's own messages are trusted by its children.
  */
-import type { TransportHandoff } from "../../transport/index.js";
+import type { TransportHandoff, TransportLogger } from "../../transport/index.js";
 import type { SshError } from "../../wire/index.js";
+import { sshdTransportLine } from "../connectionLog.js";
 import type { IpcPeer } from "./ipc.js";
 import { bool, bytes, list, object, oneOf, optional, str, uint, type Check } from "./schema.js";
 
@@ -110,4 +111,16 @@ export function reportClosed(peer: IpcPeer, conn: number, err: SshError | null):
     ...(err ? { reason: err.message.slice(0, 1024) } : {}),
     disconnected: err?.code === "DISCONNECTED",
   });
+}
+
+/**
+ * A child's log for one connection's transport: its lines go to the monitor, a failure worded as sshd
+ * words it here, where its type is known (the monitor gets the line only).
+ */
+export function connectionTransportLog(peer: IpcPeer, conn: number, info: ConnectionInfo): TransportLogger {
+  const who = `${info.remoteAddress} port ${info.remotePort}`;
+  return (level, message, cause) => {
+    const line = sshdTransportLine(level, message, who, cause);
+    peer.log(line.level, line.message, conn);
+  };
 }

@@ -21,7 +21,13 @@ import { becomeUser, type UserIdentity } from "./becomeUser.js";
 import { confineSession } from "./chrootSession.js";
 import { answerPings } from "./childWatchdog.js";
 import { IpcPeer, logRankFromEnvironment, type IpcChannel } from "./ipc.js";
-import { reportClosed, trusted, type ConnectionInfo, type TransportSettings } from "./messages.js";
+import {
+  connectionTransportLog,
+  reportClosed,
+  trusted,
+  type ConnectionInfo,
+  type TransportSettings,
+} from "./messages.js";
 import { object, uint } from "./schema.js";
 import type { TransportHandoff } from "../../transport/index.js";
 
@@ -122,7 +128,7 @@ export function runSessionProcess(channel: IpcChannel): void {
         served = g.server.resume(socket, c.handoff, c.info, user, {
           hostKeys: g.hostKeys.map((k, i) => remoteHostKeySigner(peer, c.conn, i, k)),
           maxSessions: c.maxSessions,
-          log: (level, message) => void note(c.conn, level, message),
+          log: connectionTransportLog(peer, c.conn, c.info),
           onSession: (session, connection) => startLoginSession(session, connection, grant, c.settings, log),
         });
       } catch (err) {

@@ -20,6 +20,7 @@ import {
   type PreauthSettings,
   type TransportSettings,
   reportClosed,
+  connectionTransportLog,
 } from "./messages.js";
 
 interface Generation {
@@ -71,7 +72,7 @@ export function runWorker(channel: IpcChannel): void {
         ...settings,
         hostKeys: g.hostKeys.map((k, i) => remoteHostKeySigner(peer, conn, i, k)),
         auth: remoteAuthPolicy(peer, conn),
-        log: (level, message) => void note(conn, level, message),
+        log: connectionTransportLog(peer, conn, info),
         handOff: (user, t) => {
           let handoff;
           try {
