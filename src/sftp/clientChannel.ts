@@ -72,7 +72,7 @@ export class SftpChannel {
       this.fail(new SshError("CONNECTION_LOST", `Connection lost: ${err.message}`)),
     );
     // SSH_FXP_INIT with version 3 (filexfer-02 §4).
-    this.send(new SshWriter(9).uint32(0).byte(FXP.INIT).uint32(3));
+    this.output.write(this.framed(new SshWriter(9).uint32(0).byte(FXP.INIT).uint32(3)));
   }
 
   /** Resolves once the server's VERSION has arrived (and limits@openssh.com has been asked, if offered). */
@@ -169,10 +169,11 @@ export class SftpChannel {
   }
 
   /** Every packet is built after a 4-byte placeholder, filled in here: no copy to prepend the length. */
-  private send(w: SshWriter): void {
+  /** The packet `w` holds (its length field left 0), with its length filled in. */
+  private framed(w: SshWriter): Buffer {
     const packet = w.toBuffer();
     packet.writeUInt32BE(packet.length - 4, 0);
-    this.output.write(packet);
+    return packet;
   }
 
   /** Send a request (type byte, then id, then `body`) and wait for its reply. */
@@ -182,11 +183,10 @@ export class SftpChannel {
     const w = new SshWriter(sizeHint + 48).uint32(0).byte(type).uint32(0);
     // The body first: one that throws (a field out of range) must leave no request waiting for a reply.
     body(w);
-    const packet = w.toBuffer();
+    const packet = this.framed(w);
     let pending!: Pending;
     const reply = new Promise<Reply>((resolve, reject) => (pending = { resolve, reject }));
     packet.writeUInt32BE(this.registerRequest(pending), 5);
-    packet.writeUInt32BE(packet.length - 4, 0);
     this.output.write(packet);
     return reply;
   }
