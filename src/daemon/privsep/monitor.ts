@@ -51,8 +51,6 @@ export class PrivsepMonitor {
   private readonly loginHost: LoginHost;
   private nextId = 1;
   private generation = 0;
-  /** The generation each child was sent last. */
-  private readonly configured = new WeakMap<ChildHandle, number>();
   private transport: TransportSettings | null = null;
   private hostKeys: PrivateKey[] = [];
   private stopped = false;
@@ -104,7 +102,7 @@ export class PrivsepMonitor {
     this.hostKeys = hostKeys;
     this.transport = { ...transport, hostKeys: hostKeys.map((k) => k.publicKey.blob) };
     this.generation++;
-    for (const w of this.workers.all()) this.configureChild(w);
+    for (const w of this.workers.alive()) this.configureChild(w);
     for (const s of this.sessions.all()) this.configureChild(s.child);
   }
 
@@ -187,10 +185,9 @@ export class PrivsepMonitor {
     this.opts.log.error(`monitor: refused a message from ${child.role} ${child.process.pid}: ${reason}`);
   }
 
-  /** Send the configuration in force to a child, unless it has it already. */
+  /** Send the configuration in force to a child. */
   private configureChild(child: ChildHandle): void {
-    if (!this.transport || this.configured.get(child) === this.generation) return;
-    this.configured.set(child, this.generation);
+    if (!this.transport) return;
     child.peer
       .request("configure", { generation: this.generation, transport: this.transport }, () => true)
       .catch((err: Error) =>

@@ -40,6 +40,11 @@ export class WorkerLoad<W> {
     this.#load.set(worker, { active: 0, served: 0, idleTimer: null, retiring: false, drained: null });
   }
 
+  /** Every worker added and not removed: in service, starting, or draining. */
+  workers(): IterableIterator<W> {
+    return this.#load.keys();
+  }
+
   remove(worker: W): void {
     const l = this.#load.get(worker);
     if (l?.idleTimer) clearTimeout(l.idleTimer);

@@ -36,7 +36,7 @@ export interface WorkerPoolHost {
   sessionIdSeen(sid: Buffer): boolean;
   /** Answer the child's log lines, for the connections it owns (`owned` finds them). */
   serveLogs(child: ChildHandle, owned: (conn: number) => MonitorConnection | undefined): void;
-  /** Send the configuration in force (host keys, transport settings) to a child that lacks it. */
+  /** Send the configuration in force (host keys, transport settings) to a child. */
   configureChild(child: ChildHandle): void;
   /** A child sent what the protocol does not allow. */
   refused(child: ChildHandle, reason: string): void;
@@ -65,6 +65,11 @@ export class WorkerPool {
   /** The workers in service. */
   all(): readonly ChildHandle[] {
     return this.workers;
+  }
+
+  /** Every worker process alive: in service, starting (a replacement) or draining (retired). */
+  alive(): Iterable<ChildHandle> {
+    return this.workerLoad.workers();
   }
 
   /** The least busy worker, counted as serving one connection more. */
@@ -126,8 +131,8 @@ export class WorkerPool {
       },
     );
     // Configured at once, so that a connection given to it before it is ready (a replacement) finds its
-    // generation: the child reads its messages in order once it listens. Again when ready, should the
-    // configuration have changed meanwhile.
+    // generation: the child reads its messages in order once it listens. A later SIGHUP reaches it
+    // through alive().
     host.configureChild(w);
     w.ready.then(() => this.readied(w)).catch(() => {});
     w.process.once("exit", (code, signal) => this.workerExited(w, code, signal));
@@ -135,9 +140,8 @@ export class WorkerPool {
     return w;
   }
 
-  /** A worker said it is ready: see above; from now on check that it still answers. */
+  /** A worker said it is ready: from now on check that it still answers. */
   private readied(w: ChildHandle): void {
-    this.host.configureChild(w);
     const watch = this.host.workerWatch ?? DEFAULT_WORKER_WATCH;
     watchChild(w, watch, () => {
       this.host.log.error(
