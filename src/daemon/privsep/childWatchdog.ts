@@ -18,8 +18,8 @@ export interface ChildWatch {
 /** A worker does nothing that blocks its event loop for long: 30 s without an answer is not load. */
 export const DEFAULT_WORKER_WATCH: ChildWatch = { intervalMs: 10_000, timeoutMs: 30_000 };
 
-/** Watch `child` until it exits; `stuck` is called at most once. Returns a function that stops watching. */
-export function watchChild(child: ChildHandle, watch: ChildWatch, stuck: () => void): () => void {
+/** Watch `child` until it exits; `stuck` is called at most once. */
+export function watchChild(child: ChildHandle, watch: ChildWatch, stuck: () => void): void {
   let waiting: NodeJS.Timeout | null = null;
   const stop = (): void => {
     clearInterval(ticker);
@@ -51,7 +51,6 @@ export function watchChild(child: ChildHandle, watch: ChildWatch, stuck: () => v
   const ticker = setInterval(ask, watch.intervalMs);
   ticker.unref();
   child.process.once("exit", stop);
-  return stop;
 }
 
 /** The child's side: answer the monitor's pings (any answer will do). */

@@ -6,6 +6,7 @@ import os from "node:os";
 import path from "node:path";
 import { once } from "node:events";
 import { refusingConnectionSpec, startTestMonitor, type TestMonitor } from "../../helpers/privsepMonitor.js";
+import { until, withTimeout } from "../../helpers/scriptedPeer.js";
 
 // A pre-auth worker that stops answering (its event loop or its channel stuck) is killed and replaced, and
 // the worker that replaces one that died serves the very next connection.
@@ -49,26 +50,6 @@ async function serve(
   return { firstLine, closed };
 }
 
-async function until(what: string, ok: () => boolean, ms = 15_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!ok()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
-async function within<T>(ms: number, p: Promise<T>, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), ms);
-  });
-  try {
-    return await Promise.race([p, late]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 function tempDir(t: { after(fn: () => void): void }): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "nssh-workerhealth-"));
   t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -87,7 +68,7 @@ test("a worker that stops answering is killed, its connection ended, and another
   const ended: string[] = [];
   const stuck = await serve(t, tm, 1, ended);
   // Well before LoginGraceTime (30 s here), which would end it too.
-  await within(10_000, stuck.closed, "the stuck worker's connection to end");
+  await withTimeout(stuck.closed, 10_000, "the stuck worker's connection to end");
   const text = tm.lines.join("\n");
   assert.match(text, new RegExp(`error: pre-auth worker ${frozen} did not answer for 1 s; killing it`));
   assert.match(text, new RegExp(`error: pre-auth worker ${frozen} exited \\(SIGKILL\\); starting another`));
@@ -95,7 +76,7 @@ test("a worker that stops answering is killed, its connection ended, and another
   const [replacement] = tm.monitor.children().workers;
   assert.ok(replacement !== undefined && replacement !== frozen, "a new worker took its place");
   const next = await serve(t, tm, 2, ended);
-  assert.match(await within(10_000, next.firstLine, "the server's version"), /^SSH-2\.0-/);
+  assert.match(await withTimeout(next.firstLine, 10_000, "the server's version"), /^SSH-2\.0-/);
 });
 
 test("a worker that answers is left alone while its connection waits", async (t) => {
@@ -107,7 +88,7 @@ test("a worker that answers is left alone while its connection waits", async (t)
   t.after(() => tm.monitor.stop());
   const [worker] = tm.monitor.children().workers;
   const served = await serve(t, tm, 3, []);
-  assert.match(await within(10_000, served.firstLine, "the server's version"), /^SSH-2\.0-/);
+  assert.match(await withTimeout(served.firstLine, 10_000, "the server's version"), /^SSH-2\.0-/);
   // The client says nothing more; ten pings later the worker and its connection are still there.
   await new Promise((r) => setTimeout(r, 2000));
   assert.deepEqual(tm.monitor.children().workers, [worker]);
@@ -121,8 +102,8 @@ test("the worker that replaces a dead one serves the next connection at once", a
   t.after(() => tm.monitor.stop());
   const [first] = tm.monitor.children().workers;
   process.kill(first!, "SIGKILL");
-  await until("a replacement worker", () => tm.monitor.children().workers[0] !== first);
+  await until(() => tm.monitor.children().workers[0] !== first, 15_000, "a replacement worker");
   // Given the connection before it said it is ready: it must still know the configuration.
   const served = await serve(t, tm, 4, []);
-  assert.match(await within(10_000, served.firstLine, "the server's version"), /^SSH-2\.0-/);
+  assert.match(await withTimeout(served.firstLine, 10_000, "the server's version"), /^SSH-2\.0-/);
 });
