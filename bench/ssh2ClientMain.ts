@@ -32,19 +32,34 @@ function open(): Promise<Client> {
   });
 }
 
-function exec(c: Client, command: string): Promise<ClientChannel> {
-  return new Promise((resolve, reject) =>
-    c.exec(command, (err, stream) => (err ? reject(err) : resolve(stream))),
-  );
+/** A running command's channel, and its outcome once the channel has closed. */
+interface Execution {
+  stream: ClientChannel;
+  /** "" when the command exited 0, else how it ended. */
+  failure: Promise<string>;
 }
 
-/** Resolves with the exit code once the channel has closed. */
-function finished(stream: ClientChannel): Promise<number | null> {
-  return new Promise((resolve) => {
-    let code: number | null = null;
-    stream.on("exit", (c: number | null) => (code = c));
-    stream.on("close", () => resolve(code));
-  });
+/**
+ * Runs a command. The outcome is watched from inside ssh2's callback, not after an await: a command as
+ * quick as `true` has its EOF, exit-status and CLOSE arrive with the exec's CHANNEL_SUCCESS, ssh2 handles
+ * them all in one go, and an "exit" listener added a microtask later misses the status (seen against
+ * sshd: about one login in 70).
+ */
+function exec(c: Client, command: string): Promise<Execution> {
+  return new Promise((resolve, reject) =>
+    c.exec(command, (err, stream) => {
+      if (err) return reject(err);
+      const failure = new Promise<string>((done) => {
+        let outcome = "ended with no exit status";
+        // ssh2 emits "exit" with a null code and the signal's name for an exit-signal (RFC 4254 §6.10).
+        stream.on("exit", (code: number | null, signal?: string) => {
+          outcome = code === 0 ? "" : code !== null ? `exited with ${code}` : `was killed by ${signal}`;
+        });
+        stream.on("close", () => done(outcome));
+      });
+      resolve({ stream, failure });
+    }),
+  );
 }
 
 function closeClient(c: Client): Promise<void> {
@@ -60,12 +75,12 @@ function sftpOf(c: Client): Promise<SFTPWrapper> {
 
 async function loginOnce(): Promise<void> {
   const c = await open();
-  const stream = await exec(c, "true");
+  const { stream, failure } = await exec(c, "true");
   stream.resume();
   stream.stderr.resume();
-  const code = await finished(stream);
+  const failed = await failure;
   await closeClient(c);
-  if (code !== 0) throw new Error(`true exited ${code}`);
+  if (failed) throw new Error(`true ${failed}`);
 }
 
 async function main(): Promise<void> {
@@ -74,16 +89,15 @@ async function main(): Promise<void> {
     case "upload":
     case "download": {
       const c = await open();
-      const stream = await exec(c, a.mode === "upload" ? "cat > /dev/null" : `cat '${arg}'`);
-      const done = finished(stream);
+      const { stream, failure } = await exec(c, a.mode === "upload" ? "cat > /dev/null" : `cat '${arg}'`);
       stream.stderr.pipe(process.stderr);
       // The channel's readable side must flow, or "close" never comes.
       stream.resume();
       if (a.mode === "upload") fs.createReadStream(arg, { highWaterMark: 1 << 18 }).pipe(stream);
       else stream.end();
-      const code = await done;
+      const failed = await failure;
       await closeClient(c);
-      if (code !== 0) throw new Error(`remote command exited ${code}`);
+      if (failed) throw new Error(`remote command ${failed}`);
       return;
     }
     case "sftp-get":
