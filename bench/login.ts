@@ -109,7 +109,7 @@ async function commandRate(
   argv: string[],
   seconds: number,
   concurrency: number,
-): Promise<{ rate: number; failure: string | null }> {
+): Promise<{ logins: number; rate: number; failure: string | null }> {
   const end = performance.now() + seconds * 1000;
   const start = performance.now();
   let logins = 0;
@@ -123,7 +123,7 @@ async function commandRate(
       }
     }),
   );
-  return { rate: logins / ((performance.now() - start) / 1000), failure };
+  return { logins, rate: logins / ((performance.now() - start) / 1000), failure };
 }
 
 /** Logins per second of one client against one server for `seconds` (8 at once), or why it failed. */
@@ -139,7 +139,7 @@ async function rateBurst(
     return { logins: out.logins, rate: out.logins / out.seconds };
   }
   const r = await commandRate(b.argv, seconds, concurrency);
-  return r.failure ? { failure: r.failure } : { logins: r.rate * seconds, rate: r.rate };
+  return r.failure ? { failure: r.failure } : { logins: r.logins, rate: r.rate };
 }
 
 export async function runLoginRate(o: LoginOptions): Promise<string> {
@@ -166,10 +166,11 @@ export async function runLoginRate(o: LoginOptions): Promise<string> {
         const b = run(seconds);
         const warmUp = run(warmUpSeconds);
         if ("na" in b || "na" in warmUp) {
-          entry.failure = "na" in b ? b.na : "n/a";
+          entry.failure = "na" in b ? b.na : "na" in warmUp ? warmUp.na : "";
           continue;
         }
-        const w = await rateBurst(warmUp, warmUpSeconds, concurrency);
+        const warm = await rateBurst(warmUp, warmUpSeconds, concurrency);
+        const w = "failure" in warm ? { failure: `warm-up ${warm.failure}` } : warm;
         const cpu0 = server.cpu.seconds();
         const r = "failure" in w ? w : await rateBurst(b, seconds, concurrency);
         if ("failure" in r) {
