@@ -276,8 +276,10 @@ export class Daemon extends EventEmitter<DaemonEvents> {
     // Lines the log would drop are not reworded first (workers send only what the level lets through).
     const write = (level: LogLevel, message: string, authenticated: boolean): void => {
       if (!log.enabled(level)) return;
+      // A child words a failure it has the cause of itself (messages.ts connectionTransportLog): no cause
+      // crosses to here, so the level stays as sent.
       const entry = connectionLogEntry(level, message, peer, authenticated);
-      if (log.enabled(entry.level)) log.transportLogger(entry.level, entry.line);
+      log.transportLogger(entry.level, entry.line);
     };
     const connLog: DaemonLog = {
       error: (m) => write("error", m, false),

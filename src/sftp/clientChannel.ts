@@ -168,8 +168,10 @@ export class SftpChannel {
     p.resolve(r);
   }
 
-  /** Every packet is built after a 4-byte placeholder, filled in here: no copy to prepend the length. */
-  /** The packet `w` holds (its length field left 0), with its length filled in. */
+  /**
+   * The packet `w` holds, its length filled in: every packet is built after a 4-byte placeholder, so no
+   * copy is made to prepend the length.
+   */
   private framed(w: SshWriter): Buffer {
     const packet = w.toBuffer();
     packet.writeUInt32BE(packet.length - 4, 0);

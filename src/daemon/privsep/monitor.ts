@@ -248,7 +248,9 @@ export class PrivsepMonitor {
     });
     this.serveConnectionEnds(s.child, owned);
     serveLoginRecords(s, owned);
-    s.child.ready.then(() => this.configureChild(s.child)).catch(() => {});
+    // Configured at start, as a worker is (workerPool.ts): the child reads its messages in order once it
+    // listens, so its configuration comes before the "become" and the connections it is sent after ready.
+    this.configureChild(s.child);
   }
 
   // ---- connections ---------------------------------------------------------------------------------------
