@@ -9,6 +9,8 @@ import { SchemaError, type Check } from "./schema.js";
 
 /** What a ChildProcess, or `process` inside a child, offers. */
 export interface IpcChannel {
+  /** False once the channel closed (Node then reports a send as an "error" event, not by throwing). */
+  readonly connected?: boolean;
   send(message: unknown, sendHandle?: net.Socket, options?: { keepOpen?: boolean }): boolean;
   on(event: "message", listener: (message: unknown, handle?: unknown) => void): unknown;
   on(event: "disconnect", listener: () => void): unknown;
@@ -155,6 +157,9 @@ export class IpcPeer {
   }
 
   private post(message: Envelope, socket?: net.Socket, keepOpen = false): void {
+    // The other process is gone but its "disconnect" is not emitted yet (a child whose monitor ended while
+    // it started): Node would emit an "error" on the process for this send, which nothing listens to.
+    if (this.channel.connected === false) return this.close(new IpcError("the other process went away"));
     try {
       if (socket) this.channel.send(message, socket, { keepOpen });
       else this.channel.send(message);

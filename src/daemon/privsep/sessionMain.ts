@@ -144,5 +144,6 @@ export function runSessionProcess(channel: IpcChannel): void {
     { takesSocket: true },
   );
   answerPings(peer);
-  void peer.request("ready", {}, trusted());
+  // It fails only when the monitor is already gone (it stopped while this process started): nothing to serve.
+  peer.request("ready", {}, trusted()).catch(() => process.exit(0));
 }

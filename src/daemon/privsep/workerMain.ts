@@ -101,5 +101,6 @@ export function runWorker(channel: IpcChannel): void {
     },
     { takesSocket: true },
   );
-  void peer.request("ready", {}, trusted());
+  // It fails only when the monitor is already gone (it stopped while this process started): nothing to serve.
+  peer.request("ready", {}, trusted()).catch(() => process.exit(0));
 }
