@@ -1,5 +1,5 @@
 /**
- * `npm run bench` (node dist/bench/index.js [--quick] [--only=name,name] [--keep]): prints the machine, starts the
+ * `npm run bench` (node dist/bench/index.js [--quick] [--targets] [--only=name,name] [--keep]): prints the machine, starts the
  * servers under test (nssh's, OpenSSH's sshd, ssh2's; see servers.ts), runs each section and writes the
  * report to bench/results/latest.md. Add a case by adding a section to SECTIONS.
  * Section names for --only: ciphers, channel, sftp, scp, latency, rate, memory, ceilings.
@@ -7,6 +7,7 @@
 import fs from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import { availableParallelism, cpus, totalmem } from "node:os";
+import { parseBenchArguments, type BenchArguments } from "./benchArgs.js";
 import { runCeilings } from "./ceilings.js";
 import { runCipherBench } from "./cipherThroughput.js";
 import { builtCommand, NSCP_CLI, NSFTP_CLI, NSSH_CLI } from "./clients.js";
@@ -19,6 +20,8 @@ import { runChannelThroughput, runScpThroughput, runSftpThroughput, type Servers
 
 interface Context {
   quick: boolean;
+  /** --targets: the throughput sections run only the pairs the targets compare, for every cipher. */
+  targetsOnly: boolean;
   fx: BenchFixtures;
   servers: Servers;
   progress: (line: string) => void;
@@ -93,11 +96,17 @@ function machine(cpuMeterKind: string, ourLabel: string, note: string, environme
 }
 
 async function main(): Promise<void> {
-  const quick = process.argv.includes("--quick");
-  // --keep: the work folder (the servers' configurations and logs) stays, to see why a case failed.
-  const keep = process.argv.includes("--keep");
-  const onlyArg = process.argv.find((a) => a.startsWith("--only="));
-  const only = onlyArg ? new Set(onlyArg.slice("--only=".length).split(",")) : null;
+  let parsed: BenchArguments;
+  try {
+    parsed = parseBenchArguments(
+      process.argv.slice(2),
+      SECTIONS.map((s) => s.name),
+    );
+  } catch (err) {
+    console.error(`bench: ${(err as Error).message}`);
+    process.exit(2);
+  }
+  const { quick, targetsOnly, keep, only } = parsed;
   const progress = (line: string): void => console.error(`  .. ${line}`);
   const environment = cleanEnvironment();
   const fx = prepareFixtures(quick ? 128 : 1024);
@@ -124,12 +133,12 @@ async function main(): Promise<void> {
     started.push(ssh2);
     const servers: Servers = { ours: ours.server, openssh, ssh2 };
     const parts = [
-      `# nssh benchmarks${quick ? " (quick)" : ""}`,
+      `# nssh benchmarks${quick ? " (quick)" : ""}${targetsOnly ? " (target pairs)" : ""}`,
       "",
       machine(openssh.cpu.kind, ours.server.label, ours.note, environment),
     ];
     console.log(parts.join("\n"));
-    const ctx: Context = { quick, fx, servers, progress };
+    const ctx: Context = { quick, targetsOnly, fx, servers, progress };
     for (const section of SECTIONS) {
       if (only && !only.has(section.name)) continue;
       const t0 = performance.now();

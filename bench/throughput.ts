@@ -5,6 +5,7 @@
  * against OpenSSH's sshd, and CPU seconds per GiB on each side (client: its whole process tree; server:
  * its cgroup, or its process tree).
  */
+import { pairRuns, TARGETS_NOTE, type Section } from "./pairs.js";
 import {
   CHANNEL_CLIENTS,
   SCP_CLIENTS,
@@ -61,6 +62,8 @@ export interface ThroughputOptions {
   servers: Servers;
   runs: number;
   quick: boolean;
+  /** --targets: only the pairs the issue's targets compare, for every cipher (pairs.ts). */
+  targetsOnly: boolean;
   /** Progress lines (stderr). */
   progress: (line: string) => void;
 }
@@ -185,14 +188,21 @@ function serverList(s: Servers): BenchServer[] {
   return [s.ours, s.openssh, s.ssh2];
 }
 
-/** In --quick, only the first cipher gets the full matrix; the others the pairs that set the targets. */
-function keepPair(o: ThroughputOptions, cipherIndex: number, client: string, server: BenchServer): boolean {
-  if (!o.quick || cipherIndex === 0) return true;
-  const own =
-    (server.system === "nssh" && (client.startsWith("nssh") || client === "nsftp" || client === "nscp")) ||
-    (server.system === "openssh" && client.startsWith("OpenSSH")) ||
-    (server.system === "ssh2" && client === "ssh2 client");
-  return own;
+/** Which pairs this pass runs (pairs.ts), for one section and cipher. */
+function keepPair(
+  o: ThroughputOptions,
+  section: Section,
+  cipherIndex: number,
+  client: string,
+  server: BenchServer,
+): boolean {
+  return pairRuns(
+    { quick: o.quick, targetsOnly: o.targetsOnly },
+    section,
+    cipherIndex,
+    client,
+    server.system,
+  );
 }
 
 function target(o: ThroughputOptions, server: BenchServer, c: CipherCase): Target {
@@ -213,7 +223,7 @@ export async function runChannelThroughput(o: ThroughputOptions): Promise<string
     const entries: Entry[] = [];
     for (const client of CHANNEL_CLIENTS)
       for (const server of serverList(o.servers)) {
-        if (!keepPair(o, i, client, server)) continue;
+        if (!keepPair(o, "channel", i, client, server)) continue;
         for (const direction of [0, 1] as const)
           entries.push({
             client,
@@ -225,6 +235,7 @@ export async function runChannelThroughput(o: ThroughputOptions): Promise<string
     const results = await measureAll(entries, o, `channel ${c.label}`);
     parts.push(`\n### ${c.label}\n`, pairTable(results, ["upload", "download"], "OpenSSH ssh", o.servers));
   }
+  if (o.targetsOnly) parts.push(TARGETS_NOTE);
   return parts.join("\n");
 }
 
@@ -234,10 +245,11 @@ export async function runSftpThroughput(o: ThroughputOptions): Promise<string> {
     "The ssh2 server's SFTP is ssh2's parser with minimal file handlers written for the benchmark.",
   ];
   for (const [i, c] of CIPHER_CASES.entries()) {
-    if (o.quick && i > 0) break;
+    if (o.quick && !o.targetsOnly && i > 0) break;
     const entries: Entry[] = [];
     for (const client of SFTP_CLIENTS)
       for (const server of serverList(o.servers)) {
+        if (!keepPair(o, "sftp", i, client, server)) continue;
         // --quick: against ssh2's server only its own client.
         if (o.quick && server === o.servers.ssh2 && client !== "ssh2 client") continue;
         for (const direction of [0, 1] as const)
@@ -251,17 +263,19 @@ export async function runSftpThroughput(o: ThroughputOptions): Promise<string> {
     const results = await measureAll(entries, o, `sftp ${c.label}`);
     parts.push(`\n### ${c.label}\n`, pairTable(results, ["get", "put"], "OpenSSH sftp", o.servers));
   }
-  if (o.quick) parts.push("\n(--quick: aes128-gcm only; against the ssh2 server only its own client.)");
+  if (o.targetsOnly) parts.push(TARGETS_NOTE);
+  else if (o.quick) parts.push("\n(--quick: aes128-gcm only; against the ssh2 server only its own client.)");
   return parts.join("\n");
 }
 
 export async function runScpThroughput(o: ThroughputOptions): Promise<string> {
   const parts = [explain(o, "scp of the file down (into a local file) and up (to /dev/null on the server):")];
   for (const [i, c] of CIPHER_CASES.entries()) {
-    if (o.quick && i > 0) break;
+    if (o.quick && !o.targetsOnly && i > 0) break;
     const entries: Entry[] = [];
     for (const client of SCP_CLIENTS)
-      for (const server of [o.servers.ours, o.servers.openssh])
+      for (const server of [o.servers.ours, o.servers.openssh]) {
+        if (!keepPair(o, "scp", i, client, server)) continue;
         for (const direction of [0, 1] as const)
           entries.push({
             client,
@@ -269,9 +283,11 @@ export async function runScpThroughput(o: ThroughputOptions): Promise<string> {
             direction,
             build: () => scpRun(client, target(o, server, c), direction === 1, o.fx.dataFile, o.fx.workDir),
           });
+      }
     const results = await measureAll(entries, o, `scp ${c.label}`);
     parts.push(`\n### ${c.label}\n`, pairTable(results, ["down", "up"], "OpenSSH scp", o.servers));
   }
-  if (o.quick) parts.push("\n(--quick: aes128-gcm only.)");
+  if (o.targetsOnly) parts.push(TARGETS_NOTE);
+  else if (o.quick) parts.push("\n(--quick: aes128-gcm only.)");
   return parts.join("\n");
 }
