@@ -20,6 +20,7 @@ import {
   checkWireLength,
   macError,
   readLengthField,
+  updateInto,
 } from "./cipherModes/common.js";
 import type { PacketOpener, PacketSealer, ProtectionState } from "./types.js";
 
@@ -89,8 +90,8 @@ export class ChaCha20Poly1305Sealer implements PacketSealer {
     const first = checkSealPieces(pieces, BLOCK_SIZE, true);
     const wire = [this.keys.cryptLength(seq, first.subarray(0, 4))];
     const { stream, polyKey } = this.keys.mainStream(seq);
-    if (first.length > 4) wire.push(stream.update(first.subarray(4)));
-    for (let i = 1; i < pieces.length; i++) if (pieces[i]!.length > 0) wire.push(stream.update(pieces[i]!));
+    if (first.length > 4) updateInto(stream, first.subarray(4), wire);
+    for (let i = 1; i < pieces.length; i++) updateInto(stream, pieces[i]!, wire);
     wire.push(poly1305TagParts(wire, polyKey));
     return wire;
   }

@@ -17,6 +17,7 @@ import {
   checkWireLength,
   macError,
   readLengthField,
+  updateInto,
 } from "./common.js";
 
 /** invocation_counter += 1 over the last 8 bytes, big-endian, wrapping (RFC 5647 §7.1). */
@@ -88,8 +89,8 @@ export class GcmSealer implements PacketSealer {
     const length = Buffer.from(first.subarray(0, 4));
     c.setAAD(length);
     const wire = [length];
-    if (first.length > 4) wire.push(c.update(first.subarray(4)));
-    for (let i = 1; i < pieces.length; i++) if (pieces[i]!.length > 0) wire.push(c.update(pieces[i]!));
+    if (first.length > 4) updateInto(c, first.subarray(4), wire);
+    for (let i = 1; i < pieces.length; i++) updateInto(c, pieces[i]!, wire);
     c.final();
     incrementInvocationCounter(iv);
     wire.push(c.getAuthTag());

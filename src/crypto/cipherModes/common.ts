@@ -95,6 +95,26 @@ export function checkSealPieces(
   return first;
 }
 
+/**
+ * The most bytes one cipher update() is given when sealing. Node 20's update() sizes its output a block
+ * longer than the input and then copies it into a buffer of the right length; with 64 KiB pieces (a
+ * command's pipe read, sent whole) glibc's copy ran at a fraction of its speed on this project's machine
+ * (perf of nsshd's session process sending 1 GiB with aes128-gcm: the copy 13.5 % of its samples, more
+ * than AES-GCM's 10 %), with 32 KiB pieces at full speed (1.3 %; 17-20 % fewer samples in all). A stream
+ * mode's output is the same whatever the split, and CBC's pieces stay whole blocks.
+ */
+export const MAX_UPDATE_BYTES = 32 * 1024;
+
+/** `cipher.update(data)`, at most MAX_UPDATE_BYTES at a time; each non-empty output goes to `out`. */
+export function updateInto(cipher: { update(data: Buffer): Buffer }, data: Buffer, out: Buffer[]): void {
+  for (let at = 0; at < data.length; at += MAX_UPDATE_BYTES) {
+    const piece =
+      data.length - at <= MAX_UPDATE_BYTES ? data.subarray(at) : data.subarray(at, at + MAX_UPDATE_BYTES);
+    const encrypted = cipher.update(piece);
+    if (encrypted.length > 0) out.push(encrypted);
+  }
+}
+
 export function macError(): SshError {
   return new SshError("MAC", "message authentication code incorrect");
 }

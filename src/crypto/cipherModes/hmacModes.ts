@@ -22,6 +22,7 @@ import {
   macError,
   readLengthField,
   StreamPosition,
+  updateInto,
 } from "./common.js";
 
 class Hmac {
@@ -125,10 +126,9 @@ export class EtmSealer implements PacketSealer {
       const piece = i === 0 ? first.subarray(4) : pieces[i]!;
       if (piece.length === 0) continue;
       // CBC's update() holds back a partial block, so a piece's output may be shorter than the piece.
-      const encrypted = this.cipher.update(piece);
-      if (encrypted.length === 0) continue;
-      this.exportable.position.advance(encrypted);
-      wire.push(encrypted);
+      const from = wire.length;
+      updateInto(this.cipher, piece, wire);
+      for (let j = from; j < wire.length; j++) this.exportable.position.advance(wire[j]!);
     }
     wire.push(this.mac.compute(seq, ...wire));
     return wire;
