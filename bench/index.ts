@@ -1,7 +1,7 @@
 /**
- * `npm run bench` (node dist/bench/index.js [--quick] [--targets] [--only=name,name] [--keep]): prints the machine, starts the
- * servers under test (nssh's, OpenSSH's sshd, ssh2's; see servers.ts), runs each section and writes the
- * report to bench/results/latest.md. Add a case by adding a section to SECTIONS.
+ * `npm run bench` (node dist/bench/index.js [--quick] [--targets] [--only=name,name] [--keep]): prints the
+ * machine, starts the servers under test (nssh's, OpenSSH's sshd, ssh2's; see servers.ts), runs each
+ * section and writes the report to bench/results/latest.md. Add a case by adding a section to SECTIONS.
  * Section names for --only: ciphers, channel, sftp, scp, latency, rate, memory, ceilings.
  */
 import fs from "node:fs";

@@ -250,8 +250,6 @@ export async function runSftpThroughput(o: ThroughputOptions): Promise<string> {
     for (const client of SFTP_CLIENTS)
       for (const server of serverList(o.servers)) {
         if (!keepPair(o, "sftp", i, client, server)) continue;
-        // --quick: against ssh2's server only its own client.
-        if (o.quick && server === o.servers.ssh2 && client !== "ssh2 client") continue;
         for (const direction of [0, 1] as const)
           entries.push({
             client,

@@ -48,6 +48,17 @@ describe("bench pairs", () => {
     assert.equal(pairRuns(quick, "channel", 1, "ssh2 client", "nssh"), false);
     assert.equal(pairRuns(quick, "channel", 1, "nssh library", "nssh"), true);
     assert.equal(pairRuns(quick, "channel", 1, "OpenSSH ssh", "openssh"), true);
+    // SFTP against ssh2's server: ssh2's client only.
+    assert.equal(pairRuns(quick, "sftp", 0, "ssh2 client", "ssh2"), true);
+    assert.equal(pairRuns(quick, "sftp", 0, "nssh library", "ssh2"), false);
+    assert.equal(pairRuns(quick, "sftp", 0, "nssh library", "openssh"), true);
+  });
+
+  it("runs the same target pairs with --quick --targets as with --targets", () => {
+    const quickTargets = { quick: true, targetsOnly: true };
+    assert.equal(pairRuns(quickTargets, "sftp", 0, "nssh library", "ssh2"), true);
+    assert.equal(pairRuns(quickTargets, "channel", 2, "nssh", "nssh"), true);
+    assert.equal(pairRuns(quickTargets, "channel", 0, "ssh2 client", "nssh"), false);
   });
 
   it("runs only the pairs the targets compare with --targets", () => {

@@ -100,8 +100,9 @@ export function checkSealPieces(
  * longer than the input and then copies it into a buffer of the right length; with 64 KiB pieces (a
  * command's pipe read, sent whole) glibc's copy ran at a fraction of its speed on this project's machine
  * (perf of nsshd's session process sending 1 GiB with aes128-gcm: the copy 13.5 % of its samples, more
- * than AES-GCM's 10 %), with 32 KiB pieces at full speed (1.3 %; 17-20 % fewer samples in all). A stream
- * mode's output is the same whatever the split, and CBC's pieces stay whole blocks.
+ * than AES-GCM's 10 %), with 32 KiB pieces at full speed (1.3 %; 10-20 % fewer samples in all). The
+ * output is the same whatever the split: GCM, CTR and ChaCha20 are stream modes, and OpenSSL's CBC keeps
+ * a partial block for the next call.
  */
 export const MAX_UPDATE_BYTES = 32 * 1024;
 

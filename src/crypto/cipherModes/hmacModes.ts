@@ -206,7 +206,13 @@ export class EamSealer implements PacketSealer {
     const end = packet.length;
     const out = Buffer.allocUnsafe(end + this.macLength);
     out.set(this.mac.compute(seq, packet), end);
-    out.set(this.cipher.update(packet), 0);
+    const encrypted: Buffer[] = [];
+    updateInto(this.cipher, packet, encrypted);
+    let at = 0;
+    for (const piece of encrypted) {
+      out.set(piece, at);
+      at += piece.length;
+    }
     this.exportable.position.advance(out.subarray(0, end));
     return out;
   }

@@ -157,8 +157,9 @@ export class IpcPeer {
   }
 
   private post(message: Envelope, socket?: net.Socket, keepOpen = false): void {
-    // The other process is gone but its "disconnect" is not emitted yet (a child whose monitor ended while
-    // it started): Node would emit an "error" on the process for this send, which nothing listens to.
+    // The other process is gone: its "disconnect" may have come before anything listened (a child whose
+    // monitor stopped while the child loaded) or be still to come. Node would report this send as an
+    // "error" event on the process, which nothing listens to.
     if (this.channel.connected === false) return this.close(new IpcError("the other process went away"));
     try {
       if (socket) this.channel.send(message, socket, { keepOpen });
