@@ -126,12 +126,17 @@ async function commandRate(
   return { logins, rate: logins / ((performance.now() - start) / 1000), failure };
 }
 
-/** Logins per second of one client against one server for `seconds` (8 at once), or why it failed. */
+/**
+ * Logins per second of one client against one server for `seconds` (8 at once), why it failed, or why it
+ * cannot run (`na`: a client not built).
+ */
 async function rateBurst(
-  b: Exclude<ReturnType<typeof loginRun>, { na: string }>,
+  build: (seconds: number) => ReturnType<typeof loginRun>,
   seconds: number,
   concurrency: number,
-): Promise<{ logins: number; rate: number } | { failure: string }> {
+): Promise<{ logins: number; rate: number } | { failure: string } | { na: string }> {
+  const b = build(seconds);
+  if ("na" in b) return b;
   if (b.inProcess) {
     const r = await runMeasured({ ...b, timeoutMs: (seconds + 60) * 1000 });
     if (r.code !== 0) return { failure: `fails: ${failureReason(r)}` };
@@ -163,18 +168,15 @@ export async function runLoginRate(o: LoginOptions): Promise<string> {
         o.progress(`login rate: ${client} -> ${server.label} (round ${round + 1}/${rounds})`);
         const run = (s: number) =>
           loginRun(client, target(o.fx, server, kex), "rate", [String(s), String(concurrency)]);
-        const b = run(seconds);
-        const warmUp = run(warmUpSeconds);
-        if ("na" in b || "na" in warmUp) {
-          entry.failure = "na" in b ? b.na : "na" in warmUp ? warmUp.na : "";
+        const warm = await rateBurst(run, warmUpSeconds, concurrency);
+        if (!("rate" in warm)) {
+          entry.failure = "na" in warm ? warm.na : `warm-up ${warm.failure}`;
           continue;
         }
-        const warm = await rateBurst(warmUp, warmUpSeconds, concurrency);
-        const w = "failure" in warm ? { failure: `warm-up ${warm.failure}` } : warm;
         const cpu0 = server.cpu.seconds();
-        const r = "failure" in w ? w : await rateBurst(b, seconds, concurrency);
-        if ("failure" in r) {
-          entry.failure = r.failure;
+        const r = await rateBurst(run, seconds, concurrency);
+        if (!("rate" in r)) {
+          entry.failure = "na" in r ? r.na : r.failure;
           continue;
         }
         entry.values.push(r.rate);

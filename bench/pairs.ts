@@ -32,8 +32,9 @@ export function targetPair(
 }
 
 /**
- * Whether a pass runs this pair for the cipher at `cipherIndex` (0: aes128-gcm, the quick pass's matrix;
- * a quick pass runs SFTP and scp for it only, and SFTP against ssh2's server with ssh2's client only).
+ * Whether a pass runs this pair for the cipher at `cipherIndex` (0: aes128-gcm). A quick pass: the
+ * channel's whole matrix for that cipher and each system's own pair for the others; SFTP and scp with
+ * that cipher only, and SFTP against ssh2's server with ssh2's client only.
  */
 export function pairRuns(
   pass: { quick: boolean; targetsOnly: boolean },
@@ -44,8 +45,9 @@ export function pairRuns(
 ): boolean {
   if (pass.targetsOnly) return targetPair(section, cipherIndex, client, server);
   if (!pass.quick) return true;
-  if (section === "sftp" && server === "ssh2") return client === "ssh2 client";
-  return cipherIndex === 0 || ownPair(client, server);
+  if (section === "channel") return cipherIndex === 0 || ownPair(client, server);
+  if (cipherIndex > 0) return false;
+  return section === "scp" || server !== "ssh2" || client === "ssh2 client";
 }
 
 /** The note a --targets report ends each throughput section with. */

@@ -5,7 +5,7 @@
  * against OpenSSH's sshd, and CPU seconds per GiB on each side (client: its whole process tree; server:
  * its cgroup, or its process tree).
  */
-import { pairRuns, TARGETS_NOTE, type Section } from "./pairs.js";
+import { pairRuns, TARGETS_NOTE } from "./pairs.js";
 import {
   CHANNEL_CLIENTS,
   SCP_CLIENTS,
@@ -188,23 +188,6 @@ function serverList(s: Servers): BenchServer[] {
   return [s.ours, s.openssh, s.ssh2];
 }
 
-/** Which pairs this pass runs (pairs.ts), for one section and cipher. */
-function keepPair(
-  o: ThroughputOptions,
-  section: Section,
-  cipherIndex: number,
-  client: string,
-  server: BenchServer,
-): boolean {
-  return pairRuns(
-    { quick: o.quick, targetsOnly: o.targetsOnly },
-    section,
-    cipherIndex,
-    client,
-    server.system,
-  );
-}
-
 function target(o: ThroughputOptions, server: BenchServer, c: CipherCase): Target {
   return { server, key: o.fx.userKey, algorithms: c.algorithms };
 }
@@ -223,7 +206,7 @@ export async function runChannelThroughput(o: ThroughputOptions): Promise<string
     const entries: Entry[] = [];
     for (const client of CHANNEL_CLIENTS)
       for (const server of serverList(o.servers)) {
-        if (!keepPair(o, "channel", i, client, server)) continue;
+        if (!pairRuns(o, "channel", i, client, server.system)) continue;
         for (const direction of [0, 1] as const)
           entries.push({
             client,
@@ -232,6 +215,7 @@ export async function runChannelThroughput(o: ThroughputOptions): Promise<string
             build: () => channelRun(client, target(o, server, c), direction === 0, o.fx.dataFile),
           });
       }
+    if (entries.length === 0) continue; // a cipher this pass skips
     const results = await measureAll(entries, o, `channel ${c.label}`);
     parts.push(`\n### ${c.label}\n`, pairTable(results, ["upload", "download"], "OpenSSH ssh", o.servers));
   }
@@ -245,11 +229,10 @@ export async function runSftpThroughput(o: ThroughputOptions): Promise<string> {
     "The ssh2 server's SFTP is ssh2's parser with minimal file handlers written for the benchmark.",
   ];
   for (const [i, c] of CIPHER_CASES.entries()) {
-    if (o.quick && !o.targetsOnly && i > 0) break;
     const entries: Entry[] = [];
     for (const client of SFTP_CLIENTS)
       for (const server of serverList(o.servers)) {
-        if (!keepPair(o, "sftp", i, client, server)) continue;
+        if (!pairRuns(o, "sftp", i, client, server.system)) continue;
         for (const direction of [0, 1] as const)
           entries.push({
             client,
@@ -258,6 +241,7 @@ export async function runSftpThroughput(o: ThroughputOptions): Promise<string> {
             build: () => sftpRun(client, target(o, server, c), direction === 0, o.fx.dataFile, o.fx.workDir),
           });
       }
+    if (entries.length === 0) continue; // a cipher this pass skips
     const results = await measureAll(entries, o, `sftp ${c.label}`);
     parts.push(`\n### ${c.label}\n`, pairTable(results, ["get", "put"], "OpenSSH sftp", o.servers));
   }
@@ -269,11 +253,10 @@ export async function runSftpThroughput(o: ThroughputOptions): Promise<string> {
 export async function runScpThroughput(o: ThroughputOptions): Promise<string> {
   const parts = [explain(o, "scp of the file down (into a local file) and up (to /dev/null on the server):")];
   for (const [i, c] of CIPHER_CASES.entries()) {
-    if (o.quick && !o.targetsOnly && i > 0) break;
     const entries: Entry[] = [];
     for (const client of SCP_CLIENTS)
       for (const server of [o.servers.ours, o.servers.openssh]) {
-        if (!keepPair(o, "scp", i, client, server)) continue;
+        if (!pairRuns(o, "scp", i, client, server.system)) continue;
         for (const direction of [0, 1] as const)
           entries.push({
             client,
@@ -282,6 +265,7 @@ export async function runScpThroughput(o: ThroughputOptions): Promise<string> {
             build: () => scpRun(client, target(o, server, c), direction === 1, o.fx.dataFile, o.fx.workDir),
           });
       }
+    if (entries.length === 0) continue; // a cipher this pass skips
     const results = await measureAll(entries, o, `scp ${c.label}`);
     parts.push(`\n### ${c.label}\n`, pairTable(results, ["down", "up"], "OpenSSH scp", o.servers));
   }

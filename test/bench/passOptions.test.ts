@@ -52,6 +52,10 @@ describe("bench pairs", () => {
     assert.equal(pairRuns(quick, "sftp", 0, "ssh2 client", "ssh2"), true);
     assert.equal(pairRuns(quick, "sftp", 0, "nssh library", "ssh2"), false);
     assert.equal(pairRuns(quick, "sftp", 0, "nssh library", "openssh"), true);
+    // SFTP and scp: the first cipher only.
+    assert.equal(pairRuns(quick, "sftp", 1, "nsftp", "nssh"), false);
+    assert.equal(pairRuns(quick, "scp", 1, "nscp", "nssh"), false);
+    assert.equal(pairRuns(quick, "scp", 0, "nscp", "openssh"), true);
   });
 
   it("runs the same target pairs with --quick --targets as with --targets", () => {

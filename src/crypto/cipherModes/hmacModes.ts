@@ -123,11 +123,9 @@ export class EtmSealer implements PacketSealer {
     const first = checkSealPieces(pieces, this.blockSize, true);
     const wire: Buffer[] = [Buffer.from(first.subarray(0, 4))];
     for (let i = 0; i < pieces.length; i++) {
-      const piece = i === 0 ? first.subarray(4) : pieces[i]!;
-      if (piece.length === 0) continue;
       // CBC's update() holds back a partial block, so a piece's output may be shorter than the piece.
       const from = wire.length;
-      updateInto(this.cipher, piece, wire);
+      updateInto(this.cipher, i === 0 ? first.subarray(4) : pieces[i]!, wire);
       for (let j = from; j < wire.length; j++) this.exportable.position.advance(wire[j]!);
     }
     wire.push(this.mac.compute(seq, ...wire));

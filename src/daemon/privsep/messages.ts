@@ -114,6 +114,14 @@ export function reportClosed(peer: IpcPeer, conn: number, err: SshError | null):
 }
 
 /**
+ * A child tells the monitor it listens (the monitor's ChildHandle.ready). The request fails only when the
+ * monitor is already gone (it stopped while this process started): nothing to serve, so the child ends.
+ */
+export function announceReady(peer: IpcPeer): void {
+  peer.request("ready", {}, trusted()).catch(() => process.exit(0));
+}
+
+/**
  * A child's log for one connection's transport: its lines go to the monitor, a failure worded as sshd
  * words it here, where its type is known (the monitor gets the line only).
  */

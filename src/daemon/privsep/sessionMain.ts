@@ -22,6 +22,7 @@ import { confineSession } from "./chrootSession.js";
 import { answerPings } from "./childWatchdog.js";
 import { IpcPeer, logRankFromEnvironment, type IpcChannel } from "./ipc.js";
 import {
+  announceReady,
   connectionTransportLog,
   reportClosed,
   trusted,
@@ -144,6 +145,5 @@ export function runSessionProcess(channel: IpcChannel): void {
     { takesSocket: true },
   );
   answerPings(peer);
-  // It fails only when the monitor is already gone (it stopped while this process started): nothing to serve.
-  peer.request("ready", {}, trusted()).catch(() => process.exit(0));
+  announceReady(peer);
 }

@@ -21,6 +21,7 @@ import {
   type TransportSettings,
   reportClosed,
   connectionTransportLog,
+  announceReady,
 } from "./messages.js";
 
 interface Generation {
@@ -101,6 +102,5 @@ export function runWorker(channel: IpcChannel): void {
     },
     { takesSocket: true },
   );
-  // It fails only when the monitor is already gone (it stopped while this process started): nothing to serve.
-  peer.request("ready", {}, trusted()).catch(() => process.exit(0));
+  announceReady(peer);
 }
