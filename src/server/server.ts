@@ -13,6 +13,7 @@ import { Connection, ChannelOpenFailure, type IncomingChannelOpen } from "../con
 import { parsePrivateKey, PrivateKey } from "../keys/index.js";
 import { ServerSession, type ServerSessionOptions } from "../session/index.js";
 import {
+  arenaSocketFor,
   resolveLists,
   Transport,
   type AlgorithmListSpec,
@@ -125,7 +126,8 @@ export class SshServer extends EventEmitter<ServerEvents> {
     this.hostKeys = options.hostKeys.map(loadHostKey);
     // Bad algorithm lists are the caller's mistake: report them now, not at the first connection.
     resolveLists({ ...this.transportOptions(), role: "server", socket: new PassThrough() });
-    this.listener = net.createServer((socket) => this.handleSocket(socket));
+    // Accepted sockets read into one reused buffer rather than a new one per read (readArena.ts).
+    this.listener = net.createServer((socket) => this.handleSocket(arenaSocketFor(socket)));
     this.listener.on("error", (err) => this.emit("error", err));
   }
 

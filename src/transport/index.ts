@@ -21,4 +21,4 @@ export { NegotiationError, negotiationLogLine } from "./negotiationError.js";
 export type { Phase, Role } from "./messagePolicy.js";
 export { MAX_PACKET_LENGTH } from "../crypto/index.js";
 export type { TransportHandoff, DirectionHandoff } from "./handoff.js";
-export { readArenaSocket, type OnReadOptions } from "./readArena.js";
+export { arenaSocketFor, readArenaSocket, type OnReadOptions } from "./readArena.js";

@@ -13,8 +13,16 @@ export class InputBuffer {
 
   push(chunk: Buffer): void {
     if (chunk.length === 0) return;
-    this.chunks.push(chunk);
     this.total += chunk.length;
+    // A read arena (readArena.ts) puts each read right after the bytes still held from the one before: one
+    // view of both lets a packet straddling two reads be taken without a copy.
+    const last = this.chunks.length - 1;
+    const prev = last >= 0 ? this.chunks[last]! : null;
+    if (prev !== null && prev.buffer === chunk.buffer && prev.byteOffset + prev.length === chunk.byteOffset) {
+      this.chunks[last] = Buffer.from(prev.buffer, prev.byteOffset, prev.length + chunk.length);
+      return;
+    }
+    this.chunks.push(chunk);
   }
 
   /** The first n bytes without consuming them (a view when they sit in one chunk). */

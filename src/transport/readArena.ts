@@ -8,7 +8,7 @@
  * of a read (the start of a packet, or everything while the consumer is paused) stays where it is; when
  * the room after it runs short it is moved to the front of the arena, or copied out if it is too large.
  */
-import type net from "node:net";
+import net from "node:net";
 
 /** The arena: large enough for several of the biggest packets (256 KiB) per read. */
 const ARENA_SIZE = 1024 * 1024;
@@ -144,4 +144,38 @@ export function readArenaSocket<S extends net.Socket>(create: (onread: OnReadOpt
 /** The arena a socket made by readArenaSocket() reads into. */
 export function readArenaOf(socket: object): SocketReadArena | undefined {
   return arenas.get(socket);
+}
+
+/** What arenaSocketFor() uses of a socket's libuv handle (Node keeps it as the private `_handle`). */
+interface StreamHandle {
+  reading?: boolean;
+  readStop(): number;
+}
+
+/**
+ * `socket` re-made to read into a SocketReadArena: for sockets Node creates itself, which take no `onread`
+ * (accepted by a net.Server, or received with an IPC message, as nsshd's session process gets its
+ * connections). The handle moves to a new net.Socket that reads into an arena; the old one keeps no handle
+ * and is destroyed when the new one closes, so whatever counts it (a net.Server's connections, Node's
+ * record of sockets passed between processes) sees it close then. Call it in the tick the socket arrived:
+ * a socket that has read anything already, or has no handle of its own (a test's stream pair), is returned
+ * as it is and goes on emitting 'data'.
+ */
+export function arenaSocketFor(socket: net.Socket): net.Socket {
+  const old = socket as unknown as { _handle: StreamHandle | null | undefined };
+  const handle = old._handle;
+  if (!handle || typeof handle.readStop !== "function" || socket.bytesRead > 0 || socket.readableLength > 0)
+    return socket;
+  // The old socket asked its handle to start reading when it was made; nothing was read yet (the check
+  // above), and the new socket starts it again with its own buffer.
+  handle.reading = false;
+  handle.readStop();
+  old._handle = null;
+  // `handle` is how Node itself makes a socket around an existing handle; neither option is in its types.
+  const fresh = readArenaSocket((onread) => {
+    const options = { handle, onread, allowHalfOpen: socket.allowHalfOpen, readable: true, writable: true };
+    return new net.Socket(options as net.SocketConstructorOpts);
+  });
+  fresh.once("close", () => socket.destroy());
+  return fresh;
 }

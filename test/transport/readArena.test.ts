@@ -17,6 +17,7 @@ import { after, before, describe, test } from "node:test";
 import { connect } from "../../src/client/index.js";
 import { InputBuffer } from "../../src/transport/inputBuffer.js";
 import {
+  arenaSocketFor,
   readArenaOf,
   readArenaSocket,
   SocketReadArena,
@@ -173,9 +174,10 @@ describe("InputBuffer.replaceTail", () => {
   test("replaces the last bytes across chunks, the first one partly consumed", () => {
     const all = randomBytes(1000);
     const input = new InputBuffer();
-    input.push(all.subarray(0, 300));
-    input.push(all.subarray(300, 600));
-    input.push(all.subarray(600));
+    // Copies: views next to each other in one buffer would be joined into one chunk (next test).
+    input.push(Buffer.from(all.subarray(0, 300)));
+    input.push(Buffer.from(all.subarray(300, 600)));
+    input.push(Buffer.from(all.subarray(600)));
     input.skip(100);
     for (const n of [0, 50, 400, 700, 900]) {
       const copy = Buffer.from(input.peek(input.length).subarray(input.length - n));
@@ -184,6 +186,79 @@ describe("InputBuffer.replaceTail", () => {
       assert.deepEqual(input.peek(900), all.subarray(100));
     }
     assert.throws(() => input.replaceTail(901, Buffer.alloc(901)), RangeError);
+  });
+});
+
+describe("InputBuffer.push", () => {
+  test("joins a view that continues the last one in the same memory, so taking across them copies nothing", () => {
+    const arena = randomBytes(1000);
+    const input = new InputBuffer();
+    input.push(arena.subarray(0, 300));
+    input.push(arena.subarray(300, 700));
+    input.skip(100);
+    const taken = input.take(500);
+    assert.equal(taken.buffer, arena.buffer, "a view of the arena, not a copy");
+    assert.equal(taken.byteOffset, arena.byteOffset + 100);
+    assert.deepEqual(taken, arena.subarray(100, 600));
+    // Not adjacent (a gap, or other memory): kept apart, and bytes taken across them are a copy.
+    input.push(arena.subarray(800, 900));
+    input.push(Buffer.from(arena.subarray(900)));
+    const rest = input.take(input.length);
+    assert.notEqual(rest.buffer, arena.buffer);
+    assert.deepEqual(rest, Buffer.concat([arena.subarray(600, 700), arena.subarray(800)]));
+  });
+});
+
+describe("arenaSocketFor: a socket Node made, re-made to read into an arena", () => {
+  test(
+    "an accepted socket's bytes arrive intact through the arena, and the server still sees it close",
+    { timeout: 20_000 },
+    async () => {
+      const data = randomBytes(3 * 1024 * 1024 + 17);
+      const got: { socket: net.Socket; consumer: RecordConsumer; ended: Promise<unknown> }[] = [];
+      const server = net.createServer((accepted) => {
+        const socket = arenaSocketFor(accepted);
+        const consumer = new RecordConsumer(1);
+        const ended = new Promise((resolve) => socket.once("end", resolve));
+        readArenaOf(socket)!.attach(consumer, socket);
+        socket.on("end", () => socket.end());
+        got.push({ socket, consumer, ended });
+      });
+      await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+      const port = (server.address() as net.AddressInfo).port;
+      const client = net.connect({ host: "127.0.0.1", port });
+      try {
+        client.end(data);
+        await new Promise((resolve) => client.once("close", resolve));
+        assert.equal(got.length, 1);
+        assert.notEqual(readArenaOf(got[0]!.socket), undefined);
+        await got[0]!.ended;
+        assert.deepEqual(Buffer.concat(got[0]!.consumer.records), data);
+        // close() calls back only once the server counts no connection: the old socket was released too.
+        await new Promise<void>((resolve, reject) => server.close((err) => (err ? reject(err) : resolve())));
+      } finally {
+        client.destroy();
+        for (const g of got) g.socket.destroy();
+        server.close();
+      }
+    },
+  );
+
+  test("a socket that has read already, or has no handle, is returned as it is", async () => {
+    const { PassThrough } = await import("node:stream");
+    const stream = new PassThrough() as unknown as net.Socket;
+    assert.equal(arenaSocketFor(stream), stream);
+    const server = net.createServer((c) => c.end("hello"));
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const client = net.connect({ host: "127.0.0.1", port: (server.address() as net.AddressInfo).port });
+    try {
+      await new Promise((resolve) => client.once("data", resolve));
+      assert.equal(arenaSocketFor(client), client);
+      assert.equal(readArenaOf(client), undefined);
+    } finally {
+      client.destroy();
+      server.close();
+    }
   });
 });
 

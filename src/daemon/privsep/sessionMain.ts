@@ -30,7 +30,7 @@ import {
   type TransportSettings,
 } from "./messages.js";
 import { object, uint } from "./schema.js";
-import type { TransportHandoff } from "../../transport/index.js";
+import { arenaSocketFor, type TransportHandoff } from "../../transport/index.js";
 
 /** A LoginGrant as it crosses processes: plain data, the key as its blob. */
 export interface PortableGrant {
@@ -109,14 +109,16 @@ export function runSessionProcess(channel: IpcChannel): void {
   peer.handle(
     "connection",
     trusted<SessionConnection>(),
-    (c, socket: net.Socket | undefined) => {
+    (c, received: net.Socket | undefined) => {
       const g = servers.get(c.generation);
-      if (!socket || !g) {
-        socket?.destroy();
+      if (!received || !g) {
+        received?.destroy();
         throw new Error(
-          !socket ? "no socket came with the connection" : `unknown generation ${c.generation}`,
+          !received ? "no socket came with the connection" : `unknown generation ${c.generation}`,
         );
       }
+      // Bulk data arrives here: read into one reused buffer rather than a new one per read (readArena.ts).
+      const socket = arenaSocketFor(received);
       const log = logFor(c.conn);
       const grant = grantFrom(c.grant, peer, c.conn);
       const user = {
