@@ -4,16 +4,29 @@
  * 'data' event and the copy that joins a packet spread over two reads were about a third of a client's
  * CPU (bench/README.md). The bytes read are views of the arena that live only until the next read, so the
  * transport must not keep a view of them: every cipher that decrypts bulk data returns new memory
- * (PacketOpener.openBody), and what else it keeps it copies (PacketReader). What is left unread at the end
- * of a read (the start of a packet, or everything while the consumer is paused) stays where it is; when
- * the room after it runs short it is moved to the front of the arena, or copied out if it is too large.
+ * (PacketOpener.openBody), and what else it keeps it copies (PacketReader).
+ *
+ * A quiet connection (a login, a shell's keystrokes, an idle one) reads into one buffer shared by every
+ * socket of the process, and what its consumer leaves unread there is copied out after each read: a
+ * server with thousands of connections keeps no buffer per connection, and a buffer of 1 MiB for each
+ * login made V8 count it as external memory and run a full collection every ten logins (nsshd's session
+ * process: 47 mark-compacts in 10 s of logins against 3). A read that fills the shared buffer means bulk
+ * data: the connection gets an arena of its own, where what is left unread at the end of a read (the start
+ * of a packet, or everything while the consumer is paused) stays where it is, and is moved to the front
+ * when the room after it runs short (or copied out if it is too large). Many small reads in a row send it
+ * back to the shared buffer.
  */
 import net from "node:net";
 
-/** The arena: large enough for several of the biggest packets (256 KiB) per read. */
-const ARENA_SIZE = 1024 * 1024;
-/** Below this much room after the held bytes, they are moved before the next read. */
+/** The shared buffer: as large as Node's own read of a socket, so a read that fills it is bulk data. */
+const SHARED_SIZE = 64 * 1024;
+/** A bulk connection's own arena: large enough for several of the biggest packets (256 KiB) per read. */
+const BULK_ARENA_SIZE = 1024 * 1024;
+/** Below this much room after the held bytes of an arena of its own, they are moved before the next read. */
 const MIN_READ_ROOM = 256 * 1024;
+/** Reads below this size, this many times in a row, send a connection back to the shared buffer. */
+const SMALL_READ = 4 * 1024;
+const SMALL_READS_TO_SHARE = 64;
 /** Bytes kept before a consumer is attached (the server's version line and KEXINIT) before reading stops. */
 const EARLY_LIMIT = 256 * 1024;
 
@@ -35,9 +48,17 @@ export type OnReadOptions = {
   callback: (bytesRead: number, buffer: Uint8Array) => boolean;
 };
 
+/** Reads land here one at a time (Node's thread), each handed on and emptied before the next. */
+let sharedBuffer: Buffer | null = null;
+
 export class SocketReadArena {
-  private readonly arena = Buffer.allocUnsafe(ARENA_SIZE);
-  /** Bytes of the arena in use: what has been read into it since it was last reset or compacted. */
+  /** The connection's own arena while bulk data arrives; null while it reads into the shared buffer. */
+  private own: Buffer | null = null;
+  /** Set by a read that filled the shared buffer, until the connection has its own arena. */
+  private bulk = false;
+  /** Small reads in a row, while the connection has its own arena. */
+  private smallReads = 0;
+  /** Bytes of the current buffer in use: what has been read into it since it was last reset or compacted. */
   private writeEnd = 0;
   private consumer: ArenaConsumer | null = null;
   private early: Buffer[] = [];
@@ -86,10 +107,14 @@ export class SocketReadArena {
   }
 
   private onRead(bytesRead: number, buffer: Uint8Array): boolean {
-    // `buffer` is the arena's tail handed out by nextBuffer().
-    const view = this.arena.subarray(this.writeEnd, this.writeEnd + bytesRead);
-    if (buffer.byteOffset !== view.byteOffset) throw new Error("internal error: read into an unknown buffer");
+    // `buffer` is the tail of the current buffer handed out by nextBuffer().
+    const current = this.own ?? (sharedBuffer ??= Buffer.allocUnsafe(SHARED_SIZE));
+    const view = current.subarray(this.writeEnd, this.writeEnd + bytesRead);
+    if (buffer.buffer !== view.buffer || buffer.byteOffset !== view.byteOffset)
+      throw new Error("internal error: read into an unknown buffer");
     this.writeEnd += bytesRead;
+    if (this.own === null) this.bulk = bytesRead === SHARED_SIZE;
+    else this.smallReads = bytesRead < SMALL_READ ? this.smallReads + 1 : 0;
     // Such a socket emits no 'data' of its own; a watcher of the bytes (nssh's ConnectTimeout waiting for
     // the server's version line) still gets them, as a copy: the views die with the next read.
     if (this.socket !== null && this.socket.listenerCount("data") > 0)
@@ -103,27 +128,56 @@ export class SocketReadArena {
       return !this.earlyStopped;
     }
     consumer.data(view);
+    if (this.own === null) this.leaveShared(consumer);
     return true;
   }
 
-  /** Where the next read goes: after the bytes still held, moved first if too little room is left. */
+  /**
+   * After a read into the shared buffer: the next read, maybe another socket's, overwrites it, so what the
+   * consumer holds of it leaves it now; into an arena of the connection's own if the read filled the buffer.
+   */
+  private leaveShared(consumer: ArenaConsumer): void {
+    const held = Math.min(consumer.held(), this.writeEnd);
+    const from = sharedBuffer!.subarray(this.writeEnd - held, this.writeEnd);
+    if (this.bulk) {
+      this.bulk = false;
+      this.smallReads = 0;
+      this.own = Buffer.allocUnsafe(BULK_ARENA_SIZE);
+      // Usually the start of a packet, completed in place by the next reads.
+      this.writeEnd = from.copy(this.own, 0);
+      if (held > 0) consumer.replaceHeld(held, this.own.subarray(0, held));
+      return;
+    }
+    if (held > 0) consumer.replaceHeld(held, Buffer.from(from));
+    this.writeEnd = 0;
+  }
+
+  /** Where the next read goes (Node asks after each read is handed on). */
   private nextBuffer(): Buffer {
-    if (this.arena.length - this.writeEnd >= MIN_READ_ROOM) return this.arena.subarray(this.writeEnd);
+    if (this.own === null) return (sharedBuffer ??= Buffer.allocUnsafe(SHARED_SIZE));
     const consumer = this.consumer;
     const held = consumer === null ? 0 : Math.min(consumer.held(), this.writeEnd);
+    if (this.smallReads >= SMALL_READS_TO_SHARE) {
+      // Quiet again: the arena goes; held views of it stay valid, as nothing reads into it any more.
+      this.own = null;
+      this.writeEnd = 0;
+      return (sharedBuffer ??= Buffer.allocUnsafe(SHARED_SIZE));
+    }
+    const arena = this.own;
+    if (arena.length - this.writeEnd >= MIN_READ_ROOM) return arena.subarray(this.writeEnd);
     if (held === 0) {
       this.writeEnd = 0;
-    } else if (held <= this.arena.length - MIN_READ_ROOM) {
+    } else if (held <= arena.length - MIN_READ_ROOM) {
       // Usually the start of one packet: moved to the front, so the packet is completed in place.
-      this.arena.copyWithin(0, this.writeEnd - held, this.writeEnd);
-      consumer!.replaceHeld(held, this.arena.subarray(0, held));
+      arena.copyWithin(0, this.writeEnd - held, this.writeEnd);
+      consumer!.replaceHeld(held, arena.subarray(0, held));
       this.writeEnd = held;
     } else {
       // A paused consumer holding most of the arena: its bytes move to memory of their own.
-      consumer!.replaceHeld(held, Buffer.from(this.arena.subarray(this.writeEnd - held, this.writeEnd)));
+      consumer!.replaceHeld(held, Buffer.from(arena.subarray(this.writeEnd - held, this.writeEnd)));
       this.writeEnd = 0;
     }
-    return this.arena.subarray(this.writeEnd);
+    return arena.subarray(this.writeEnd);
   }
 }
 
@@ -152,17 +206,25 @@ interface StreamHandle {
   readStop(): number;
 }
 
+/** What arenaSocketFor() moves from the socket Node made: its handle and the server that counts it. */
+interface NodeMadeSocket {
+  _handle: StreamHandle | null | undefined;
+  _server?: unknown;
+  server?: unknown;
+}
+
 /**
  * `socket` re-made to read into a SocketReadArena: for sockets Node creates itself, which take no `onread`
  * (accepted by a net.Server, or received with an IPC message, as nsshd's session process gets its
- * connections). The handle moves to a new net.Socket that reads into an arena; the old one keeps no handle
- * and is destroyed when the new one closes, so whatever counts it (a net.Server's connections, Node's
- * record of sockets passed between processes) sees it close then. Call it in the tick the socket arrived:
- * a socket that has read anything already, or has no handle of its own (a test's stream pair), is returned
- * as it is and goes on emitting 'data'.
+ * connections). The handle moves to a new net.Socket that reads into an arena, and so does whatever
+ * counts the old one: a net.Server's count of connections (which Node keeps through `_server`) and its
+ * 'close' listeners (Node's record of sockets passed between processes), so the old object, with no
+ * handle, is left to the collector. Call it in the tick the socket arrived: a socket that has read anything
+ * already, or has no handle of its own (a test's stream pair), is returned as it is and goes on emitting
+ * 'data'.
  */
 export function arenaSocketFor(socket: net.Socket): net.Socket {
-  const old = socket as unknown as { _handle: StreamHandle | null | undefined };
+  const old = socket as unknown as NodeMadeSocket;
   const handle = old._handle;
   if (!handle || typeof handle.readStop !== "function" || socket.bytesRead > 0 || socket.readableLength > 0)
     return socket;
@@ -176,6 +238,13 @@ export function arenaSocketFor(socket: net.Socket): net.Socket {
     const options = { handle, onread, allowHalfOpen: socket.allowHalfOpen, readable: true, writable: true };
     return new net.Socket(options as net.SocketConstructorOpts);
   });
-  fresh.once("close", () => socket.destroy());
+  for (const listener of socket.listeners("close")) fresh.on("close", listener as () => void);
+  socket.removeAllListeners("close");
+  if (old._server) {
+    const moved = fresh as unknown as NodeMadeSocket;
+    moved._server = old._server;
+    moved.server = old.server;
+    old._server = null;
+  }
   return fresh;
 }

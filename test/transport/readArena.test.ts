@@ -88,6 +88,46 @@ describe("SocketReadArena", () => {
     }
   });
 
+  test("quiet connections share one buffer, each read's leftovers copied out, bytes intact for each", () => {
+    const arenas = [new SocketReadArena(), new SocketReadArena()];
+    const consumers = [new RecordConsumer(1_501), new RecordConsumer(777)];
+    arenas.forEach((arena, i) => arena.attach(consumers[i]!, fakeSocket()));
+    const first = arenas.map((arena) => arena.onread.buffer() as Buffer);
+    assert.equal(first[0]!.buffer, first[1]!.buffer, "one buffer for both");
+    const streams = [randomBytes(50_000), randomBytes(40_003)];
+    // Interleaved reads of 1,000 bytes, as two sockets of one process are read.
+    for (let off = 0; off < 50_000; off += 1000) {
+      arenas.forEach((arena, i) => {
+        const part = streams[i]!.subarray(off, off + 1000);
+        if (part.length === 0) return;
+        const target = arena.onread.buffer() as Buffer;
+        part.copy(target);
+        arena.onread.callback(part.length, target);
+      });
+    }
+    consumers.forEach((consumer, i) => {
+      const got = Buffer.concat([...consumer.records, consumer.input.take(consumer.input.length)]);
+      assert.deepEqual(got, streams[i]);
+    });
+  });
+
+  test("a read that fills the shared buffer gets an arena of its own; many small reads give it up", () => {
+    const arena = new SocketReadArena();
+    const consumer = new RecordConsumer(70_001);
+    arena.attach(consumer, fakeSocket());
+    const shared = (arena.onread.buffer() as Buffer).buffer;
+    const bulk = randomBytes(4 * 1024 * 1024 + 5);
+    feed(arena, bulk, 1024 * 1024);
+    const own = arena.onread.buffer() as Buffer;
+    assert.notEqual(own.buffer, shared, "bulk reads go to an arena of the connection's own");
+    assert.ok(own.length >= 256 * 1024);
+    const trickle = randomBytes(100 * 64 + 10);
+    feed(arena, trickle, 100);
+    assert.equal((arena.onread.buffer() as Buffer).buffer, shared, "quiet again: the shared buffer");
+    const all = Buffer.concat([bulk, trickle]);
+    assert.deepEqual(Buffer.concat([...consumer.records, consumer.input.take(consumer.input.length)]), all);
+  });
+
   test("a paused consumer's bytes survive the arena being reused (moved or copied out)", () => {
     const arena = new SocketReadArena();
     const consumer = new RecordConsumer(4096);
