@@ -353,6 +353,7 @@ export class Daemon extends EventEmitter<DaemonEvents> {
       },
       Object.assign(observed, {
         grantFor: (u: string) => policy.grantFor(u) as LoginGrant | undefined,
+        settle: () => policy.settle?.(),
         close: () => policy.close?.(),
       }),
     );

@@ -21,6 +21,12 @@ import { connectionOverridesFrom, loginSettingsFrom } from "./settingsMapping.js
 /** The policy a login backend makes for one connection (system accounts: systemAuthPolicy.ts). */
 export interface ConnectionPolicy<Grant> extends AuthPolicy {
   grantFor(user: string): Grant | undefined;
+  /**
+   * The connection logged in and its grant was taken: forget what only authentication needed (the users'
+   * states, the keys tried), which a connection kept for hours would otherwise hold. grantFor() answers
+   * nothing afterwards; close() still ends what the login keeps (its PAM session).
+   */
+  settle?(): void;
   close?(): void;
 }
 

@@ -23,6 +23,7 @@ function onlyUser(policy: SystemAuthPolicy, name: string, log: DaemonLog): Conne
       return policy.userExists ? policy.userExists(user) : true;
     },
     grantFor: (user) => (mine(user) ? policy.grantFor(user) : undefined),
+    settle: () => policy.settle(),
     close: () => policy.close(),
   };
   if (policy.allowNone) restricted.allowNone = async (c) => mine(c.username) && (await policy.allowNone!(c));

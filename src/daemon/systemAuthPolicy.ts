@@ -61,6 +61,8 @@ interface UserState {
 
 export interface SystemAuthPolicy extends AuthPolicy {
   grantFor(user: string): LoginGrant | undefined;
+  /** Forget what only authentication needed (ConnectionPolicy.settle). */
+  settle(): void;
   /** End every PAM transaction of the connection, sessions included: call it when the connection closes. */
   close(): void;
 }
@@ -303,6 +305,12 @@ export function createSystemAuthPolicy(
         keys: [...keyAuths.values()],
         keyFor: (key) => (key ? keyAuths.get(key.blob.toString("hex")) : undefined),
       };
+    },
+
+    settle() {
+      states.clear();
+      known.clear();
+      keyAuths.clear();
     },
 
     close() {

@@ -125,8 +125,10 @@ async function loginChecked(
   c.session = s;
   c.phase = "session";
   s.connections.add(c.id);
-  // The record of how it authenticated (keys included) was for this check only; the connection stays.
+  // The record of how it authenticated (keys included) was for this check only, as was the policy's state
+  // of the users and keys tried; the connection stays, maybe for hours.
   c.successes.length = 0;
+  c.policy.settle?.();
   const post = c.spec.postauth(claim.username);
   const message: SessionConnection = {
     conn: c.id,
