@@ -435,7 +435,9 @@ export abstract class KeyExchangeDriver extends EventEmitter<TransportEvents> {
     this.peerVersion = h.peerVersion;
     this.sessionId = Buffer.from(h.sessionId);
     this.negotiated = { ...h.negotiated };
-    this.hostKey = PublicKey.fromBlob(Buffer.from(h.hostKeyBlob));
+    // One of this side's own host keys: their parsed form is shared, not made again per connection.
+    const own = this.opts.hostKeys?.find((k) => k.publicKey.blob.equals(h.hostKeyBlob));
+    this.hostKey = own ? own.publicKey : PublicKey.fromBlob(Buffer.from(h.hostKeyBlob));
     this.strict = h.strictKex;
     this.peerExtensions = new Map(h.peerExtensions.map(([k, v]) => [k, Buffer.from(v)]));
     this.reader.opener = restorePacketOpener(h.incoming.protection);

@@ -52,10 +52,27 @@ export interface SessionConnection {
   clientAlive: { interval: number; countMax: number };
 }
 
-function grantFrom(p: PortableGrant, peer: IpcPeer, conn: number): LoginGrant {
+/** The user's keys, parsed once for all their connections (a login's key is usually the last one's). */
+class UserKeys {
+  private readonly keys = new Map<string, PublicKey>();
+
+  of(blob: Uint8Array): PublicKey {
+    const id = Buffer.from(blob.buffer, blob.byteOffset, blob.length).toString("base64");
+    let key = this.keys.get(id);
+    if (!key) {
+      // A session process serves one user: a handful of keys, bounded should that user have many.
+      if (this.keys.size >= 32) this.keys.clear();
+      key = PublicKey.fromBlob(Buffer.from(blob));
+      this.keys.set(id, key);
+    }
+    return key;
+  }
+}
+
+function grantFrom(p: PortableGrant, peer: IpcPeer, conn: number, userKeys: UserKeys): LoginGrant {
   let keyAuth: KeyAuthorization | undefined;
   if (p.key) {
-    const key = PublicKey.fromBlob(Buffer.from(p.key.blob));
+    const key = userKeys.of(p.key.blob);
     keyAuth = { key, entry: { ...p.key.entry, key }, where: p.key.where };
   }
   const record = (op: string, args: object): Promise<unknown> =>
@@ -81,6 +98,7 @@ export function runSessionProcess(channel: IpcChannel): void {
     logRank: logRankFromEnvironment(),
   });
   const servers = new Map<number, { server: SshServer; hostKeys: PublicKey[] }>();
+  const userKeys = new UserKeys();
   const note = (conn: number | undefined, level: LogLevel, message: string): void =>
     peer.log(level, message, conn);
   const logFor = (conn: number) => ({
@@ -119,20 +137,23 @@ export function runSessionProcess(channel: IpcChannel): void {
       }
       // Bulk data arrives here: read into one reused buffer rather than a new one per read (readArena.ts).
       const socket = arenaSocketFor(received);
-      const log = logFor(c.conn);
-      const grant = grantFrom(c.grant, peer, c.conn);
+      // No closure below refers to `c`: the message (transport keys, bytes pending at hand-off) is not
+      // kept for as long as the connection lasts, only what the connection goes on using.
+      const { conn, settings } = c;
+      const log = logFor(conn);
+      const grant = grantFrom(c.grant, peer, conn, userKeys);
       const user = {
         username: c.user.username,
         methods: c.user.methods,
-        ...(c.user.publicKey ? { publicKey: PublicKey.fromBlob(Buffer.from(c.user.publicKey)) } : {}),
+        ...(c.user.publicKey ? { publicKey: userKeys.of(c.user.publicKey) } : {}),
       };
       let served: ReturnType<SshServer["resume"]>;
       try {
         served = g.server.resume(socket, c.handoff, c.info, user, {
-          hostKeys: g.hostKeys.map((k, i) => remoteHostKeySigner(peer, c.conn, i, k)),
+          hostKeys: g.hostKeys.map((k, i) => remoteHostKeySigner(peer, conn, i, k)),
           maxSessions: c.maxSessions,
-          log: connectionTransportLog(peer, c.conn, c.info),
-          onSession: (session, connection) => startLoginSession(session, connection, grant, c.settings, log),
+          log: connectionTransportLog(peer, conn, c.info),
+          onSession: (session, connection) => startLoginSession(session, connection, grant, settings, log),
         });
       } catch (err) {
         socket.destroy();
@@ -140,7 +161,7 @@ export function runSessionProcess(channel: IpcChannel): void {
       }
       startClientAlive(served, c.clientAlive.interval, c.clientAlive.countMax, log);
       served.transport.once("close", (err) => {
-        reportClosed(peer, c.conn, err);
+        reportClosed(peer, conn, err);
       });
       return true;
     },
