@@ -298,12 +298,14 @@ export function createSystemAuthPolicy(
     grantFor(user) {
       const s = known.get(user);
       if (!s || !s.valid || !s.account) return undefined;
+      // The grant's own copy: settle() empties the policy's, not what was granted.
+      const auths = new Map(keyAuths);
       return {
         account: s.account,
         pam: granted,
         passwordChangeRequired: changeRequired,
-        keys: [...keyAuths.values()],
-        keyFor: (key) => (key ? keyAuths.get(key.blob.toString("hex")) : undefined),
+        keys: [...auths.values()],
+        keyFor: (key) => (key ? auths.get(key.blob.toString("hex")) : undefined),
       };
     },
 

@@ -28,6 +28,7 @@ export class InputBuffer {
   /** The first n bytes without consuming them (a view when they sit in one chunk). */
   peek(n: number): Buffer {
     if (n > this.total) throw new RangeError("peek past end of input");
+    if (n === 0) return Buffer.alloc(0);
     const first = this.chunks[0]!;
     if (first.length - this.head >= n) return first.subarray(this.head, this.head + n);
     const out = Buffer.allocUnsafe(n);

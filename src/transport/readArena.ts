@@ -10,11 +10,14 @@
  * socket of the process, and what its consumer leaves unread there is copied out after each read: a
  * server with thousands of connections keeps no buffer per connection, and a buffer of 1 MiB for each
  * login made V8 count it as external memory and run a full collection every ten logins (nsshd's session
- * process: 47 mark-compacts in 10 s of logins against 3). A read that fills the shared buffer means bulk
- * data: the connection gets an arena of its own, where what is left unread at the end of a read (the start
- * of a packet, or everything while the consumer is paused) stays where it is, and is moved to the front
- * when the room after it runs short (or copied out if it is too large). Many small reads in a row send it
- * back to the shared buffer.
+ * process: 47 mark-compacts in 10 s of logins against 3). A read that fills the shared buffer, or leaves
+ * more than half of it held (a large packet arriving in smaller reads), means bulk data: the connection
+ * gets an arena of its own, where what is left unread at the end of a read (the start of a packet, or
+ * everything while the consumer is paused) stays where it is, and is moved to the front when the room
+ * after it runs short (or copied out if it is too large). A few small reads in a row, the last leaving
+ * nothing held (the end of a transfer, keystrokes), send it back to the shared buffer: a connection gone
+ * quiet keeps no arena, once it has read that much after its transfer. (One small read was too few: an
+ * upload's tail of a packet often comes alone, and the arena came and went some 500 times a GiB.)
  */
 import net from "node:net";
 
@@ -24,17 +27,18 @@ const SHARED_SIZE = 64 * 1024;
 const BULK_ARENA_SIZE = 1024 * 1024;
 /** Below this much room after the held bytes of an arena of its own, they are moved before the next read. */
 const MIN_READ_ROOM = 256 * 1024;
-/** Reads below this size, this many times in a row, send a connection back to the shared buffer. */
+/** This many reads below this size in a row, the last leaving nothing held: back to the shared buffer. */
 const SMALL_READ = 4 * 1024;
-const SMALL_READS_TO_SHARE = 64;
+const SMALL_READS_TO_SHARE = 4;
 /** Bytes kept before a consumer is attached (the server's version line and KEXINIT) before reading stops. */
 const EARLY_LIMIT = 256 * 1024;
 
 /** What the arena needs from the one consumer of its socket's bytes (the transport). */
 export interface ArenaConsumer {
   /**
-   * Bytes just read, as a view valid until the consumer returns from its next call here or the arena's
-   * next relocation: whatever the consumer keeps of them it keeps in its held bytes (see held()).
+   * Bytes just read, as a view valid only until this call returns (the shared buffer takes the next read
+   * of any socket) or, in an arena of the connection's own, until its next relocation: whatever the
+   * consumer keeps of them it keeps in its held bytes (see held()), which the arena copies or moves.
    */
   data(view: Buffer): void;
   /** How many of the bytes given so far the consumer still holds unconsumed (the most recent ones). */
@@ -56,7 +60,7 @@ export class SocketReadArena {
   private own: Buffer | null = null;
   /** Set by a read that filled the shared buffer, until the connection has its own arena. */
   private bulk = false;
-  /** Small reads in a row, while the connection has its own arena. */
+  /** Small reads in a row while the connection has its own arena. */
   private smallReads = 0;
   /** Bytes of the current buffer in use: what has been read into it since it was last reset or compacted. */
   private writeEnd = 0;
@@ -137,9 +141,10 @@ export class SocketReadArena {
    * consumer holds of it leaves it now; into an arena of the connection's own if the read filled the buffer.
    */
   private leaveShared(consumer: ArenaConsumer): void {
-    const held = Math.min(consumer.held(), this.writeEnd);
+    const total = consumer.held();
+    const held = Math.min(total, this.writeEnd);
     const from = sharedBuffer!.subarray(this.writeEnd - held, this.writeEnd);
-    if (this.bulk) {
+    if (this.bulk || total > SHARED_SIZE / 2) {
       this.bulk = false;
       this.smallReads = 0;
       this.own = Buffer.allocUnsafe(BULK_ARENA_SIZE);
@@ -157,8 +162,8 @@ export class SocketReadArena {
     if (this.own === null) return (sharedBuffer ??= Buffer.allocUnsafe(SHARED_SIZE));
     const consumer = this.consumer;
     const held = consumer === null ? 0 : Math.min(consumer.held(), this.writeEnd);
-    if (this.smallReads >= SMALL_READS_TO_SHARE) {
-      // Quiet again: the arena goes; held views of it stay valid, as nothing reads into it any more.
+    if (this.smallReads >= SMALL_READS_TO_SHARE && held === 0) {
+      // Quiet again, with nothing held of it: the arena goes.
       this.own = null;
       this.writeEnd = 0;
       return (sharedBuffer ??= Buffer.allocUnsafe(SHARED_SIZE));

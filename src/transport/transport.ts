@@ -106,7 +106,8 @@ export class Transport extends KeyExchangeDriver {
         arena.attach(
           {
             data: (view) => this.onData(view),
-            held: () => this.input.length,
+            // Once closed, what arrives is dropped (onData): nothing of it is held.
+            held: () => (this.closed ? 0 : this.input.length),
             replaceHeld: (n, moved) => this.input.replaceTail(n, moved),
           },
           this.socket as net.Socket,

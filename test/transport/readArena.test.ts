@@ -93,7 +93,7 @@ describe("SocketReadArena", () => {
     const consumers = [new RecordConsumer(1_501), new RecordConsumer(777)];
     arenas.forEach((arena, i) => arena.attach(consumers[i]!, fakeSocket()));
     const first = arenas.map((arena) => arena.onread.buffer() as Buffer);
-    assert.equal(first[0]!.buffer, first[1]!.buffer, "one buffer for both");
+    assert.ok(first[0]!.buffer === first[1]!.buffer, "one buffer for both");
     const streams = [randomBytes(50_000), randomBytes(40_003)];
     // Interleaved reads of 1,000 bytes, as two sockets of one process are read.
     for (let off = 0; off < 50_000; off += 1000) {
@@ -111,21 +111,36 @@ describe("SocketReadArena", () => {
     });
   });
 
-  test("a read that fills the shared buffer gets an arena of its own; many small reads give it up", () => {
+  test("a read that fills the shared buffer gets an arena of its own; small reads leaving nothing held give it up", () => {
     const arena = new SocketReadArena();
-    const consumer = new RecordConsumer(70_001);
+    const consumer = new RecordConsumer(1000);
     arena.attach(consumer, fakeSocket());
     const shared = (arena.onread.buffer() as Buffer).buffer;
-    const bulk = randomBytes(4 * 1024 * 1024 + 5);
+    const bulk = randomBytes(4_000_309); // 309 bytes of a record left held
     feed(arena, bulk, 1024 * 1024);
     const own = arena.onread.buffer() as Buffer;
-    assert.notEqual(own.buffer, shared, "bulk reads go to an arena of the connection's own");
+    assert.ok(own.buffer !== shared, "bulk reads go to an arena of the connection's own");
     assert.ok(own.length >= 256 * 1024);
-    const trickle = randomBytes(100 * 64 + 10);
-    feed(arena, trickle, 100);
-    assert.equal((arena.onread.buffer() as Buffer).buffer, shared, "quiet again: the shared buffer");
-    const all = Buffer.concat([bulk, trickle]);
+    const partial = randomBytes(400);
+    feed(arena, partial, 100); // four small reads
+    assert.ok((arena.onread.buffer() as Buffer).buffer !== shared, "a small read, but bytes still held");
+    const rest = randomBytes(291); // a fifth, completing the last record: nothing held
+    feed(arena, rest, 291);
+    assert.ok((arena.onread.buffer() as Buffer).buffer === shared, "quiet again: the shared buffer");
+    const all = Buffer.concat([bulk, partial, rest]);
     assert.deepEqual(Buffer.concat([...consumer.records, consumer.input.take(consumer.input.length)]), all);
+  });
+
+  test("a large packet arriving in small reads gets an arena of its own", () => {
+    const arena = new SocketReadArena();
+    const consumer = new RecordConsumer(200_000);
+    arena.attach(consumer, fakeSocket());
+    const shared = (arena.onread.buffer() as Buffer).buffer;
+    const bytes = randomBytes(1_000_000);
+    feed(arena, bytes.subarray(0, 48 * 1024), 16 * 1024);
+    assert.ok((arena.onread.buffer() as Buffer).buffer !== shared, "over 32 KiB held: bulk");
+    feed(arena, bytes.subarray(48 * 1024), 16 * 1024);
+    assert.deepEqual(Buffer.concat([...consumer.records, consumer.input.take(consumer.input.length)]), bytes);
   });
 
   test("a paused consumer's bytes survive the arena being reused (moved or copied out)", () => {
@@ -246,6 +261,7 @@ describe("InputBuffer.push", () => {
     const rest = input.take(input.length);
     assert.notEqual(rest.buffer, arena.buffer);
     assert.deepEqual(rest, Buffer.concat([arena.subarray(600, 700), arena.subarray(800)]));
+    assert.equal(input.take(0).length, 0, "nothing taken from nothing");
   });
 });
 
