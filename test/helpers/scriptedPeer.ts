@@ -466,6 +466,11 @@ export class VictimServer {
       log: (level, message) => log.push(`${level}: ${message}`),
     });
     const closed = new Promise<SshError | null>((resolve) => t.once("close", resolve));
+    // Its server side is claimed here, so that a raw client the system later gives this same local port
+    // is not handed this finished connection as its own (seen once: "expected KEX_FAILED, got
+    // DISCONNECTED" with an honest exchange in the log).
+    // A server that never sees the connection fails this honest client below, which says why.
+    socket.once("connect", () => void this.connectionFor(socket.localPort!).catch(() => undefined));
     try {
       await withTimeout(
         Promise.race([
