@@ -9,17 +9,10 @@ import os from "node:os";
 import path from "node:path";
 import { test } from "node:test";
 import { defaultLoginSettings } from "../../src/daemon/loginSettings.js";
+import { silentLog } from "../../src/daemon/log.js";
 import { createSystemAuthPolicy } from "../../src/daemon/systemAuthPolicy.js";
 import { makeUserKey } from "../helpers/authHelpers.js";
 
-const quiet = {
-  error: () => {},
-  info: () => {},
-  verbose: () => {},
-  debug1: () => {},
-  debug2: () => {},
-  debug3: () => {},
-};
 const conn = { remoteAddress: "127.0.0.1", remotePort: 40000, localAddress: "127.0.0.1", localPort: 22 };
 
 test("settle() forgets what authentication learned; the grant taken before keeps its key", async () => {
@@ -37,7 +30,7 @@ test("settle() forgets what authentication learned; the grant taken before keeps
     };
     const me = os.userInfo().username;
     const key = user.key.publicKey;
-    const policy = createSystemAuthPolicy(async () => settings, conn, quiet);
+    const policy = createSystemAuthPolicy(async () => settings, conn, silentLog);
     assert.equal(await policy.checkPublicKey!({ username: me, key, service: "ssh-connection" }), true);
     const grant = policy.grantFor(me);
     assert.equal(grant?.account.name, me, "a grant before settle()");
