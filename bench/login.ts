@@ -127,24 +127,33 @@ async function commandRate(
 }
 
 /**
- * Logins per second of one client against one server for `seconds` (8 at once), why it failed, or why it
- * cannot run (`na`: a client not built).
+ * Logins per second of one client against `server` for `seconds` (8 at once) and the server's CPU
+ * milliseconds per login, why it failed, or why it cannot run (`na`: a client not built).
  */
 async function rateBurst(
+  server: BenchServer,
   build: (seconds: number) => ReturnType<typeof loginRun>,
   seconds: number,
   concurrency: number,
-): Promise<{ logins: number; rate: number } | { failure: string } | { na: string }> {
+): Promise<{ rate: number; serverCpuMs: number } | { failure: string } | { na: string }> {
   const b = build(seconds);
   if ("na" in b) return b;
+  const cpu0 = server.cpu.seconds();
+  let logins: number;
+  let rate: number;
   if (b.inProcess) {
     const r = await runMeasured({ ...b, timeoutMs: (seconds + 60) * 1000 });
     if (r.code !== 0) return { failure: `fails: ${failureReason(r)}` };
     const out = JSON.parse(r.stdout) as { logins: number; seconds: number };
-    return { logins: out.logins, rate: out.logins / out.seconds };
+    logins = out.logins;
+    rate = out.logins / out.seconds;
+  } else {
+    const r = await commandRate(b.argv, seconds, concurrency);
+    if (r.failure) return { failure: r.failure };
+    logins = r.logins;
+    rate = r.rate;
   }
-  const r = await commandRate(b.argv, seconds, concurrency);
-  return r.failure ? { failure: r.failure } : { logins: r.logins, rate: r.rate };
+  return { rate, serverCpuMs: ((server.cpu.seconds() - cpu0) / Math.max(1, logins)) * 1000 };
 }
 
 export async function runLoginRate(o: LoginOptions): Promise<string> {
@@ -183,22 +192,20 @@ export async function runLoginRate(o: LoginOptions): Promise<string> {
         o.progress(`login rate: ${client} -> ${server.label} (round ${round + 1}/${rounds})`);
         const run = (s: number) =>
           loginRun(client, target(o.fx, server, kex), "rate", [String(s), String(concurrency)]);
-        const coldCpu0 = server.cpu.seconds();
-        const warm = await rateBurst(run, warmUpSeconds, concurrency);
+        const warm = await rateBurst(server, run, warmUpSeconds, concurrency);
         if (!("rate" in warm)) {
           entry.failure = "na" in warm ? warm.na : `warm-up ${warm.failure}`;
           continue;
         }
         entry.coldValues.push(warm.rate);
-        entry.coldCpu.push(((server.cpu.seconds() - coldCpu0) / Math.max(1, warm.logins)) * 1000);
-        const cpu0 = server.cpu.seconds();
-        const r = await rateBurst(run, seconds, concurrency);
+        entry.coldCpu.push(warm.serverCpuMs);
+        const r = await rateBurst(server, run, seconds, concurrency);
         if (!("rate" in r)) {
           entry.failure = "na" in r ? r.na : r.failure;
           continue;
         }
         entry.values.push(r.rate);
-        entry.serverCpu.push(((server.cpu.seconds() - cpu0) / Math.max(1, r.logins)) * 1000);
+        entry.serverCpu.push(r.serverCpuMs);
       }
   }
   const rows: string[][] = [];

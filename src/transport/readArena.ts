@@ -20,6 +20,7 @@
  * upload's tail of a packet often comes alone, and the arena came and went some 500 times a GiB.)
  */
 import net from "node:net";
+import { stopSocketReads } from "./handoff.js";
 
 /** The shared buffer: as large as Node's own read of a socket, so a read that fills it is bulk data. */
 const SHARED_SIZE = 64 * 1024;
@@ -54,12 +55,11 @@ export type OnReadOptions = {
 
 /** Reads land here one at a time (Node's thread), each handed on and emptied before the next. */
 let sharedBuffer: Buffer | null = null;
+const shared = (): Buffer => (sharedBuffer ??= Buffer.allocUnsafe(SHARED_SIZE));
 
 export class SocketReadArena {
   /** The connection's own arena while bulk data arrives; null while it reads into the shared buffer. */
   private own: Buffer | null = null;
-  /** Set by a read that filled the shared buffer, until the connection has its own arena. */
-  private bulk = false;
   /** Small reads in a row while the connection has its own arena. */
   private smallReads = 0;
   /** Bytes of the current buffer in use: what has been read into it since it was last reset or compacted. */
@@ -112,13 +112,12 @@ export class SocketReadArena {
 
   private onRead(bytesRead: number, buffer: Uint8Array): boolean {
     // `buffer` is the tail of the current buffer handed out by nextBuffer().
-    const current = this.own ?? (sharedBuffer ??= Buffer.allocUnsafe(SHARED_SIZE));
+    const current = this.own ?? shared();
     const view = current.subarray(this.writeEnd, this.writeEnd + bytesRead);
     if (buffer.buffer !== view.buffer || buffer.byteOffset !== view.byteOffset)
       throw new Error("internal error: read into an unknown buffer");
     this.writeEnd += bytesRead;
-    if (this.own === null) this.bulk = bytesRead === SHARED_SIZE;
-    else this.smallReads = bytesRead < SMALL_READ ? this.smallReads + 1 : 0;
+    if (this.own !== null) this.smallReads = bytesRead < SMALL_READ ? this.smallReads + 1 : 0;
     // Such a socket emits no 'data' of its own; a watcher of the bytes (nssh's ConnectTimeout waiting for
     // the server's version line) still gets them, as a copy: the views die with the next read.
     if (this.socket !== null && this.socket.listenerCount("data") > 0)
@@ -143,10 +142,9 @@ export class SocketReadArena {
   private leaveShared(consumer: ArenaConsumer): void {
     const total = consumer.held();
     const held = Math.min(total, this.writeEnd);
-    const from = sharedBuffer!.subarray(this.writeEnd - held, this.writeEnd);
-    if (this.bulk || total > SHARED_SIZE / 2) {
-      this.bulk = false;
-      this.smallReads = 0;
+    const from = shared().subarray(this.writeEnd - held, this.writeEnd);
+    // In the shared buffer every read starts at 0: writeEnd is this read's length.
+    if (this.writeEnd === SHARED_SIZE || total > SHARED_SIZE / 2) {
       this.own = Buffer.allocUnsafe(BULK_ARENA_SIZE);
       // Usually the start of a packet, completed in place by the next reads.
       this.writeEnd = from.copy(this.own, 0);
@@ -159,14 +157,15 @@ export class SocketReadArena {
 
   /** Where the next read goes (Node asks after each read is handed on). */
   private nextBuffer(): Buffer {
-    if (this.own === null) return (sharedBuffer ??= Buffer.allocUnsafe(SHARED_SIZE));
+    if (this.own === null) return shared();
     const consumer = this.consumer;
     const held = consumer === null ? 0 : Math.min(consumer.held(), this.writeEnd);
     if (this.smallReads >= SMALL_READS_TO_SHARE && held === 0) {
       // Quiet again, with nothing held of it: the arena goes.
       this.own = null;
       this.writeEnd = 0;
-      return (sharedBuffer ??= Buffer.allocUnsafe(SHARED_SIZE));
+      this.smallReads = 0;
+      return shared();
     }
     const arena = this.own;
     if (arena.length - this.writeEnd >= MIN_READ_ROOM) return arena.subarray(this.writeEnd);
@@ -205,15 +204,9 @@ export function readArenaOf(socket: object): SocketReadArena | undefined {
   return arenas.get(socket);
 }
 
-/** What arenaSocketFor() uses of a socket's libuv handle (Node keeps it as the private `_handle`). */
-interface StreamHandle {
-  reading?: boolean;
-  readStop(): number;
-}
-
 /** What arenaSocketFor() moves from the socket Node made: its handle and the server that counts it. */
 interface NodeMadeSocket {
-  _handle: StreamHandle | null | undefined;
+  _handle: { readStop?: unknown } | null | undefined;
   _server?: unknown;
   server?: unknown;
 }
@@ -235,8 +228,7 @@ export function arenaSocketFor(socket: net.Socket): net.Socket {
     return socket;
   // The old socket asked its handle to start reading when it was made; nothing was read yet (the check
   // above), and the new socket starts it again with its own buffer.
-  handle.reading = false;
-  handle.readStop();
+  stopSocketReads(socket);
   old._handle = null;
   // `handle` is how Node itself makes a socket around an existing handle; neither option is in its types.
   const fresh = readArenaSocket((onread) => {
