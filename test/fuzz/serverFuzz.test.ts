@@ -342,7 +342,7 @@ const CIPHER_CHOICES: Array<{ ciphers: string[]; macs?: string[] }> = [
   { ciphers: ["aes128-ctr"], macs: ["hmac-sha2-512"] },
 ];
 
-/** Mostly the cheap curve25519: the post-quantum hybrids in pure JS would eat most of the time. */
+/** Mostly curve25519, which most peers negotiate; the hybrids and NIST P-256 now and then. */
 const KEX_WEIGHTS = {
   "curve25519-sha256": 8,
   "ecdh-sha2-nistp256": 1,

@@ -6,35 +6,28 @@
  */
 import { createHash, randomBytes } from "node:crypto";
 import { createRequire } from "node:module";
-import type * as MlKemModule from "@noble/post-quantum/ml-kem.js";
 import { SshError } from "../../wire/index.js";
+import { mlkem768Decapsulate, mlkem768Encapsulate, mlkem768KeyPair } from "../mlkem768.js";
 import type * as Sntrup761Module from "../sntrup761.js";
 import type { HashName, KexAlgorithm, KexClientSide, KexServerSide } from "../types.js";
 import { secretAsString } from "./encodeSecret.js";
 import { X25519KeyPair } from "./x25519.js";
 
 /*
- * The KEM implementations load when an exchange first uses one, not when the crypto layer is imported:
- * every KEX name is offered in KEXINIT, but a connection negotiates one method, and each KEM costs a
- * program (nssh runs one connection) several milliseconds of start-up. The exchange is synchronous, so
- * they load with require(), which takes ES modules in Node >= 20.19. Where that is switched off
- * (--no-experimental-require-module), both load here, before this module is done loading.
+ * sntrup761 loads when an exchange first uses it, not when the crypto layer is imported: every KEX name
+ * is offered in KEXINIT, but a connection negotiates one method, and loading it costs a program (nssh
+ * runs one connection) milliseconds of start-up. The exchange is synchronous, so it loads with
+ * require(), which takes ES modules in Node >= 20.19. Where that is switched off
+ * (--no-experimental-require-module), it loads here, before this module is done loading. ML-KEM-768's
+ * module is small and compiles its WebAssembly on first use itself.
  */
 const requireModule = createRequire(import.meta.url);
-let mlKemModule: typeof MlKemModule | undefined;
 let sntrup761Module: typeof Sntrup761Module | undefined;
 // bundle: esm-only start (the commands' CommonJS bundles run only where require() takes ES modules)
 if ((process.features as { require_module?: boolean }).require_module !== true) {
-  [mlKemModule, sntrup761Module] = await Promise.all([
-    import("@noble/post-quantum/ml-kem.js"),
-    import("../sntrup761.js"),
-  ]);
+  sntrup761Module = await import("../sntrup761.js");
 }
 // bundle: esm-only end
-
-function mlKem(): typeof MlKemModule {
-  return (mlKemModule ??= requireModule("@noble/post-quantum/ml-kem.js") as typeof MlKemModule);
-}
 
 function sntrup761(): typeof Sntrup761Module {
   return (sntrup761Module ??= requireModule("../sntrup761.js") as typeof Sntrup761Module);
@@ -62,12 +55,9 @@ export function mlkem768Kem(random: KemRandom = systemRandom): Kem {
   return {
     publicKeyBytes: 1184,
     ciphertextBytes: 1088,
-    keyPair: () => mlKem().ml_kem768.keygen(random(64)),
-    encapsulate: (pk) => {
-      const { cipherText, sharedSecret } = mlKem().ml_kem768.encapsulate(pk, random(32));
-      return { ciphertext: cipherText, sharedSecret };
-    },
-    decapsulate: (ct, sk) => mlKem().ml_kem768.decapsulate(ct, sk),
+    keyPair: () => mlkem768KeyPair(random(64)),
+    encapsulate: (pk) => mlkem768Encapsulate(pk, random(32)),
+    decapsulate: (ct, sk) => mlkem768Decapsulate(ct, sk),
   };
 }
 
