@@ -6,7 +6,7 @@
  *
  * Arithmetic mod q = 3329 on coefficients kept in [0, q), reduced with Barrett's method; no division
  * anywhere (a division by q in Compress leaks time on some CPUs: "KyberSlash"). Constant time: no
- * branch, loop bound or memory index depends on secret data. The only data-dependent branches are
+ * branch, select, loop bound or memory index depends on secret data. The only data-dependent branches are
  * SampleNTT's rejections, which depend on the public seed rho, and the two input checks of FIPS 203
  * §7.2 and §7.3, on public or self-made data. Decapsulation compares and selects with masks.
  *
@@ -146,10 +146,16 @@ static void prf(u8 out[128], const u8 seed[32], u8 nonce) {
 
 /* ---- Z/q ---- */
 
-/* a mod q for a in [0, 2q). */
+/*
+ * a mod q for a in [0, 2q). The empty asm hides the mask's origin from the compiler, which otherwise
+ * turns `mask & Q` back into a comparison and a WebAssembly select: V8 emits cmov for it on x64 and
+ * arm64, but a branch where the CPU has no conditional move. scripts/build-wasm.sh checks for selects.
+ */
 static u32 reduce_once(u32 a) {
   i32 t = (i32)a - Q;
-  t += (t >> 31) & Q;
+  i32 mask = t >> 31;
+  __asm__("" : "+r"(mask));
+  t += mask & Q;
   return (u32)t;
 }
 

@@ -74,6 +74,17 @@ test("an encapsulation key with a coefficient of q or more fails the FIPS 203 §
     assert.throws(() => mlkem768Encapsulate(bad, randomBytes(32)), refusedAs(/not below q/));
     assert.throws(() => ml_kem768.encapsulate(bad, randomBytes(32)));
   }
+  // q - 1 is a valid coefficient, at either end.
+  const qMinus1 = Uint8Array.from(publicKey);
+  qMinus1[0] = 0x00;
+  qMinus1[1] = (qMinus1[1]! & 0xf0) | 0x0d; // coefficient 0 = 0xd00 = q - 1
+  qMinus1[1150] = (qMinus1[1150]! & 0x0f) | 0x00;
+  qMinus1[1151] = 0xd0; // coefficient 767 = 0xd00
+  const sealed = mlkem768Encapsulate(qMinus1, new Uint8Array(32).fill(7));
+  assert.equal(
+    hex(sealed.ciphertext),
+    hex(ml_kem768.encapsulate(qMinus1, new Uint8Array(32).fill(7)).cipherText),
+  );
   // rho (the last 32 bytes) is not checked: any bytes are fine there.
   const rhoChanged = Uint8Array.from(publicKey);
   rhoChanged.fill(0xff, MLKEM768_PUBLIC_KEY_BYTES - 32);

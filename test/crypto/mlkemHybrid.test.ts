@@ -345,3 +345,16 @@ test("the exported KEM objects keep their sizes", () => {
   assert.deepEqual([MLKEM768.publicKeyBytes, MLKEM768.ciphertextBytes], [1184, 1088]);
   assert.deepEqual([SNTRUP761.publicKeyBytes, SNTRUP761.ciphertextBytes], [1158, 1039]);
 });
+
+test("a client's KEM secret key serves one reply: it is wiped after, and a second reply is KEX_FAILED", () => {
+  for (const name of ["mlkem768x25519-sha256", "sntrup761x25519-sha512"]) {
+    const { client: newClient, server: newServer } = single(name);
+    const client = newClient();
+    const { publicValue, secret } = newServer().respond(client.publicValue);
+    assert.deepEqual(client.computeSecret(publicValue), secret);
+    assert.throws(
+      () => client.computeSecret(publicValue),
+      (e: unknown) => kexFailed(e) && /KEM key was used already/.test((e as Error).message),
+    );
+  }
+});

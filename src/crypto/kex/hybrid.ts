@@ -47,6 +47,15 @@ export type KemRandom = (n: number) => Uint8Array;
 
 const systemRandom: KemRandom = (n) => randomBytes(n);
 
+/** f(secret), then the secret (a seed, a message) zeroed: the KEM's result is all that is kept of it. */
+function withWiped<T>(secret: Uint8Array, f: (secret: Uint8Array) => T): T {
+  try {
+    return f(secret);
+  } finally {
+    secret.fill(0);
+  }
+}
+
 /**
  * ML-KEM-768 (FIPS 203): keygen draws the 64-byte seed d || z, encapsulation the 32-byte message m
  * (the ML-KEM.KeyGen_internal / Encaps_internal inputs, as in NIST's ACVP vectors).
@@ -55,8 +64,8 @@ export function mlkem768Kem(random: KemRandom = systemRandom): Kem {
   return {
     publicKeyBytes: 1184,
     ciphertextBytes: 1088,
-    keyPair: () => mlkem768KeyPair(random(64)),
-    encapsulate: (pk) => mlkem768Encapsulate(pk, random(32)),
+    keyPair: () => withWiped(random(64), mlkem768KeyPair),
+    encapsulate: (pk) => withWiped(random(32), (m) => mlkem768Encapsulate(pk, m)),
     decapsulate: (ct, sk) => mlkem768Decapsulate(ct, sk),
   };
 }
@@ -86,6 +95,7 @@ export function hybridSecret(hash: HashName, kemSecret: Uint8Array, ecdhSecret: 
 
 class HybridClient implements KexClientSide {
   private readonly kemKeys;
+  private kemKeyUsed = false;
   private readonly ecdh: HybridEcdh;
   readonly publicValue: Buffer;
   constructor(
@@ -104,11 +114,14 @@ class HybridClient implements KexClientSide {
         `hybrid KEX reply is ${serverPublic.length} bytes, not ${this.kem.ciphertextBytes + 32}`,
       );
     }
-    const kemSecret = this.kem.decapsulate(
-      serverPublic.subarray(0, this.kem.ciphertextBytes),
-      this.kemKeys.secretKey,
-    );
     const ecdhSecret = this.ecdh.sharedSecret(serverPublic.subarray(this.kem.ciphertextBytes));
+    // One reply per exchange: the KEM secret key is wiped once it has been used.
+    if (this.kemKeyUsed)
+      throw new SshError("KEX_FAILED", "hybrid KEX: the exchange's KEM key was used already");
+    this.kemKeyUsed = true;
+    const kemSecret = withWiped(this.kemKeys.secretKey, (secretKey) =>
+      this.kem.decapsulate(serverPublic.subarray(0, this.kem.ciphertextBytes), secretKey),
+    );
     return hybridSecret(this.hash, kemSecret, ecdhSecret);
   }
 }
