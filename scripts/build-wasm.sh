@@ -47,11 +47,12 @@ build_sntrup761() {
 }
 build_sntrup761 -msimd128 -o "$out/sntrup761.wasm"
 build_sntrup761 -o "$out/sntrup761-scalar.wasm"
-# wasm/sntrup761.c keeps secrets out of control flow with masks; a compiler that turned a mask back into a
-# branch would most likely emit an `if`, of which both builds have none (their loops end in br_if on
-# counters): check, when an objdump for wasm is at hand. With "select" as well (LLVM 14's objdump prints it
-# as f32.select), for mlkem768, which has none: sntrup761's builds have a few (V8 makes them conditional
-# moves on x64 and arm64, not branches), not yet removed.
+# wasm/sntrup761.c and wasm/mlkem768.c keep secrets out of control flow with masks; a compiler that turned a
+# mask back into a branch would most likely emit an `if` or a `select` (LLVM 14's objdump prints it as
+# f32.select; V8 makes it a conditional move on x64 and arm64, a branch elsewhere). Their loops end in br_if
+# on counters. Check, when an objdump for wasm is at hand: for sntrup761 the `if`s only, as its builds keep
+# four selects on public loop bounds (multiply_reduce's first and end, rq_recip3's counts, sort_u32's
+# end: `llvm-objdump -d -l` on a -g build maps each to its line); mlkem768 has none at all.
 no_branches() {
   module=$1
   pattern=$2

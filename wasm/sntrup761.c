@@ -8,8 +8,8 @@
  * [-(q-1)/2, (q-1)/2], q = 4591; small elements (R3 and the short f, g, r) int8 in {-1, 0, 1}.
  *
  * Constant time: as in the round-3 reference, no branch, loop bound or memory index depends on secret
- * data; selections are masks (all ones or all zeros) and arithmetic. Loop bounds depend on p and the
- * step number only. The one secret-dependent result that leaves this file is whether g was invertible
+ * data; selections are masks (all ones or all zeros) and arithmetic, kept opaque to the compiler where it
+ * would make a select of them (opaque()). Loop bounds depend on p and the step number only. The one secret-dependent result that leaves this file is whether g was invertible
  * (keygen draws another g then, as the specification does). Division (i32.div, variable time on some
  * CPUs) is used only to decode a public key or ciphertext, which are public.
  *
@@ -60,8 +60,18 @@ static i32 fq_recip(i32 a) {
   return result;
 }
 
+/*
+ * x, with the compiler kept from knowing anything of its value: a mask it knows to be 0 or -1 it may
+ * turn back into a comparison and a WebAssembly select, which V8 emits as a conditional move on x64 and
+ * arm64 but as a branch on CPUs without one.
+ */
+static inline i32 opaque(i32 x) {
+  __asm__("" : "+r"(x));
+  return x;
+}
+
 /* -1 if x != 0, else 0. */
-static inline i32 nonzero_mask(i32 x) { return -(i32)((u32)(x | -x) >> 31); }
+static inline i32 nonzero_mask(i32 x) { return opaque(-(i32)((u32)opaque(x | -x) >> 31)); }
 
 /* ---- products ---- */
 
@@ -202,7 +212,7 @@ static i32 r3_recip(i8 out[P], const i8 in[P]) {
     /* c = -g[0]/f[0] = -g[0] f[0]: nonzero iff g[0] is (f[0] never is), -1 iff g[0] and f[0] agree. */
     const u64 c_nonzero = -(t.gn[0] & 1);
     const u64 c_negative = -(1 ^ ((t.gs[0] ^ t.fs[0]) & 1)) & c_nonzero;
-    const i32 swap = (-delta >> 31) & (i32)c_nonzero; /* delta > 0 and g[0] != 0 */
+    const i32 swap = opaque(-delta >> 31) & (i32)c_nonzero; /* delta > 0 and g[0] != 0 */
     delta ^= swap & (delta ^ -delta);
     delta += 1;
     r3_divstep(&t, c_nonzero, c_negative, (u64)(i64)swap);
@@ -292,7 +302,7 @@ static void rq_recip3(i16 out[P], const i8 in[P]) {
     const int fg_count = (2 * P - 1 - n < P ? 2 * P - 1 - n : P) + 1;
     const int vr_count = (n + 1 < P ? n + 1 : P) + 1;
     const i32 f0 = fq_freeze(f[0]), g0 = fq_freeze(g[0]);
-    const i32 swap = (-delta >> 31) & nonzero_mask(g0);
+    const i32 swap = opaque(-delta >> 31) & nonzero_mask(g0);
     delta ^= swap & (delta ^ -delta);
     delta += 1;
     update(f, g, 1, fg_count, f0, g0, swap);
