@@ -76,9 +76,18 @@ function load(): Kernel {
   return kernel;
 }
 
-/** Zeroes the module's stack and the buffers: seeds, secret keys and messages passed through both. */
-function wipe(k: Kernel): void {
-  k.memory.fill(0, k.stackStart, k.end);
+/**
+ * Run one call of the module: `f` copies its inputs in, calls, and copies its results out (slice());
+ * then the module's stack and buffers are zeroed, whatever happened: seeds, secret keys and messages
+ * passed through both.
+ */
+function withKernel<T>(f: (k: Kernel) => T): T {
+  const k = kernel ?? load();
+  try {
+    return f(k);
+  } finally {
+    k.memory.fill(0, k.stackStart, k.end);
+  }
 }
 
 function checkLength(what: string, value: Uint8Array, expected: number): void {
@@ -91,17 +100,14 @@ function checkLength(what: string, value: Uint8Array, expected: number): void {
 /** ML-KEM.KeyGen_internal(d, z) (FIPS 203 Algorithm 16), from the 64-byte seed d || z. */
 export function mlkem768KeyPair(seed: Uint8Array): { publicKey: Uint8Array; secretKey: Uint8Array } {
   checkLength("seed d || z", seed, MLKEM768_SEED_BYTES);
-  const k = kernel ?? load();
-  try {
+  return withKernel((k) => {
     k.memory.set(seed, k.seed);
     k.wasm.keygen(k.ek, k.dk, k.seed);
     return {
       publicKey: k.memory.slice(k.ek, k.ek + MLKEM768_PUBLIC_KEY_BYTES),
       secretKey: k.memory.slice(k.dk, k.dk + MLKEM768_SECRET_KEY_BYTES),
     };
-  } finally {
-    wipe(k);
-  }
+  });
 }
 
 /**
@@ -114,8 +120,7 @@ export function mlkem768Encapsulate(
 ): { ciphertext: Uint8Array; sharedSecret: Uint8Array } {
   checkLength("encapsulation key", publicKey, MLKEM768_PUBLIC_KEY_BYTES);
   checkLength("message m", message, MLKEM768_MESSAGE_BYTES);
-  const k = kernel ?? load();
-  try {
+  return withKernel((k) => {
     k.memory.set(publicKey, k.ek);
     k.memory.set(message, k.message);
     if (k.wasm.encapsulate(k.ct, k.shared, k.ek, k.message) !== 0) {
@@ -128,9 +133,7 @@ export function mlkem768Encapsulate(
       ciphertext: k.memory.slice(k.ct, k.ct + MLKEM768_CIPHERTEXT_BYTES),
       sharedSecret: k.memory.slice(k.shared, k.shared + MLKEM768_SHARED_SECRET_BYTES),
     };
-  } finally {
-    wipe(k);
-  }
+  });
 }
 
 /**
@@ -141,15 +144,12 @@ export function mlkem768Encapsulate(
 export function mlkem768Decapsulate(ciphertext: Uint8Array, secretKey: Uint8Array): Uint8Array {
   checkLength("ciphertext", ciphertext, MLKEM768_CIPHERTEXT_BYTES);
   checkLength("decapsulation key", secretKey, MLKEM768_SECRET_KEY_BYTES);
-  const k = kernel ?? load();
-  try {
+  return withKernel((k) => {
     k.memory.set(secretKey, k.dk);
     k.memory.set(ciphertext, k.ct);
     if (k.wasm.decapsulate(k.shared, k.dk, k.ct) !== 0) {
       throw new SshError("MALFORMED", "ML-KEM-768 decapsulation key fails its H(ek) check (FIPS 203 §7.3)");
     }
     return k.memory.slice(k.shared, k.shared + MLKEM768_SHARED_SECRET_BYTES);
-  } finally {
-    wipe(k);
-  }
+  });
 }
