@@ -3,7 +3,7 @@
  * measured apart from the harness. Command line and modes: see clientArgs.ts.
  */
 import fs from "node:fs";
-import { connect, type SshClient } from "../src/client/index.js";
+import { connect, type SshClient } from "nssh";
 import { parseClientArgs, runLoginModes } from "./clientArgs.js";
 import { BENCH_USER } from "./fixtures.js";
 

@@ -1,11 +1,11 @@
 #!/usr/bin/env node
 /**
  * Bundles the client commands (nssh, nscp, nsftp, nsftp-server) into one CommonJS file each,
- * dist/src/cli/bundles/<name>.cjs, which the commands' launchers (src/cli/launcher.ts) compile with a V8
+ * dist/src/cli/bundles/<name>.cjs, and the library's entry into one ES module (at the end of this file), which the commands' launchers (src/cli/launcher.ts) compile with a V8
  * code cache. A command starts for every connection a user makes: Node's ES module loader would resolve,
  * read and compile each of its ~120 modules separately (a third of `nssh host true`'s CPU time), and V8
- * has no code cache for ES modules in Node 20 (bench/README.md, latency). The launchers, the daemon and
- * the library stay as tsc wrote them; a launcher runs tsc's modules when there is no bundle.
+ * has no code cache for ES modules in Node 20 (bench/README.md, latency). The launchers and the daemon
+ * stay as tsc wrote them; a launcher runs tsc's modules when there is no bundle.
  *
  * Packages stay external (required from node_modules: Node >= 20.19 requires ES modules); only our own
  * modules are joined. Three patterns need care, each checked here so that a new use fails the build
@@ -81,3 +81,26 @@ await build({
   plugins: [lazyRequire],
 });
 for (const c of Object.keys(COMMANDS)) fs.chmodSync(path.join(root, "dist/src/cli", `${c}.js`), 0o755);
+
+/*
+ * The library's entry point ("exports" in package.json) as one ES module, dist/src/bundle/nssh.js: Node's
+ * loader took ~150 ms of a fresh process to import tsc's ~120 modules (resolving, reading and compiling
+ * each), where a program that embeds nssh wants connect() or createServer() at once. The same rewrites
+ * as the commands' bundles; a package it requires (bcrypt-pbkdf) goes through a require() made for the
+ * bundle's place, which esbuild's require shim uses. Types stay tsc's (dist/src/index.d.ts).
+ */
+await build({
+  entryPoints: { nssh: path.join(root, "src/index.ts") },
+  outdir: path.join(root, "dist/src/bundle"),
+  bundle: true,
+  packages: "external",
+  platform: "node",
+  format: "esm",
+  target: "node20",
+  sourcemap: true,
+  logLevel: "warning",
+  banner: {
+    js: 'import { createRequire as __nsshCreateRequire } from "node:module";\nconst require = __nsshCreateRequire(import.meta.url);',
+  },
+  plugins: [lazyRequire],
+});
