@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 /**
  * Bundles the client commands (nssh, nscp, nsftp, nsftp-server) into one CommonJS file each,
- * dist/src/cli/bundles/<name>.cjs, and the library's entry into one ES module (at the end of this file), which the commands' launchers (src/cli/launcher.ts) compile with a V8
- * code cache. A command starts for every connection a user makes: Node's ES module loader would resolve,
+ * dist/src/cli/bundles/<name>.cjs, which the commands' launchers (src/cli/launcher.ts) compile with a V8
+ * code cache, and the library's entry into one ES module (at the end of this file). A command starts for every connection a user makes: Node's ES module loader would resolve,
  * read and compile each of its ~120 modules separately (a third of `nssh host true`'s CPU time), and V8
  * has no code cache for ES modules in Node 20 (bench/README.md, latency). The launchers and the daemon
  * stay as tsc wrote them; a launcher runs tsc's modules when there is no bundle.
