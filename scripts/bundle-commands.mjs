@@ -84,7 +84,7 @@ for (const c of Object.keys(COMMANDS)) fs.chmodSync(path.join(root, "dist/src/cl
 
 /*
  * The library's entry point ("exports" in package.json) as one ES module, dist/src/bundle/nssh.js: Node's
- * loader took ~150 ms of a fresh process to import tsc's ~120 modules (resolving, reading and compiling
+ * loader took ~140 ms of a fresh process to import tsc's ~120 modules (resolving, reading and compiling
  * each), where a program that embeds nssh wants connect() or createServer() at once. The same rewrites
  * as the commands' bundles; a package it requires (bcrypt-pbkdf) goes through a require() made for the
  * bundle's place, which esbuild's require shim uses. Types stay tsc's (dist/src/index.d.ts).
@@ -99,6 +99,8 @@ await build({
   target: "node20",
   sourcemap: true,
   logLevel: "warning",
+  // A program sees our classes' names (util.inspect, errors): esbuild would rename some (_PrivateKey).
+  keepNames: true,
   banner: {
     js: 'import { createRequire as __nsshCreateRequire } from "node:module";\nconst require = __nsshCreateRequire(import.meta.url);',
   },

@@ -276,7 +276,11 @@ for (const [name, sizes] of [
       publicValue.subarray(0, 32),
       Buffer.alloc(0),
     ]) {
-      assert.throws(() => client.computeSecret(reply), kexFailed);
+      // A client takes one reply (its KEM key is wiped after it): a fresh one for each.
+      assert.throws(
+        () => newClient().computeSecret(reply),
+        (e: unknown) => kexFailed(e) && /hybrid KEX reply is \d+ bytes/.test((e as Error).message),
+      );
     }
     for (const init of [
       client.publicValue.subarray(1),
@@ -295,7 +299,12 @@ for (const [name, sizes] of [
     const one = Buffer.alloc(32);
     one[0] = 1; // u = 1 is a low-order point: X25519 with any clamped scalar gives zero
     for (const bad of [Buffer.alloc(32), one]) {
-      assert.throws(() => client.computeSecret(Buffer.concat([kemPart(publicValue), bad])), kexFailed);
+      const fresh = newClient();
+      assert.throws(() => fresh.computeSecret(Buffer.concat([kemPart(publicValue), bad])), kexFailed);
+      assert.throws(
+        () => fresh.computeSecret(publicValue),
+        (e: unknown) => kexFailed(e) && /KEM key was used already/.test((e as Error).message),
+      );
       assert.throws(() => newServer().respond(Buffer.concat([kemPart(client.publicValue), bad])), kexFailed);
     }
   });

@@ -34,7 +34,10 @@ test("the bundle exports what src/index.ts exports, as values of the same kinds"
   assert.deepEqual(Object.keys(bundle).sort(), Object.keys(direct).sort());
   for (const name of Object.keys(direct)) {
     const value = (direct as Record<string, unknown>)[name];
-    assert.equal(typeof (bundle as Record<string, unknown>)[name], typeof value, name);
+    const bundled = (bundle as Record<string, unknown>)[name];
+    assert.equal(typeof bundled, typeof value, name);
+    // Classes and functions keep their names (what util.inspect and stack traces show).
+    if (typeof value === "function") assert.equal((bundled as () => void).name, value.name, name);
   }
   // One copy of each class: not tsc's module's.
   assert.notEqual(bundle.SshClient, direct.SshClient);
@@ -68,19 +71,19 @@ describe("the bundle against OpenSSH and itself", { skip, concurrency: 1 }, () =
     port = (await server.listen(0, "127.0.0.1")).port;
     fs.writeFileSync(path.join(dir, "id_ed25519"), nssh.serializeOpenSshPrivateKey(userKey), { mode: 0o600 });
 
-    user = createSystemUser()!;
+    const made = createSystemUser();
+    if (!made) throw new Error("createSystemUser() made no user (it needs root)");
+    user = made;
     sshd = await startOpenSshServer([`AllowUsers ${user.name}`]);
   });
 
   after(async () => {
-    try {
-      await Promise.all(clients.map((c) => c.close()));
-      await server?.close();
-    } finally {
-      await sshd?.stop();
-      user?.remove();
-      fs.rmSync(dir, { recursive: true, force: true });
-    }
+    // Each step whatever the one before did: a client that fails to close must not leave the server,
+    // sshd, the user or the folder behind.
+    await Promise.allSettled(clients.map((c) => c.close()));
+    await Promise.allSettled([server?.close(), sshd?.stop()]);
+    user?.remove();
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
   });
 
   test("OpenSSH's ssh runs a command on the bundle's server (sntrup761x25519, loaded on first use)", async () => {

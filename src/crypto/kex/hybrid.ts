@@ -108,21 +108,31 @@ class HybridClient implements KexClientSide {
     this.publicValue = Buffer.concat([this.kemKeys.publicKey, this.ecdh.publicValue]);
   }
   computeSecret(serverPublic: Buffer): Buffer {
-    if (serverPublic.length !== this.kem.ciphertextBytes + 32) {
-      throw new SshError(
-        "KEX_FAILED",
-        `hybrid KEX reply is ${serverPublic.length} bytes, not ${this.kem.ciphertextBytes + 32}`,
-      );
-    }
-    const ecdhSecret = this.ecdh.sharedSecret(serverPublic.subarray(this.kem.ciphertextBytes));
-    // One reply per exchange: the KEM secret key is wiped once it has been used.
+    // One reply per exchange: the KEM secret key is wiped after it, whatever the outcome.
     if (this.kemKeyUsed)
       throw new SshError("KEX_FAILED", "hybrid KEX: the exchange's KEM key was used already");
     this.kemKeyUsed = true;
-    const kemSecret = withWiped(this.kemKeys.secretKey, (secretKey) =>
-      this.kem.decapsulate(serverPublic.subarray(0, this.kem.ciphertextBytes), secretKey),
-    );
-    return hybridSecret(this.hash, kemSecret, ecdhSecret);
+    return withWiped(this.kemKeys.secretKey, (secretKey) => {
+      if (serverPublic.length !== this.kem.ciphertextBytes + 32) {
+        throw new SshError(
+          "KEX_FAILED",
+          `hybrid KEX reply is ${serverPublic.length} bytes, not ${this.kem.ciphertextBytes + 32}`,
+        );
+      }
+      const ecdhSecret = this.ecdh.sharedSecret(serverPublic.subarray(this.kem.ciphertextBytes));
+      const kemSecret = this.kem.decapsulate(serverPublic.subarray(0, this.kem.ciphertextBytes), secretKey);
+      return combinedSecret(this.hash, kemSecret, ecdhSecret);
+    });
+  }
+}
+
+/** K from both halves' secrets, which are zeroed then: K is all that is kept of them. */
+function combinedSecret(hash: HashName, kemSecret: Uint8Array, ecdhSecret: Buffer): Buffer {
+  try {
+    return hybridSecret(hash, kemSecret, ecdhSecret);
+  } finally {
+    kemSecret.fill(0);
+    ecdhSecret.fill(0);
   }
 }
 
@@ -150,7 +160,7 @@ class HybridServer implements KexServerSide {
     const ecdhSecret = ecdh.sharedSecret(clientPublic.subarray(this.kem.publicKeyBytes));
     return {
       publicValue: Buffer.concat([encapsulated.ciphertext, ecdh.publicValue]),
-      secret: hybridSecret(this.hash, encapsulated.sharedSecret, ecdhSecret),
+      secret: combinedSecret(this.hash, encapsulated.sharedSecret, ecdhSecret),
     };
   }
 }
