@@ -51,7 +51,7 @@ build_sntrup761 -o "$out/sntrup761-scalar.wasm"
 # mask back into a branch would most likely emit an `if` or a `select` (LLVM 14's objdump prints it as
 # f32.select; V8 makes it a conditional move on x64 and arm64, a branch elsewhere). Their loops end in br_if
 # on counters. Check, when an objdump for wasm is at hand: for sntrup761 the `if`s only, as its builds keep
-# four selects on public loop bounds (multiply_reduce's first and end, rq_recip3's counts, sort_u32's
+# selects on public loop bounds (multiply_reduce's first and end, rq_recip3's counts, sort_u32's
 # end: `llvm-objdump -d -l` on a -g build maps each to its line); mlkem768 has none at all.
 no_branches() {
   module=$1
