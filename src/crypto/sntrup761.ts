@@ -17,7 +17,6 @@
  */
 import { createHash, randomBytes } from "node:crypto";
 
-import { SshError } from "../wire/errors.js";
 import { decryptAndReencrypt, encrypt, keyHead, KEY_HEAD_BYTES } from "./sntrup761/kernel.js";
 import {
   CIPHERTEXT_BYTES,
@@ -27,6 +26,7 @@ import {
   SECRET_KEY_BYTES,
   SMALL_BYTES,
 } from "./sntrup761/params.js";
+import { checkInputLength } from "./secretWasm.js";
 import { randomExact, wordFiller, type RandomSource } from "./sntrup761/sample.js";
 
 export const SNTRUP761_PUBLIC_KEY_BYTES = PUBLIC_KEY_BYTES; // 1158
@@ -42,13 +42,6 @@ function hashPrefix(prefix: number, ...parts: Uint8Array[]): Uint8Array {
   h.update(Uint8Array.of(prefix));
   for (const part of parts) h.update(part);
   return new Uint8Array(h.digest().subarray(0, HASH_BYTES));
-}
-
-function checkLength(what: string, value: Uint8Array, expected: number): void {
-  if (!(value instanceof Uint8Array) || value.length !== expected) {
-    const got = value instanceof Uint8Array ? `${value.length} bytes` : typeof value;
-    throw new SshError("MALFORMED", `sntrup761 ${what} must be ${expected} bytes, got ${got}`);
-  }
 }
 
 /**
@@ -79,7 +72,7 @@ export function sntrup761Encapsulate(
   publicKey: Uint8Array,
   random?: RandomSource,
 ): { ciphertext: Uint8Array; sharedSecret: Uint8Array } {
-  checkLength("public key", publicKey, PUBLIC_KEY_BYTES);
+  checkInputLength("sntrup761", "public key", publicKey, PUBLIC_KEY_BYTES);
   const { rounded, rEnc } = encrypt(publicKey, wordFiller(random));
   const rHash = hashPrefix(3, rEnc);
   rEnc.fill(0);
@@ -94,8 +87,8 @@ export function sntrup761Encapsulate(
  * itself gives Hash0(Hash3(rho) || ciphertext), a key the sender cannot know, instead of an error.
  */
 export function sntrup761Decapsulate(ciphertext: Uint8Array, secretKey: Uint8Array): Uint8Array {
-  checkLength("ciphertext", ciphertext, CIPHERTEXT_BYTES);
-  checkLength("secret key", secretKey, SECRET_KEY_BYTES);
+  checkInputLength("sntrup761", "ciphertext", ciphertext, CIPHERTEXT_BYTES);
+  checkInputLength("sntrup761", "secret key", secretKey, SECRET_KEY_BYTES);
   const rho = secretKey.subarray(KEY_HEAD_BYTES, KEY_HEAD_BYTES + SMALL_BYTES);
   const pkHash = secretKey.subarray(KEY_HEAD_BYTES + SMALL_BYTES);
 

@@ -137,7 +137,8 @@ export class SocketReadArena {
 
   /**
    * After a read into the shared buffer: the next read, maybe another socket's, overwrites it, so what the
-   * consumer holds of it leaves it now; into an arena of the connection's own if the read filled the buffer.
+   * consumer holds of it leaves it now; into an arena of the connection's own if the read filled the buffer
+   * or the consumer holds more than half a buffer (bulk data either way).
    */
   private leaveShared(consumer: ArenaConsumer): void {
     const total = consumer.held();

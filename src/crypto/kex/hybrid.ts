@@ -128,12 +128,7 @@ class HybridClient implements KexClientSide {
 
 /** K from both halves' secrets, which are zeroed then: K is all that is kept of them. */
 function combinedSecret(hash: HashName, kemSecret: Uint8Array, ecdhSecret: Buffer): Buffer {
-  try {
-    return hybridSecret(hash, kemSecret, ecdhSecret);
-  } finally {
-    kemSecret.fill(0);
-    ecdhSecret.fill(0);
-  }
+  return withWiped(kemSecret, (kem) => withWiped(ecdhSecret, (ecdh) => hybridSecret(hash, kem, ecdh)));
 }
 
 class HybridServer implements KexServerSide {

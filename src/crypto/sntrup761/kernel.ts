@@ -2,17 +2,14 @@
  * The polynomial part of sntrup761 (sampling, the R3 and Rq reciprocals, the products, the encodings),
  * in WebAssembly built from wasm/sntrup761.c: in a fresh process the JavaScript version cost some 55 ms
  * of CPU a key exchange, mostly key generation's two reciprocals and JIT warm-up. The module is compiled
- * on first use; calls are synchronous and share one instance. Its memory never grows: the C code keeps
- * all scratch on its stack (from __data_end up to __heap_base) and reads and writes the buffers laid out
- * here above __heap_base, and every call ends by zeroing both, so no secret outlives the call.
+ * on first use; calls are synchronous and share one instance, and each ends by zeroing the module's stack
+ * and buffers (../secretWasm.ts): f, g, 1/g, r and the secret key pass through them.
  */
 import { SNTRUP761_SCALAR_WASM_BASE64, SNTRUP761_WASM_BASE64 } from "../sntrup761Wasm.js";
+import { instantiateSecretWasm, type SecretWasm, type SecretWasmExports } from "../secretWasm.js";
 import { P, ROUNDED_BYTES, RQ_BYTES, SMALL_BYTES } from "./params.js";
 
-interface Sntrup761Exports {
-  memory: WebAssembly.Memory;
-  __data_end: WebAssembly.Global;
-  __heap_base: WebAssembly.Global;
+interface Sntrup761Exports extends SecretWasmExports {
   keygen_attempt(g: number, ginv: number, words: number): number;
   keygen_finish(pk: number, f: number, g: number, words: number): void;
   encapsulate(ct: number, rEnc: number, pk: number, words: number): void;
@@ -27,19 +24,20 @@ export const KEY_HEAD_BYTES = 2 * SMALL_BYTES + RQ_BYTES;
 
 const WORD_BYTES = 4 * P;
 
+/**
+ * The buffers above __heap_base. `key` is the key head f || 1/g || pk: written by keygen, read by
+ * encapsulation (pk) and decapsulation.
+ */
+const BUFFERS = {
+  words: WORD_BYTES,
+  g: P,
+  key: KEY_HEAD_BYTES,
+  ct: ROUNDED_BYTES,
+  rEnc: SMALL_BYTES,
+};
+
 /** One instance of the module and the buffers laid out in its memory. */
-export interface Kernel {
-  wasm: Sntrup761Exports;
-  memory: Uint8Array;
-  stackStart: number;
-  words: number;
-  g: number;
-  /** The key head f || 1/g || pk: written by keygen, read by encapsulation (pk) and decapsulation. */
-  key: number;
-  ct: number;
-  rEnc: number;
-  end: number;
-}
+export type Kernel = SecretWasm<Sntrup761Exports, keyof typeof BUFFERS>;
 
 let kernel: Kernel | undefined;
 
@@ -58,23 +56,7 @@ function load(): Kernel {
 
 /** An instance of one build (the SIMD or the scalar one, as base64); load() picks the process's. */
 export function instantiateKernel(base64: string): Kernel {
-  const bytes = Buffer.from(base64, "base64");
-  const wasm = new WebAssembly.Instance(new WebAssembly.Module(bytes), {})
-    .exports as unknown as Sntrup761Exports;
-  const words = wasm.__heap_base.value as number;
-  const g = words + WORD_BYTES;
-  const key = g + P;
-  const ct = key + KEY_HEAD_BYTES;
-  const rEnc = ct + ROUNDED_BYTES;
-  const end = rEnc + SMALL_BYTES;
-  const memory = new Uint8Array(wasm.memory.buffer);
-  if (end > memory.length) throw new Error("sntrup761: WebAssembly memory too small for its buffers");
-  return { wasm, memory, stackStart: wasm.__data_end.value as number, words, g, key, ct, rEnc, end };
-}
-
-/** Zeroes the module's stack and the buffers: secrets (f, g, 1/g, r, the secret key) passed through both. */
-function wipe(k: Kernel): void {
-  k.memory.fill(0, k.stackStart, k.end);
+  return instantiateSecretWasm<Sntrup761Exports, keyof typeof BUFFERS>("sntrup761", base64, BUFFERS);
 }
 
 /**
@@ -82,16 +64,15 @@ function wipe(k: Kernel): void {
  * f || 1/g || pk encoded (KEY_HEAD_BYTES; pk is the last RQ_BYTES).
  */
 export function keyHead(fillWords: FillWords, k: Kernel = kernel ?? load()): Uint8Array {
-  try {
-    const words = k.memory.subarray(k.words, k.words + WORD_BYTES);
-    do fillWords(words);
-    while (k.wasm.keygen_attempt(k.g, k.key + SMALL_BYTES, k.words) !== 0);
-    fillWords(words);
-    k.wasm.keygen_finish(k.key + 2 * SMALL_BYTES, k.key, k.g, k.words);
-    return k.memory.slice(k.key, k.key + KEY_HEAD_BYTES);
-  } finally {
-    wipe(k);
-  }
+  const { words, g, key } = k.at;
+  return k.run(() => {
+    const wordBuffer = k.memory.subarray(words, words + WORD_BYTES);
+    do fillWords(wordBuffer);
+    while (k.wasm.keygen_attempt(g, key + SMALL_BYTES, words) !== 0);
+    fillWords(wordBuffer);
+    k.wasm.keygen_finish(key + 2 * SMALL_BYTES, key, g, words);
+    return k.memory.slice(key, key + KEY_HEAD_BYTES);
+  });
 }
 
 /**
@@ -103,17 +84,16 @@ export function encrypt(
   fillWords: FillWords,
   k: Kernel = kernel ?? load(),
 ): { rounded: Uint8Array; rEnc: Uint8Array } {
-  try {
-    fillWords(k.memory.subarray(k.words, k.words + WORD_BYTES));
-    k.memory.set(publicKey, k.key);
-    k.wasm.encapsulate(k.ct, k.rEnc, k.key, k.words);
+  const { words, key, ct, rEnc } = k.at;
+  return k.run(() => {
+    fillWords(k.memory.subarray(words, words + WORD_BYTES));
+    k.memory.set(publicKey, key);
+    k.wasm.encapsulate(ct, rEnc, key, words);
     return {
-      rounded: k.memory.slice(k.ct, k.ct + ROUNDED_BYTES),
-      rEnc: k.memory.slice(k.rEnc, k.rEnc + SMALL_BYTES),
+      rounded: k.memory.slice(ct, ct + ROUNDED_BYTES),
+      rEnc: k.memory.slice(rEnc, rEnc + SMALL_BYTES),
     };
-  } finally {
-    wipe(k);
-  }
+  });
 }
 
 /**
@@ -125,16 +105,15 @@ export function decryptAndReencrypt(
   secretKey: Uint8Array,
   k: Kernel = kernel ?? load(),
 ): { again: Uint8Array; rEnc: Uint8Array } {
-  try {
-    k.memory.set(secretKey.subarray(0, KEY_HEAD_BYTES), k.key);
+  const { words, key, ct, rEnc } = k.at;
+  return k.run(() => {
+    k.memory.set(secretKey.subarray(0, KEY_HEAD_BYTES), key);
     // The ciphertext goes where encapsulate writes its own; "again" is written to the words buffer.
-    k.memory.set(rounded.subarray(0, ROUNDED_BYTES), k.ct);
-    k.wasm.decapsulate(k.words, k.rEnc, k.ct, k.key);
+    k.memory.set(rounded.subarray(0, ROUNDED_BYTES), ct);
+    k.wasm.decapsulate(words, rEnc, ct, key);
     return {
-      again: k.memory.slice(k.words, k.words + ROUNDED_BYTES),
-      rEnc: k.memory.slice(k.rEnc, k.rEnc + SMALL_BYTES),
+      again: k.memory.slice(words, words + ROUNDED_BYTES),
+      rEnc: k.memory.slice(rEnc, rEnc + SMALL_BYTES),
     };
-  } finally {
-    wipe(k);
-  }
+  });
 }
