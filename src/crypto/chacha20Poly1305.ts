@@ -5,12 +5,13 @@
  * in its first 32 bytes; K_2 from block counter 1 encrypts the rest; the tag is Poly1305 over the
  * encrypted length || encrypted rest.
  *
- * ChaCha20 is OpenSSL's (Node's "chacha20"), whose 16-byte IV is the four state words 12..15 in
- * little-endian order: with DJB's original layout that is a 64-bit counter (words 12, 13) then the
- * 64-bit nonce (words 14, 15). Node has no raw Poly1305, so it is ours, in WebAssembly (poly1305.ts).
+ * ChaCha20 is ours in WebAssembly for the length field, the Poly1305 key and short payloads, OpenSSL's
+ * (Node's "chacha20") for long ones (chacha20.ts); both take the 16-byte IV as the four state words 12..15
+ * in little-endian order, with DJB's original layout a 64-bit counter (words 12, 13) then the 64-bit nonce
+ * (words 14, 15). Node has no raw Poly1305, so it is ours, in WebAssembly (poly1305.ts).
  */
-import { createCipheriv, createSecretKey, timingSafeEqual } from "node:crypto";
-import type { Cipher, KeyObject } from "node:crypto";
+import { timingSafeEqual, type Cipher } from "node:crypto";
+import { CHACHA20_WASM_MAX_BYTES, ChaCha20Key } from "./chacha20.js";
 import { poly1305Tag, poly1305TagParts } from "./poly1305.js";
 import {
   AEAD_TAG_LENGTH,
@@ -25,27 +26,28 @@ import {
 import type { PacketOpener, PacketSealer, ProtectionState } from "./types.js";
 
 const BLOCK_SIZE = 8; // padding unit (PROTOCOL.chacha20poly1305: "block size of 8 bytes")
-/** One whole ChaCha20 block: consuming it moves the K_2 stream to counter 1 for the payload. */
-const ZERO_BLOCK = Buffer.alloc(64);
+/** The first 32 bytes of K_2's block 0, XORed with these, are the Poly1305 key. */
+const POLY_KEY_ZEROS = Buffer.alloc(32);
 
 class ChaChaKeys {
-  private readonly main: KeyObject;
-  private readonly header: KeyObject;
-  /** counter (8 bytes LE, always 0 here) || nonce (uint64 BE sequence number). */
+  private readonly main: ChaCha20Key; // K_2
+  private readonly header: ChaCha20Key; // K_1
+  /** counter (8 bytes LE: 0, or 1 for the payload) || nonce (uint64 BE sequence number). */
   private readonly iv = Buffer.alloc(16);
 
   constructor(key: Buffer) {
-    this.main = createSecretKey(key.subarray(0, 32)); // K_2
-    this.header = createSecretKey(key.subarray(32, 64)); // K_1
+    this.main = new ChaCha20Key(key.subarray(0, 32));
+    this.header = new ChaCha20Key(key.subarray(32, 64));
   }
 
   /** Stateless between packets: the nonce is the sequence number, which the transport exports. */
   export(): ProtectionState {
-    const key = Buffer.concat([this.main.export(), this.header.export()]);
+    const key = Buffer.concat([this.main.bytes(), this.header.bytes()]);
     return { cipher: "chacha20-poly1305@openssh.com", mac: null, key, iv: Buffer.alloc(0), macKey: null };
   }
 
-  private nonce(seq: number): Buffer {
+  private nonce(seq: number, counter: 0 | 1): Buffer {
+    this.iv[0] = counter;
     // The sequence number is a uint32 (RFC 4253 §6.4), so the upper half of the 64-bit nonce is 0.
     this.iv.writeUInt32BE(seq >>> 0, 12);
     return this.iv;
@@ -53,14 +55,22 @@ class ChaChaKeys {
 
   /** packet_length XOR ChaCha20(K_1, seq, counter 0): the same operation both ways. */
   cryptLength(seq: number, lengthField: Buffer): Buffer {
-    return createCipheriv("chacha20", this.header, this.nonce(seq)).update(lengthField);
+    return this.header.xor(this.nonce(seq, 0), lengthField);
   }
 
-  /** A K_2 stream for `seq`, already moved past block 0, and the Poly1305 key from that block. */
-  mainStream(seq: number): { stream: Cipher; polyKey: Buffer } {
-    const stream = createCipheriv("chacha20", this.main, this.nonce(seq));
-    const polyKey = stream.update(ZERO_BLOCK).subarray(0, 32);
-    return { stream, polyKey };
+  /** The Poly1305 key of packet `seq`: the first 32 bytes of ChaCha20(K_2, seq, counter 0). */
+  polyKey(seq: number): Buffer {
+    return this.main.xor(this.nonce(seq, 0), POLY_KEY_ZEROS);
+  }
+
+  /** The payload XOR ChaCha20(K_2, seq, from counter 1), as a new buffer. */
+  cryptPayload(seq: number, payload: Buffer): Buffer {
+    return this.main.xor(this.nonce(seq, 1), payload);
+  }
+
+  /** OpenSSL's K_2 stream for `seq` from counter 1, for a payload in pieces or too long for the module. */
+  payloadStream(seq: number): Cipher {
+    return this.main.stream(this.nonce(seq, 1));
   }
 }
 
@@ -89,9 +99,19 @@ export class ChaCha20Poly1305Sealer implements PacketSealer {
   sealPieces(seq: number, pieces: readonly Buffer[]): Buffer[] {
     const first = checkSealPieces(pieces, BLOCK_SIZE, true);
     const wire = [this.keys.cryptLength(seq, first.subarray(0, 4))];
-    const { stream, polyKey } = this.keys.mainStream(seq);
-    if (first.length > 4) updateInto(stream, first.subarray(4), wire);
-    for (let i = 1; i < pieces.length; i++) updateInto(stream, pieces[i]!, wire);
+    const polyKey = this.keys.polyKey(seq);
+    let payloadLength = first.length - 4;
+    for (let i = 1; i < pieces.length; i++) payloadLength += pieces[i]!.length;
+    if (payloadLength <= CHACHA20_WASM_MAX_BYTES) {
+      // Short: one call of the module, on the pieces joined (a few blocks at most).
+      const payload =
+        pieces.length === 1 ? first.subarray(4) : Buffer.concat([first.subarray(4), ...pieces.slice(1)]);
+      wire.push(this.keys.cryptPayload(seq, payload));
+    } else {
+      const stream = this.keys.payloadStream(seq);
+      if (first.length > 4) updateInto(stream, first.subarray(4), wire);
+      for (let i = 1; i < pieces.length; i++) updateInto(stream, pieces[i]!, wire);
+    }
     wire.push(poly1305TagParts(wire, polyKey));
     return wire;
   }
@@ -140,10 +160,9 @@ export class ChaCha20Poly1305Opener implements PacketOpener {
     this.cachedSeq = -1;
     checkWireLength(wire, length, AEAD_TAG_LENGTH);
     const end = 4 + length;
-    const { stream, polyKey } = this.keys.mainStream(seq);
-    const expected = poly1305Tag(wire.subarray(0, end), polyKey);
+    const expected = poly1305Tag(wire.subarray(0, end), this.keys.polyKey(seq));
     if (!timingSafeEqual(expected, wire.subarray(end))) throw macError();
-    const body = stream.update(wire.subarray(4, end));
+    const body = this.keys.cryptPayload(seq, wire.subarray(4, end));
     checkBodyPadding(body);
     return body;
   }
