@@ -25,5 +25,10 @@ extern napi_status napi_set_named_property(napi_env env, napi_value object, cons
                                            napi_value value);
 extern napi_status napi_throw_error(napi_env env, const char *code, const char *msg);
 extern napi_status napi_get_undefined(napi_env env, napi_value *result);
+extern napi_status napi_get_null(napi_env env, napi_value *result);
+extern napi_status napi_get_value_int32(napi_env env, napi_value value, int *result);
+extern napi_status napi_create_int32(napi_env env, int value, napi_value *result);
+extern napi_status napi_create_array_with_length(napi_env env, size_t length, napi_value *result);
+extern napi_status napi_set_element(napi_env env, napi_value object, unsigned int index, napi_value value);
 
 #endif

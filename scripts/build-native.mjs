@@ -2,8 +2,9 @@
 /**
  * Builds nsshd's small native helpers (native/*.c) into native/build/: nssh-exec (run a session's program
  * as its user), nssh-pam-helper (one PAM transaction, linked with -lpam), nssh-chroot.node (a Node-API
- * addon with chroot(2) for ChrootDirectory) and nssh-reexec.node (execv(2), for nsshd to start again with its
- * monitor's V8 options), both built with -shared -fPIC and no node headers. Optional: without a C
+ * addon with chroot(2) for ChrootDirectory), nssh-reexec.node (execv(2), for nsshd to start again with its
+ * monitor's V8 options) and nssh-spawn.node (posix_spawn(3), for session processes to start programs
+ * without a fork), all three built with -shared -fPIC and no node headers. Optional: without a C
  * compiler or the libpam headers (Debian: libpam0g-dev) it prints one line and exits 0, and nsshd falls
  * back to what Node can do alone. Never fails an install.
  */
@@ -31,6 +32,7 @@ const targets = [
   // Loaded by process.dlopen: its napi_* calls resolve against the node binary at load time.
   { name: "nssh-chroot.node", sources: ["nssh-chroot.c"], libs: [], shared: true },
   { name: "nssh-reexec.node", sources: ["nssh-reexec.c"], libs: [], shared: true },
+  { name: "nssh-spawn.node", sources: ["nssh-spawn.c"], libs: [], shared: true },
 ];
 
 fs.mkdirSync(out, { recursive: true });

@@ -35,6 +35,7 @@ import { buildLoginEnvironment, parseEnvironmentFile } from "./loginEnvironment.
 import type { LoginLog, LoginSettings } from "./loginSettings.js";
 import { serveInternalSftp } from "./loginSftp.js";
 import { PamCode } from "./pamTransaction.js";
+import { programSpawner } from "./programSpawner.js";
 import type { LoginGrant } from "./systemAuthPolicy.js";
 
 const SYSTEM_RC = "/etc/ssh/sshrc";
@@ -343,6 +344,8 @@ export function startLoginSession(
     let tty: string | null = null;
     let pid = 0;
     let ended = false;
+    // posix_spawn rather than a fork of this process, when the addon is built (programSpawner.ts).
+    const spawner = programSpawner();
     await session.run({
       shell,
       cwd,
@@ -350,6 +353,7 @@ export function startLoginSession(
       mergeClientEnv: false,
       ...(p.command !== null ? { command: p.command } : {}),
       ...(wrap ? { wrap } : change ? { uid: account.uid, gid: account.gid } : {}),
+      ...(spawner ? { spawner } : {}),
       onStart: (info) => {
         tty = info.ttyName;
         pid = info.pid;

@@ -41,7 +41,9 @@ export function nativeHelper(name: "nssh-exec" | "nssh-pam-helper"): string | nu
 }
 
 /** The path of a built Node-API addon ("nssh-chroot.node"), or null when it was not built. */
-export function nativeAddonPath(name: "nssh-chroot.node" | "nssh-reexec.node"): string | null {
+export function nativeAddonPath(
+  name: "nssh-chroot.node" | "nssh-reexec.node" | "nssh-spawn.node",
+): string | null {
   for (const dir of nativeDirs()) {
     const p = path.join(dir, name);
     if (fs.existsSync(p)) return p;

@@ -13,4 +13,11 @@ export {
   type ServerSessionOptions,
   type SessionStart,
 } from "./serverSession.js";
-export { startProcess, type ProcessExit, type ProcessSpec, type RunningProcess } from "./processRunner.js";
+export {
+  startProcess,
+  type ProcessExit,
+  type ProcessSpec,
+  type ProgramSpawner,
+  type ProgramStart,
+  type RunningProcess,
+} from "./processRunner.js";

@@ -26,7 +26,26 @@ export interface ProcessSpec {
    * argv[0]): given what would run, return the wrapper's file and arguments.
    */
   wrap?: (launch: ProgramLaunch) => { file: string; args: string[] };
+  /**
+   * Start a program on pipes by other means than Node's spawn (the daemon's posix_spawn, which does not
+   * fork this process): not used for a PTY, an identity change (uid, gid) or a file without a folder (Node's
+   * spawn looks for that one in PATH).
+   */
+  spawner?: ProgramSpawner;
 }
+
+/** What a ProgramSpawner starts: `file` with `argv` (argv[0] first), in `cwd`, with exactly `env`. */
+export interface ProgramStart {
+  file: string;
+  argv: string[];
+  env: Record<string, string>;
+  cwd: string;
+}
+
+/** A program started on three pipes; throws (an Error with a message for the user) when it cannot start. */
+export type ProgramSpawner = (
+  start: ProgramStart,
+) => Pick<RunningProcess, "pid" | "stdin" | "stdout" | "kill" | "exited"> & { stderr: Readable };
 
 /** What a session runs: `file` with argv[0] `argv0` ("-bash" for a login shell) and `args`. */
 export interface ProgramLaunch {
@@ -70,8 +89,29 @@ function startOnPipes(spec: ProcessSpec): Promise<RunningProcess> {
   const args = spec.command === null ? [] : ["-c", spec.command];
   const argv0 = spec.command === null ? loginArgv0(spec.shell) : path.basename(spec.shell);
   const wrapped = spec.wrap?.({ file: spec.shell, argv0, args, pty: false });
-  const child: ChildProcess = spawn(wrapped?.file ?? spec.shell, wrapped?.args ?? args, {
-    argv0: wrapped ? path.basename(wrapped.file) : argv0,
+  const file = wrapped?.file ?? spec.shell;
+  const programArgv0 = wrapped ? path.basename(wrapped.file) : argv0;
+  const programArgs = wrapped?.args ?? args;
+  if (spec.spawner && spec.uid === undefined && spec.gid === undefined && path.isAbsolute(file)) {
+    try {
+      const started = spec.spawner({
+        file,
+        argv: [programArgv0, ...programArgs],
+        env: spec.env,
+        cwd: spec.cwd,
+      });
+      // As below: a peer that stops reading the program's input must not crash us when it exits first.
+      started.stdin.on("error", () => {});
+      return Promise.resolve({ ...started, ttyName: null, resize: () => {} });
+    } catch (err) {
+      const message = (err as Error).message;
+      return Promise.reject(
+        new SshError("UNSUPPORTED", `cannot run ${spec.shell}: ${message}`, { cause: err }),
+      );
+    }
+  }
+  const child: ChildProcess = spawn(file, programArgs, {
+    argv0: programArgv0,
     env: spec.env,
     cwd: spec.cwd,
     stdio: ["pipe", "pipe", "pipe"],

@@ -44,6 +44,8 @@ export interface RunOptions {
   gid?: number;
   /** Start the program through a wrapper (see ProcessSpec.wrap). */
   wrap?: ProcessSpec["wrap"];
+  /** Start a program on pipes by other means than Node's spawn (see ProcessSpec.spawner). */
+  spawner?: ProcessSpec["spawner"];
   /** Put the client's accepted env requests on top of `env` (default true; false: `env` is complete). */
   mergeClientEnv?: boolean;
   /** Called once the program runs: its pid, and its terminal's path on a PTY. */
@@ -241,6 +243,7 @@ export class ServerSession extends EventEmitter<ServerSessionEvents> {
         ...(options.uid !== undefined ? { uid: options.uid } : {}),
         ...(options.gid !== undefined ? { gid: options.gid } : {}),
         ...(options.wrap ? { wrap: options.wrap } : {}),
+        ...(options.spawner ? { spawner: options.spawner } : {}),
       });
     } catch (err) {
       // As sshd when exec fails: the reason on stderr, status 127.
