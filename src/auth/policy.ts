@@ -29,6 +29,11 @@ export interface AuthPolicy {
     signature: Buffer;
   }): Promise<boolean> | boolean;
   /**
+   * publicKeyVerified verifies the signature itself (nsshd's pre-auth worker asks its monitor, which
+   * does): the server then leaves the signature to it rather than verifying it a second time.
+   */
+  verifiesSignatures?: boolean;
+  /**
    * password: is this the user's password? Compare in constant time (see constantTimeEqual): the time an
    * answer takes must not depend on how much of the password was right. Return `{ changeRequired }` to
    * send SSH_MSG_USERAUTH_PASSWD_CHANGEREQ with that prompt (RFC 4252 §8).

@@ -88,6 +88,7 @@ export function observePolicy(
       return policy.checkPublicKey!(c);
     };
   if (policy.publicKeyVerified) wrapped.publicKeyVerified = (c) => policy.publicKeyVerified!(c);
+  if (policy.verifiesSignatures) wrapped.verifiesSignatures = true;
   if (policy.checkPassword)
     wrapped.checkPassword = (c) => {
       seen.request(c.username, "password");

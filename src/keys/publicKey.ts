@@ -9,13 +9,24 @@ import { ECDSA_CURVES, isKeyType, signatureAlgorithm, type EcdsaKeyType, type Ke
 
 const b64url = (b: Buffer): string => b.toString("base64url");
 
+function ed25519KeyObject(pk: Buffer): KeyObject {
+  return createPublicKey({ key: { kty: "OKP", crv: "Ed25519", x: b64url(pk) }, format: "jwk" });
+}
+
 export class PublicKey {
   private constructor(
     readonly type: KeyType,
     /** The exact wire blob. */
     readonly blob: Buffer,
-    readonly keyObject: KeyObject,
+    /** Made on first use for Ed25519 (see parse); given for the others, whose import is their check. */
+    private made: KeyObject | null,
   ) {}
+
+  /** The key as Node's KeyObject. */
+  get keyObject(): KeyObject {
+    this.made ??= ed25519KeyObject(this.blob.subarray(this.blob.length - 32));
+    return this.made;
+  }
 
   /** Parse a public key blob; anything short, trailing, or off-curve is SshError("KEY_FORMAT"). */
   static fromBlob(blob: Buffer): PublicKey {
@@ -31,11 +42,14 @@ export class PublicKey {
     const r = new SshReader(blob);
     const type = r.ascii(64, "key type");
     if (!isKeyType(type)) throw new SshError("UNSUPPORTED", `unsupported key type ${type}`);
-    let keyObject: KeyObject;
+    let keyObject: KeyObject | null;
     if (type === "ssh-ed25519") {
       const pk = r.string(32);
       if (pk.length !== 32) throw new SshError("KEY_FORMAT", "ed25519 public key is not 32 bytes");
-      keyObject = createPublicKey({ key: { kty: "OKP", crv: "Ed25519", x: b64url(pk) }, format: "jwk" });
+      // Any 32 bytes import (OpenSSL checks an Ed25519 point only when verifying), so the KeyObject waits
+      // for its first use: nsshd's pre-auth worker never verifies (its monitor does) and a login's
+      // question and signed request parse the client's key twice.
+      keyObject = null;
     } else if (type === "ssh-rsa") {
       const e = r.mpintUnsigned(16, "rsa exponent");
       const n = r.mpintUnsigned(2048, "rsa modulus");

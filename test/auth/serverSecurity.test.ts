@@ -389,6 +389,41 @@ describe("server authentication security", { concurrency: 8 }, () => {
     assert.equal((await c.next()).type, Msg.USERAUTH_FAILURE);
   });
 
+  test("verifiesSignatures: the signature is left to publicKeyVerified, which has the last word", async () => {
+    const seen: { valid: boolean }[] = [];
+    const s = await serve({
+      policy: {
+        checkPublicKey: () => true,
+        verifiesSignatures: true,
+        // As nsshd's monitor: it verifies, here against this connection's session id.
+        publicKeyVerified: ({ key, request, signature }) => {
+          const valid = key.verify(publicKeySignedData(sessionId!, request), signature, [request.algorithm]);
+          seen.push({ valid });
+          return valid;
+        },
+      },
+    });
+    const c = await raw(s);
+    const sessionId = c.transport.sessionId;
+    c.send(pk(c, "alice", keyA, "publickey").signed(keyA, Buffer.alloc(32, 7)));
+    assert.equal((await c.next()).type, Msg.USERAUTH_FAILURE, "a replayed signature, refused by the policy");
+    c.send(pk(c, "alice", keyA, "publickey").signed());
+    assert.equal((await c.next()).type, Msg.USERAUTH_SUCCESS);
+    // The policy saw the bad signature too: the server did not refuse it first.
+    assert.deepEqual(seen, [{ valid: false }, { valid: true }]);
+  });
+
+  test("without verifiesSignatures a bad signature never reaches publicKeyVerified", async () => {
+    let asked = 0;
+    const s = await serve({
+      policy: { checkPublicKey: () => true, publicKeyVerified: () => (asked++, true) },
+    });
+    const c = await raw(s);
+    c.send(pk(c, "alice", keyA, "publickey").signed(keyA, Buffer.alloc(32, 7)));
+    assert.equal((await c.next()).type, Msg.USERAUTH_FAILURE);
+    assert.equal(asked, 0);
+  });
+
   test("ssh-rsa (SHA-1) signatures are refused unless configured", async () => {
     const rsa = PrivateKey.generate("ssh-rsa", 2048);
     for (const [algs, expected] of [

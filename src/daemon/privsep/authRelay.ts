@@ -120,6 +120,8 @@ export function remoteAuthPolicy(peer: IpcPeer, connId: number): AuthPolicy {
         },
         bool,
       ),
+    // The monitor verifies the signature against the session id it signed: the worker need not.
+    verifiesSignatures: true,
     checkPassword: ({ username, password }) =>
       peer.request("checkPassword", { conn: c, username, password }, passwordVerdict),
     changePassword: ({ username, oldPassword, newPassword }) =>
