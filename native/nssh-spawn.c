@@ -118,8 +118,9 @@ static napi_value do_spawn(napi_env env, napi_callback_info info) {
   }
   for (int i = 0; i < 3; i++) {
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pairs[i]) != 0) {
-      snprintf(message, sizeof message, "socketpair: %s", strerror(errno));
-      fail(env, errno_code(errno), message);
+      int e = errno;
+      snprintf(message, sizeof message, "socketpair: %s", strerror(e));
+      fail(env, errno_code(e), message);
       goto out;
     }
   }
@@ -128,16 +129,17 @@ static napi_value do_spawn(napi_env env, napi_callback_info info) {
   sigset_t all, none;
   sigfillset(&all);
   sigemptyset(&none);
-  posix_spawn_file_actions_init(&actions);
-  posix_spawnattr_init(&attr);
+  int rc = posix_spawn_file_actions_init(&actions);
+  if (rc == 0) rc = posix_spawnattr_init(&attr);
   /* The child's ends become 0, 1 and 2 (dup2 clears close-on-exec on the copy). */
-  for (int i = 0; i < 3; i++) posix_spawn_file_actions_adddup2(&actions, pairs[i][1], i);
-  posix_spawn_file_actions_addchdir_np(&actions, cwd);
-  posix_spawnattr_setsigdefault(&attr, &all);
-  posix_spawnattr_setsigmask(&attr, &none);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+  for (int i = 0; i < 3 && rc == 0; i++) rc = posix_spawn_file_actions_adddup2(&actions, pairs[i][1], i);
+  /* glibc >= 2.29; scripts/build-native.mjs refuses to build without its declaration. */
+  if (rc == 0) rc = posix_spawn_file_actions_addchdir_np(&actions, cwd);
+  if (rc == 0) rc = posix_spawnattr_setsigdefault(&attr, &all);
+  if (rc == 0) rc = posix_spawnattr_setsigmask(&attr, &none);
+  if (rc == 0) rc = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
   pid_t pid = 0;
-  int rc = posix_spawn(&pid, file, &actions, &attr, argv, envp);
+  if (rc == 0) rc = posix_spawn(&pid, file, &actions, &attr, argv, envp);
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attr);
   if (rc != 0) {
@@ -149,6 +151,12 @@ static napi_value do_spawn(napi_env env, napi_callback_info info) {
   result = int_array(env, values, 4);
   if (result != NULL) {
     for (int i = 0; i < 3; i++) pairs[i][0] = -1; /* ours now belong to the caller */
+  } else {
+    /* The caller never learns of this child: end and reap it here rather than leave a zombie. */
+    kill(pid, SIGKILL);
+    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
+    }
+    fail(env, "ENOMEM", "spawn: could not return the child's pid and descriptors");
   }
 out:
   for (int i = 0; i < 3; i++) {
@@ -179,9 +187,10 @@ static napi_value do_reap(napi_env env, napi_callback_info info) {
   do got = waitpid(pid, &status, WNOHANG);
   while (got < 0 && errno == EINTR);
   if (got < 0) {
+    int e = errno;
     char message[128];
-    snprintf(message, sizeof message, "waitpid(%d): %s", pid, strerror(errno));
-    return fail(env, "ECHILD", message);
+    snprintf(message, sizeof message, "waitpid(%d): %s", pid, strerror(e));
+    return fail(env, e == ECHILD ? "ECHILD" : "EWAIT", message);
   }
   napi_value result;
   if (got == 0) {
@@ -190,7 +199,8 @@ static napi_value do_reap(napi_env env, napi_callback_info info) {
   }
   int values[3] = {WIFEXITED(status) ? WEXITSTATUS(status) : -1, WIFSIGNALED(status) ? WTERMSIG(status) : 0,
                    WIFSIGNALED(status) && WCOREDUMP(status) ? 1 : 0};
-  return int_array(env, values, 3);
+  napi_value array = int_array(env, values, 3);
+  return array != NULL ? array : fail(env, "ENOMEM", "reap: could not return the exit status");
 }
 
 __attribute__((visibility("default"))) napi_value napi_register_module_v1(napi_env env, napi_value exports) {

@@ -36,7 +36,16 @@ const targets = [
 ];
 
 fs.mkdirSync(out, { recursive: true });
-const flags = ["-O2", "-Wall", "-Wextra", "-D_FORTIFY_SOURCE=2", "-fstack-protector-strong"];
+// An undeclared function must fail the build, not load and die at its first call (nssh-spawn.c's
+// posix_spawn_file_actions_addchdir_np needs glibc >= 2.29; without it nsshd uses Node's spawn).
+const flags = [
+  "-O2",
+  "-Wall",
+  "-Wextra",
+  "-Werror=implicit-function-declaration",
+  "-D_FORTIFY_SOURCE=2",
+  "-fstack-protector-strong",
+];
 const skipped = [];
 for (const t of targets) {
   if (t.header) {

@@ -53,7 +53,9 @@ export class ChaCha20Key {
 
   constructor(key: Uint8Array) {
     checkInputLength("ChaCha20", "key", key, 32);
-    this.raw = Buffer.from(key);
+    // A buffer of its own, not a slice of Node's shared pool.
+    this.raw = Buffer.allocUnsafeSlow(32);
+    this.raw.set(key);
   }
 
   /** The key's bytes (a transport's exported state carries them to another process). */
@@ -63,6 +65,7 @@ export class ChaCha20Key {
 
   /** `input` XOR the keystream from `iv` (16 bytes: counter LE || nonce), as a new buffer. */
   xor(iv: Uint8Array, input: Uint8Array): Buffer {
+    checkInputLength("ChaCha20", "IV", iv, 16);
     if (input.length <= CHACHA20_WASM_MAX_BYTES) return chacha20XorSmall(this.raw, iv, input);
     return this.stream(iv).update(input);
   }

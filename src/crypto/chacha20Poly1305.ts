@@ -113,6 +113,7 @@ export class ChaCha20Poly1305Sealer implements PacketSealer {
       for (let i = 1; i < pieces.length; i++) updateInto(stream, pieces[i]!, wire);
     }
     wire.push(poly1305TagParts(wire, polyKey));
+    polyKey.fill(0);
     return wire;
   }
 }
@@ -160,7 +161,9 @@ export class ChaCha20Poly1305Opener implements PacketOpener {
     this.cachedSeq = -1;
     checkWireLength(wire, length, AEAD_TAG_LENGTH);
     const end = 4 + length;
-    const expected = poly1305Tag(wire.subarray(0, end), this.keys.polyKey(seq));
+    const polyKey = this.keys.polyKey(seq);
+    const expected = poly1305Tag(wire.subarray(0, end), polyKey);
+    polyKey.fill(0);
     if (!timingSafeEqual(expected, wire.subarray(end))) throw macError();
     const body = this.keys.cryptPayload(seq, wire.subarray(4, end));
     checkBodyPadding(body);

@@ -65,6 +65,8 @@ function tagOfWritten(p: Poly1305Instance, messageLength: number, key: Uint8Arra
   const memory = p.memory;
   memory.set(key, p.keyAt);
   p.wasm.poly1305(p.tagAt, p.msgAt, messageLength, p.keyAt);
+  // The one-time key does not stay in the module's memory (the message is ciphertext, public).
+  memory.fill(0, p.keyAt, p.keyAt + 32);
   return Buffer.from(memory.subarray(p.tagAt, p.tagAt + 16));
 }
 

@@ -7,6 +7,7 @@
  * The child's exit comes as SIGCHLD: libuv waits only for the children it started, so this module waits
  * for its own, by pid, at each signal.
  */
+import fs from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import type { ProcessExit, ProgramSpawner, ProgramStart } from "../session/index.js";
@@ -18,22 +19,34 @@ interface SpawnAddon {
   reap(pid: number): [code: number, signal: number, coreDumped: number] | null;
 }
 
-/** Our children still running, by pid, with what to call when they end. */
-const running = new Map<number, (exit: ProcessExit) => void>();
+interface Child {
+  ended(exit: ProcessExit): void;
+  /** Closed when the child ends, as Node's ChildProcess closes its stdin then. */
+  stdin: net.Socket | null;
+}
+
+/** Our children still running, by pid. */
+const running = new Map<number, Child>();
 let addon: SpawnAddon | null | undefined;
 /**
  * Keeps the event loop alive while a child runs, as Node's process handle does for its children (signal
- * handles do not): whoever awaits a child's end is not left with a loop that has nothing to wait for.
+ * handles do not), and looks for ended children now and then besides SIGCHLD.
  */
 let keepAlive: NodeJS.Timeout | undefined;
+const REAP_POLL_MS = 5_000;
 
 function loadAddon(): SpawnAddon | null {
   if (addon !== undefined) return addon;
   const file = nativeAddonPath("nssh-spawn.node");
   if (file === null) return (addon = null);
-  const module = { exports: {} as SpawnAddon };
-  process.dlopen(module, file);
-  addon = module.exports;
+  try {
+    const module = { exports: {} as SpawnAddon };
+    process.dlopen(module, file);
+    addon = module.exports;
+  } catch (err) {
+    process.emitWarning(`${file} did not load (${(err as Error).message}): programs start with Node's spawn`);
+    return (addon = null);
+  }
   // Node's signal handles do not keep the process alive; the listener stays for the process's life.
   process.on("SIGCHLD", reapEnded);
   return addon;
@@ -45,39 +58,70 @@ function signalName(signo: number): string | null {
 }
 
 function reapEnded(): void {
-  for (const [pid, ended] of running) {
-    const status = addon!.reap(pid);
-    if (status === null) continue;
+  for (const [pid, child] of running) {
+    let exit: ProcessExit;
+    try {
+      const status = addon!.reap(pid);
+      if (status === null) continue;
+      const [code, signo, core] = status;
+      exit = {
+        code: signo === 0 ? code : null,
+        signal: signo === 0 ? null : signalName(signo),
+        coreDumped: core === 1,
+      };
+    } catch (err) {
+      // Not our child any more (someone else waited for it): its status is lost.
+      process.emitWarning(`child ${pid}: ${(err as Error).message}`);
+      exit = { code: null, signal: null, coreDumped: false };
+    }
     running.delete(pid);
     if (running.size === 0) keepAlive = void clearInterval(keepAlive);
-    const [code, signo, core] = status;
-    ended({
-      code: signo === 0 ? code : null,
-      signal: signo === 0 ? null : signalName(signo),
-      coreDumped: core === 1,
-    });
+    child.stdin?.destroy();
+    child.ended(exit);
   }
 }
 
-/** The spawner of this process, or null when the addon was not built. */
+/** The spawner of this process, or null when the addon was not built or does not load. */
 export function programSpawner(): ProgramSpawner | null {
   return loadAddon() === null ? null : spawnProgram;
 }
 
 const spawnProgram: ProgramSpawner = (start: ProgramStart) => {
   const envp = Object.entries(start.env).map(([name, value]) => `${name}=${value}`);
-  const [pid, stdinFd, stdoutFd, stderrFd] = addon!.spawn(start.file, start.argv, envp, start.cwd);
+  const [pid, ...fds] = addon!.spawn(start.file, start.argv, envp, start.cwd);
   // Listed before any SIGCHLD can be handled: signals reach JavaScript through the event loop.
-  const exited = new Promise<ProcessExit>((resolve) => running.set(pid, resolve));
-  keepAlive ??= setInterval(reapEnded, 3_600_000);
+  const child: Child = { ended: () => {}, stdin: null };
+  running.set(pid, child);
+  keepAlive ??= setInterval(reapEnded, REAP_POLL_MS);
+  const sockets: net.Socket[] = [];
+  try {
+    for (const [i, fd] of fds.entries())
+      sockets.push(new net.Socket({ fd, readable: i > 0, writable: i === 0 }));
+  } catch (err) {
+    // Nothing could talk to it: it is ended (and reaped at the next look), its descriptors closed.
+    process.kill(pid, "SIGKILL");
+    for (const socket of sockets) socket.destroy();
+    for (const fd of fds.slice(sockets.length)) fs.closeSync(fd);
+    throw err;
+  }
+  const [stdin, stdout, stderr] = sockets as [net.Socket, net.Socket, net.Socket];
+  child.stdin = stdin;
+  const exited = new Promise<ProcessExit>((ended) => (child.ended = ended));
   return {
     pid,
-    stdin: new net.Socket({ fd: stdinFd, readable: false, writable: true }),
-    stdout: new net.Socket({ fd: stdoutFd, readable: true, writable: false }),
-    stderr: new net.Socket({ fd: stderrFd, readable: true, writable: false }),
+    stdin,
+    stdout,
+    stderr,
     // Only while it runs: once reaped, its pid may be another process's.
     kill: (signal) => {
-      if (running.has(pid)) process.kill(pid, signal);
+      if (!running.has(pid)) return;
+      try {
+        process.kill(pid, signal);
+      } catch (err) {
+        // As Node's ChildProcess.kill, which reports this as an "error" event: a program that changed its
+        // own identity (a setuid one) may not be ours to signal any more.
+        process.emitWarning(`signal ${signal} to ${pid}: ${(err as Error).message}`);
+      }
     },
     exited,
   };

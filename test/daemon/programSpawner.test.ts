@@ -3,7 +3,7 @@
  * posix_spawn instead of Node's fork. The program gets exactly the argv, environment and folder asked for,
  * its stdin, stdout and stderr on sockets with nothing else of ours open, every signal at its default
  * (Node ignores SIGPIPE) and none blocked; its input's end reaches it, its exit status and the signal that
- * ended it come back, and a program that cannot start is an error that says why. A session run through
+ * ended it come back (its stdin closed then), and a program that cannot start is an error that says why. A session run through
  * startProcess with the spawner behaves as one through Node's spawn.
  */
 import assert from "node:assert/strict";
@@ -97,6 +97,8 @@ test(
     const sleeper = spawner!({ file: "/bin/sleep", argv: ["sleep", "30"], env: {}, cwd: "/" });
     sleeper.kill("SIGTERM");
     assert.deepEqual(await sleeper.exited, { code: null, signal: "TERM", coreDumped: false });
+    // Its stdin, never ended here, is closed with its end (as Node's ChildProcess does): no descriptor stays.
+    assert.equal(sleeper.stdin.destroyed, true);
     sleeper.kill("SIGKILL"); // reaped already: nothing is sent, nothing thrown
   },
 );
