@@ -15,39 +15,34 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "nssh-napi.h"
+#include "nssh-addon.h"
 
 #define PATH_BYTES 4096
-
-static napi_value fail(napi_env env, const char *code, const char *message) {
-  napi_throw_error(env, code, message);
-  return NULL;
-}
 
 /* chroot(path: string): undefined; throws an Error whose code is the errno name's stand-in "ECHROOT". */
 static napi_value do_chroot(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != 0 || argc < 1)
-    return fail(env, "EINVAL", "chroot(path): a path is needed");
+    return addon_fail(env, "EINVAL", "chroot(path): a path is needed");
   char path[PATH_BYTES];
   size_t len = 0;
   if (napi_get_value_string_utf8(env, argv[0], path, sizeof path, &len) != 0)
-    return fail(env, "EINVAL", "chroot(path): the path must be a string");
+    return addon_fail(env, "EINVAL", "chroot(path): the path must be a string");
   if (len == 0 || len >= sizeof path - 1 || path[0] != '/' || strlen(path) != len)
-    return fail(env, "EINVAL", "chroot(path): an absolute path without NUL is needed");
+    return addon_fail(env, "EINVAL", "chroot(path): an absolute path without NUL is needed");
   char message[PATH_BYTES + 128];
   if (chdir(path) == -1) {
     snprintf(message, sizeof message, "Unable to chdir to chroot path \"%s\": %s", path, strerror(errno));
-    return fail(env, "ECHROOT", message);
+    return addon_fail(env, "ECHROOT", message);
   }
   if (chroot(path) == -1) {
     snprintf(message, sizeof message, "chroot(\"%s\"): %s", path, strerror(errno));
-    return fail(env, "ECHROOT", message);
+    return addon_fail(env, "ECHROOT", message);
   }
   if (chdir("/") == -1) {
     snprintf(message, sizeof message, "chdir(/) after chroot: %s", strerror(errno));
-    return fail(env, "ECHROOT", message);
+    return addon_fail(env, "ECHROOT", message);
   }
   napi_value undefined;
   napi_get_undefined(env, &undefined);

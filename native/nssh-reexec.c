@@ -16,44 +16,29 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "nssh-napi.h"
+#include "nssh-addon.h"
 
 #define MAX_ARGS 256
 #define ARG_BYTES 4096
-
-static napi_value fail(napi_env env, const char *code, const char *message) {
-  napi_throw_error(env, code, message);
-  return NULL;
-}
-
-/* A JavaScript string as a malloc'd C string without NUL inside, or NULL. */
-static char *c_string(napi_env env, napi_value value) {
-  size_t len = 0;
-  if (napi_get_value_string_utf8(env, value, NULL, 0, &len) != 0 || len >= ARG_BYTES) return NULL;
-  char *s = malloc(len + 1);
-  if (s == NULL) return NULL;
-  if (napi_get_value_string_utf8(env, value, s, len + 1, &len) != 0 || strlen(s) != len) {
-    free(s);
-    return NULL;
-  }
-  return s;
-}
 
 /* execv(path: string, argv: string[]): does not return; throws an Error (code "EEXEC") when execv fails. */
 static napi_value do_execv(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value args[2];
   if (napi_get_cb_info(env, info, &argc, args, NULL, NULL) != 0 || argc < 2)
-    return fail(env, "EINVAL", "execv(path, argv): two arguments are needed");
+    return addon_fail(env, "EINVAL", "execv(path, argv): two arguments are needed");
   unsigned int n = 0;
   if (napi_get_array_length(env, args[1], &n) != 0 || n == 0 || n >= MAX_ARGS)
-    return fail(env, "EINVAL", "execv(path, argv): argv must be a non-empty array of fewer than 256 strings");
-  char *path = c_string(env, args[0]);
+    return addon_fail(env, "EINVAL",
+                      "execv(path, argv): argv must be a non-empty array of fewer than 256 strings");
+  char *path = addon_string(env, args[0], ARG_BYTES);
   char *argv[MAX_ARGS] = {0};
   unsigned int i = 0;
   for (; path != NULL && i < n; i++) {
     napi_value element;
-    if (napi_get_element(env, args[1], i, &element) != 0 || (argv[i] = c_string(env, element)) == NULL) break;
+    if (napi_get_element(env, args[1], i, &element) != 0 ||
+        (argv[i] = addon_string(env, element, ARG_BYTES)) == NULL)
+      break;
   }
   char message[ARG_BYTES + 128];
   if (path == NULL || i < n) {
@@ -70,7 +55,7 @@ static napi_value do_execv(napi_env env, napi_callback_info info) {
   }
   for (unsigned int j = 0; j < i; j++) free(argv[j]);
   free(path);
-  return fail(env, "EEXEC", message);
+  return addon_fail(env, "EEXEC", message);
 }
 
 __attribute__((visibility("default"))) napi_value napi_register_module_v1(napi_env env, napi_value exports) {

@@ -26,28 +26,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "nssh-napi.h"
+#include "nssh-addon.h"
 
 #define MAX_STRINGS 4096
 #define STRING_BYTES 131072
-
-static napi_value fail(napi_env env, const char *code, const char *message) {
-  napi_throw_error(env, code, message);
-  return NULL;
-}
-
-/* A JavaScript string as a malloc'd C string without NUL inside, or NULL. */
-static char *c_string(napi_env env, napi_value value) {
-  size_t len = 0;
-  if (napi_get_value_string_utf8(env, value, NULL, 0, &len) != 0 || len >= STRING_BYTES) return NULL;
-  char *s = malloc(len + 1);
-  if (s == NULL) return NULL;
-  if (napi_get_value_string_utf8(env, value, s, len + 1, &len) != 0 || strlen(s) != len) {
-    free(s);
-    return NULL;
-  }
-  return s;
-}
 
 static void free_strings(char **list) {
   if (list == NULL) return;
@@ -63,7 +45,8 @@ static char **c_strings(napi_env env, napi_value array) {
   if (list == NULL) return NULL;
   for (unsigned int i = 0; i < n; i++) {
     napi_value element;
-    if (napi_get_element(env, array, i, &element) != 0 || (list[i] = c_string(env, element)) == NULL) {
+    if (napi_get_element(env, array, i, &element) != 0 ||
+        (list[i] = addon_string(env, element, STRING_BYTES)) == NULL) {
       free_strings(list);
       return NULL;
     }
@@ -104,23 +87,23 @@ static napi_value do_spawn(napi_env env, napi_callback_info info) {
   size_t argc = 4;
   napi_value args[4];
   if (napi_get_cb_info(env, info, &argc, args, NULL, NULL) != 0 || argc < 4)
-    return fail(env, "EINVAL", "spawn(file, argv, envp, cwd): four arguments are needed");
-  char *file = c_string(env, args[0]);
+    return addon_fail(env, "EINVAL", "spawn(file, argv, envp, cwd): four arguments are needed");
+  char *file = addon_string(env, args[0], STRING_BYTES);
   char **argv = c_strings(env, args[1]);
   char **envp = c_strings(env, args[2]);
-  char *cwd = c_string(env, args[3]);
+  char *cwd = addon_string(env, args[3], STRING_BYTES);
   napi_value result = NULL;
   char message[512];
   int pairs[3][2] = {{-1, -1}, {-1, -1}, {-1, -1}};
   if (file == NULL || argv == NULL || argv[0] == NULL || envp == NULL || cwd == NULL) {
-    fail(env, "EINVAL", "spawn(file, argv, envp, cwd): strings without NUL, argv not empty");
+    addon_fail(env, "EINVAL", "spawn(file, argv, envp, cwd): strings without NUL, argv not empty");
     goto out;
   }
   for (int i = 0; i < 3; i++) {
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pairs[i]) != 0) {
       int e = errno;
       snprintf(message, sizeof message, "socketpair: %s", strerror(e));
-      fail(env, errno_code(e), message);
+      addon_fail(env, errno_code(e), message);
       goto out;
     }
   }
@@ -144,7 +127,7 @@ static napi_value do_spawn(napi_env env, napi_callback_info info) {
   posix_spawnattr_destroy(&attr);
   if (rc != 0) {
     snprintf(message, sizeof message, "spawn %s: %s", file, strerror(rc));
-    fail(env, errno_code(rc), message);
+    addon_fail(env, errno_code(rc), message);
     goto out;
   }
   int values[4] = {pid, pairs[0][0], pairs[1][0], pairs[2][0]};
@@ -156,7 +139,7 @@ static napi_value do_spawn(napi_env env, napi_callback_info info) {
     kill(pid, SIGKILL);
     while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
     }
-    fail(env, "ENOMEM", "spawn: could not return the child's pid and descriptors");
+    addon_fail(env, "ENOMEM", "spawn: could not return the child's pid and descriptors");
   }
 out:
   for (int i = 0; i < 3; i++) {
@@ -181,7 +164,7 @@ static napi_value do_reap(napi_env env, napi_callback_info info) {
   int pid = 0;
   if (napi_get_cb_info(env, info, &argc, args, NULL, NULL) != 0 || argc < 1 ||
       napi_get_value_int32(env, args[0], &pid) != 0 || pid <= 0)
-    return fail(env, "EINVAL", "reap(pid): a pid is needed");
+    return addon_fail(env, "EINVAL", "reap(pid): a pid is needed");
   int status = 0;
   pid_t got;
   do got = waitpid(pid, &status, WNOHANG);
@@ -190,7 +173,7 @@ static napi_value do_reap(napi_env env, napi_callback_info info) {
     int e = errno;
     char message[128];
     snprintf(message, sizeof message, "waitpid(%d): %s", pid, strerror(e));
-    return fail(env, e == ECHILD ? "ECHILD" : "EWAIT", message);
+    return addon_fail(env, e == ECHILD ? "ECHILD" : "EWAIT", message);
   }
   napi_value result;
   if (got == 0) {
@@ -200,7 +183,7 @@ static napi_value do_reap(napi_env env, napi_callback_info info) {
   int values[3] = {WIFEXITED(status) ? WEXITSTATUS(status) : -1, WIFSIGNALED(status) ? WTERMSIG(status) : 0,
                    WIFSIGNALED(status) && WCOREDUMP(status) ? 1 : 0};
   napi_value array = int_array(env, values, 3);
-  return array != NULL ? array : fail(env, "ENOMEM", "reap: could not return the exit status");
+  return array != NULL ? array : addon_fail(env, "ENOMEM", "reap: could not return the exit status");
 }
 
 __attribute__((visibility("default"))) napi_value napi_register_module_v1(napi_env env, napi_value exports) {
