@@ -367,7 +367,9 @@ describe("AgentClient managing OpenSSH ssh-agent's keys", () => {
 
   test("addKey with a lifetime: the agent forgets the key when it runs out", async () => {
     const key = PrivateKey.generate("ecdsa-sha2-nistp256");
-    await client.addKey(key, "short-lived", { lifetime: 1, confirm: false });
+    // ssh-agent counts lifetimes in whole seconds of its clock: a key of 1 s added late in a second can be
+    // gone a few milliseconds later, before the first look. One of 2 s lives at least a second.
+    await client.addKey(key, "short-lived", { lifetime: 2, confirm: false });
     const line = fingerprintLine(key, "short-lived");
     assert.ok((await agentList(agent.sock)).includes(line));
     const deadline = Date.now() + 5000;
