@@ -112,8 +112,9 @@ static napi_value do_spawn(napi_env env, napi_callback_info info) {
   sigset_t all, none;
   sigfillset(&all);
   sigemptyset(&none);
-  int rc = posix_spawn_file_actions_init(&actions);
-  if (rc == 0) rc = posix_spawnattr_init(&attr);
+  int actions_made = posix_spawn_file_actions_init(&actions) == 0;
+  int attr_made = actions_made && posix_spawnattr_init(&attr) == 0;
+  int rc = attr_made ? 0 : ENOMEM;
   /* The child's ends become 0, 1 and 2 (dup2 clears close-on-exec on the copy). */
   for (int i = 0; i < 3 && rc == 0; i++) rc = posix_spawn_file_actions_adddup2(&actions, pairs[i][1], i);
   /* glibc >= 2.29; scripts/build-native.mjs refuses to build without its declaration. */
@@ -123,8 +124,8 @@ static napi_value do_spawn(napi_env env, napi_callback_info info) {
   if (rc == 0) rc = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
   pid_t pid = 0;
   if (rc == 0) rc = posix_spawn(&pid, file, &actions, &attr, argv, envp);
-  posix_spawn_file_actions_destroy(&actions);
-  posix_spawnattr_destroy(&attr);
+  if (attr_made) posix_spawnattr_destroy(&attr);
+  if (actions_made) posix_spawn_file_actions_destroy(&actions);
   if (rc != 0) {
     snprintf(message, sizeof message, "spawn %s: %s", file, strerror(rc));
     addon_fail(env, errno_code(rc), message);
