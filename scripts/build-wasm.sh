@@ -95,11 +95,11 @@ no_branches mlkem768 'if|br_table|f32\.select|select'
 write_single_build mlkem768 MLKEM768_WASM_BASE64
 
 # ChaCha20 for short inputs (the length field, the Poly1305 key, small payloads of chacha20-poly1305): the
-# same layout again, with a 4 KiB stack. No SIMD: an input is at most a few blocks. Its only branches are on
-# the length.
+# same layout again, with a 1 KiB stack (it uses ~128 bytes, and each call wipes all of it). No SIMD: an
+# input is at most a few blocks. Its only branches are on the length.
 "$CLANG" --target=wasm32 -mbulk-memory -O2 -nostdlib -fno-builtin -Wall -Wextra -Werror \
   -Wl,--no-entry -Wl,--export=__heap_base -Wl,--export=__data_end -Wl,--export=chacha20_xor \
-  -Wl,-z,stack-size=4096 -Wl,--initial-memory=131072 -Wl,--max-memory=131072 \
+  -Wl,-z,stack-size=1024 -Wl,--initial-memory=131072 -Wl,--max-memory=131072 \
   -o "$out/chacha20.wasm" wasm/chacha20.c
 no_branches chacha20 'br_table|f32\.select|select'
 write_single_build chacha20 CHACHA20_WASM_BASE64

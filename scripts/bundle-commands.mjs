@@ -2,10 +2,11 @@
 /**
  * Bundles the client commands (nssh, nscp, nsftp, nsftp-server) into one CommonJS file each,
  * dist/src/cli/bundles/<name>.cjs, which the commands' launchers (src/cli/launcher.ts) compile with a V8
- * code cache, and the library's entry into one ES module (at the end of this file). A command starts for every connection a user makes: Node's ES module loader would resolve,
- * read and compile each of its ~120 modules separately (a third of `nssh host true`'s CPU time), and V8
- * has no code cache for ES modules in Node 20 (bench/README.md, latency). The launchers and the daemon
- * stay as tsc wrote them; a launcher runs tsc's modules when there is no bundle.
+ * code cache, and the library's entry into one ES module (at the end of this file). A command starts for
+ * every connection a user makes: Node's ES module loader would resolve, read and compile each of its ~120
+ * modules separately (a third of `nssh host true`'s CPU time), and V8 has no code cache for ES modules in
+ * Node 20 (bench/README.md, latency). The launchers and the daemon stay as tsc wrote them; a launcher runs
+ * tsc's modules when there is no bundle.
  *
  * Packages stay external (required from node_modules: Node >= 20.19 requires ES modules); only our own
  * modules are joined. Three patterns need care, each checked here so that a new use fails the build
@@ -60,17 +61,23 @@ const lazyRequire = {
   },
 };
 
-await build({
-  entryPoints: Object.fromEntries(Object.entries(COMMANDS).map(([c, entry]) => [c, path.join(root, entry)])),
-  outdir: path.join(root, "dist/src/cli/bundles"),
-  outExtension: { ".js": ".cjs" },
+/** What both builds (the commands' and the library's) share. */
+const COMMON = {
   bundle: true,
   packages: "external",
   platform: "node",
-  format: "cjs",
   target: "node20",
   sourcemap: true,
   logLevel: "warning",
+  plugins: [lazyRequire],
+};
+
+await build({
+  ...COMMON,
+  entryPoints: Object.fromEntries(Object.entries(COMMANDS).map(([c, entry]) => [c, path.join(root, entry)])),
+  outdir: path.join(root, "dist/src/cli/bundles"),
+  outExtension: { ".js": ".cjs" },
+  format: "cjs",
   // A module's own URL, for the ALLOWED_META_URL files: the bundle's (CommonJS has no import.meta).
   define: { "import.meta.url": "__nsshBundleUrl" },
   // Strict mode first: a banner line ahead of esbuild's "use strict" would leave the bundle sloppy, unlike
@@ -78,7 +85,6 @@ await build({
   banner: {
     js: '"use strict";\nconst __nsshBundleUrl = require("node:url").pathToFileURL(__filename).href;',
   },
-  plugins: [lazyRequire],
 });
 for (const c of Object.keys(COMMANDS)) fs.chmodSync(path.join(root, "dist/src/cli", `${c}.js`), 0o755);
 
@@ -90,19 +96,13 @@ for (const c of Object.keys(COMMANDS)) fs.chmodSync(path.join(root, "dist/src/cl
  * bundle's place, which esbuild's require shim uses. Types stay tsc's (dist/src/index.d.ts).
  */
 await build({
+  ...COMMON,
   entryPoints: { nssh: path.join(root, "src/index.ts") },
   outdir: path.join(root, "dist/src/bundle"),
-  bundle: true,
-  packages: "external",
-  platform: "node",
   format: "esm",
-  target: "node20",
-  sourcemap: true,
-  logLevel: "warning",
   // A program sees our classes' names (util.inspect, errors): esbuild would rename some (_PrivateKey).
   keepNames: true,
   banner: {
     js: 'import { createRequire as __nsshCreateRequire } from "node:module";\nconst require = __nsshCreateRequire(import.meta.url);',
   },
-  plugins: [lazyRequire],
 });

@@ -11,13 +11,8 @@
  * `in`; len bytes of input XOR keystream are written to `out` (which may be `in`). No static data: the
  * state lives in locals and on the stack, which the caller wipes after each call (src/crypto/secretWasm.ts).
  */
-typedef unsigned int u32;
-typedef unsigned char u8;
-/* WebAssembly loads and stores are little-endian and may be unaligned. */
-typedef u32 __attribute__((aligned(1), may_alias)) unaligned_u32;
+#include "common.h"
 
-static inline u32 le32(const u8 *p) { return *(const unaligned_u32 *)p; }
-static inline void put32(u8 *p, u32 v) { *(unaligned_u32 *)p = v; }
 static inline u32 rotl(u32 x, int n) { return (x << n) | (x >> (32 - n)); }
 
 #define QUARTER(a, b, c, d)                                                                                \

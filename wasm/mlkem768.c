@@ -15,11 +15,7 @@
  * own buffers.
  */
 
-typedef unsigned char u8;
-typedef unsigned short u16;
-typedef int i32;
-typedef unsigned int u32;
-typedef unsigned long long u64;
+#include "common.h"
 
 #define N 256
 #define Q 3329
@@ -146,15 +142,10 @@ static void prf(u8 out[128], const u8 seed[32], u8 nonce) {
 
 /* ---- Z/q ---- */
 
-/*
- * a mod q for a in [0, 2q). The empty asm hides the mask's origin from the compiler, which otherwise
- * turns `mask & Q` back into a comparison and a WebAssembly select: V8 emits cmov for it on x64 and
- * arm64, but a branch where the CPU has no conditional move. scripts/build-wasm.sh checks for selects.
- */
+/* a mod q for a in [0, 2q); the mask stays opaque, or the compiler makes a select of `mask & Q`. */
 static u32 reduce_once(u32 a) {
   i32 t = (i32)a - Q;
-  i32 mask = t >> 31;
-  __asm__("" : "+r"(mask));
+  i32 mask = opaque(t >> 31);
   t += mask & Q;
   return (u32)t;
 }

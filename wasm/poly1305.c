@@ -16,13 +16,7 @@
  * The caller writes the 32-byte one-time key at `key` and the message at `msg` in this module's memory;
  * the 16-byte tag is written to `out`.
  */
-typedef unsigned int u32;
-typedef unsigned long long u64;
-/* WebAssembly loads and stores are little-endian and may be unaligned. */
-typedef u32 __attribute__((aligned(1), may_alias)) unaligned_u32;
-
-static inline u32 le32(const unsigned char *p) { return *(const unaligned_u32 *)p; }
-static inline void put32(unsigned char *p, u32 v) { *(unaligned_u32 *)p = v; }
+#include "common.h"
 
 #define MASK26 0x3ffffffu
 #define BLOCK 16
@@ -104,24 +98,24 @@ static inline limb_pairs load_block_pair(const unsigned char *m) {
  * (a widening hoisted out of the loop, or a shuffle-then-widen folded into a mask) it emits a full 64-bit
  * i64x2.mul, several machine multiplies each in V8. An empty volatile asm makes a value opaque to it.
  */
-static inline v128_t opaque(v128_t x) {
+static inline v128_t opaque_vector(v128_t x) {
   __asm__ volatile("" : "+r"(x));
   return x;
 }
 
 /* The low 32 bits of both 64-bit lanes moved into 32-bit lanes 0 and 1, where extmul_low reads them. */
-static inline v128_t narrow(v128_t x) { return opaque(wasm_i32x4_shuffle(x, x, 0, 2, 0, 2)); }
+static inline v128_t narrow(v128_t x) { return opaque_vector(wasm_i32x4_shuffle(x, x, 0, 2, 0, 2)); }
 
 #define MUL(x, y) wasm_u64x2_extmul_low_u32x4((x), (y))
 
 /*
  * h = (h + m) * k lane by lane. kin and k5in = 5 kin hold each lane's multiplier limbs in 32-bit lanes 0 and
  * 1 (k5in[0] is not used); the products and carries are those of field_multiply, in both lanes at once. The
- * multipliers pass through opaque() inside the loop so that their widening stays next to the multiply.
+ * multipliers pass through opaque_vector() inside the loop so that their widening stays next to the multiply.
  */
 static inline limb_pairs multiply_pairs(limb_pairs h, limb_pairs m, const v128_t kin[5], const v128_t k5in[5]) {
-  const v128_t k[5] = {opaque(kin[0]), opaque(kin[1]), opaque(kin[2]), opaque(kin[3]), opaque(kin[4])};
-  const v128_t k5[5] = {k[0] /* unused */, opaque(k5in[1]), opaque(k5in[2]), opaque(k5in[3]), opaque(k5in[4])};
+  const v128_t k[5] = {opaque_vector(kin[0]), opaque_vector(kin[1]), opaque_vector(kin[2]), opaque_vector(kin[3]), opaque_vector(kin[4])};
+  const v128_t k5[5] = {k[0] /* unused */, opaque_vector(k5in[1]), opaque_vector(k5in[2]), opaque_vector(k5in[3]), opaque_vector(k5in[4])};
   v128_t x0 = narrow(wasm_i64x2_add(h.l[0], m.l[0]));
   v128_t x1 = narrow(wasm_i64x2_add(h.l[1], m.l[1]));
   v128_t x2 = narrow(wasm_i64x2_add(h.l[2], m.l[2]));
@@ -148,7 +142,7 @@ static inline limb_pairs multiply_pairs(limb_pairs h, limb_pairs m, const v128_t
   d4 = wasm_i64x2_add(d4, wasm_u64x2_shr(d3, 26)); d3 = wasm_v128_and(d3, mask);
   d2 = wasm_i64x2_add(d2, wasm_u64x2_shr(d1, 26)); d1 = wasm_v128_and(d1, mask);
   c = wasm_u64x2_shr(d4, 26); d4 = wasm_v128_and(d4, mask);
-  d0 = wasm_i64x2_add(d0, wasm_i64x2_add(c, opaque(wasm_i64x2_shl(c, 2)))); /* c * 5 without an i64x2.mul */
+  d0 = wasm_i64x2_add(d0, wasm_i64x2_add(c, opaque_vector(wasm_i64x2_shl(c, 2)))); /* c * 5 without an i64x2.mul */
   d3 = wasm_i64x2_add(d3, wasm_u64x2_shr(d2, 26)); d2 = wasm_v128_and(d2, mask);
   d1 = wasm_i64x2_add(d1, wasm_u64x2_shr(d0, 26)); d0 = wasm_v128_and(d0, mask);
   d4 = wasm_i64x2_add(d4, wasm_u64x2_shr(d3, 26)); d3 = wasm_v128_and(d3, mask);

@@ -9,7 +9,8 @@
  *
  * Constant time: as in the round-3 reference, no branch, loop bound or memory index depends on secret
  * data; selections are masks (all ones or all zeros) and arithmetic, kept opaque to the compiler where it
- * would make a select of them (opaque()). Loop bounds depend on p and the step number only. The one secret-dependent result that leaves this file is whether g was invertible
+ * would make a select of them (opaque(), common.h). Loop bounds depend on p and the step number only. The
+ * one secret-dependent result that leaves this file is whether g was invertible
  * (keygen draws another g then, as the specification does). Division (i32.div, variable time on some
  * CPUs) is used only to decode a public key or ciphertext, which are public.
  *
@@ -17,13 +18,7 @@
  * so the caller can wipe every secret with one fill of that range and of its own buffers.
  */
 
-typedef signed char i8;
-typedef unsigned char u8;
-typedef short i16;
-typedef int i32;
-typedef unsigned int u32;
-typedef long long i64;
-typedef unsigned long long u64;
+#include "common.h"
 
 #define P 761
 #define Q 4591
@@ -58,16 +53,6 @@ static i32 fq_recip(i32 a) {
     base = fq_freeze(base * base);
   }
   return result;
-}
-
-/*
- * x, with the compiler kept from knowing anything of its value: a mask it knows to be 0 or -1 it may
- * turn back into a comparison and a WebAssembly select, which V8 emits as a conditional move on x64 and
- * arm64 but as a branch on CPUs without one.
- */
-static inline i32 opaque(i32 x) {
-  __asm__("" : "+r"(x));
-  return x;
 }
 
 /* -1 if x != 0, else 0. */
@@ -313,10 +298,6 @@ static void rq_recip3(i16 out[P], const i8 in[P]) {
 }
 
 /* ---- sampling from caller-supplied 32-bit little-endian words (the reference's urandom32) ---- */
-
-static inline u32 le32(const u8 *b) {
-  return (u32)b[0] | ((u32)b[1] << 8) | ((u32)b[2] << 16) | ((u32)b[3] << 24);
-}
 
 /* Small_random: coefficient i is ((L_i mod 2^30) * 3 >> 30) - 1. */
 static void small_from_words(i8 out[P], const u8 *words) {

@@ -7,7 +7,13 @@
 import { createHash, randomBytes } from "node:crypto";
 import { createRequire } from "node:module";
 import { SshError } from "../../wire/index.js";
-import { mlkem768Decapsulate, mlkem768Encapsulate, mlkem768KeyPair } from "../mlkem768.js";
+import {
+  MLKEM768_CIPHERTEXT_BYTES,
+  MLKEM768_PUBLIC_KEY_BYTES,
+  mlkem768Decapsulate,
+  mlkem768Encapsulate,
+  mlkem768KeyPair,
+} from "../mlkem768.js";
 import type * as Sntrup761Module from "../sntrup761.js";
 import type { HashName, KexAlgorithm, KexClientSide, KexServerSide } from "../types.js";
 import { secretAsString } from "./encodeSecret.js";
@@ -62,8 +68,8 @@ function withWiped<T>(secret: Uint8Array, f: (secret: Uint8Array) => T): T {
  */
 export function mlkem768Kem(random: KemRandom = systemRandom): Kem {
   return {
-    publicKeyBytes: 1184,
-    ciphertextBytes: 1088,
+    publicKeyBytes: MLKEM768_PUBLIC_KEY_BYTES,
+    ciphertextBytes: MLKEM768_CIPHERTEXT_BYTES,
     keyPair: () => withWiped(random(64), mlkem768KeyPair),
     encapsulate: (pk) => withWiped(random(32), (m) => mlkem768Encapsulate(pk, m)),
     decapsulate: (ct, sk) => mlkem768Decapsulate(ct, sk),
