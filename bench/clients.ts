@@ -26,9 +26,9 @@ export interface Target {
 /** A RunSpec, or the reason the client cannot run this case. */
 export type Built = RunSpec | { na: string };
 
-export const NSSH_CLI = "src/cli/nssh.js";
-export const NSFTP_CLI = "src/cli/nsftp.js";
-export const NSCP_CLI = "src/cli/nscp.js";
+export const NSSH_CLI = "src/cli/nssh.cjs";
+export const NSFTP_CLI = "src/cli/nsftp.cjs";
+export const NSCP_CLI = "src/cli/nscp.cjs";
 
 /** The command's file in dist/, or null when it is not built yet. */
 export function builtCommand(rel: string): string | null {

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * Bundles the client commands (nssh, nscp, nsftp, nsftp-server) into one CommonJS file each,
- * dist/src/cli/bundles/<name>.cjs, which the commands' launchers (src/cli/launcher.ts) compile with a V8
+ * dist/src/cli/bundles/<name>.cjs, which the commands' launchers (src/cli/launcher.cts) compile with a V8
  * code cache, and the library's entry into one ES module (at the end of this file). A command starts for
  * every connection a user makes: Node's ES module loader would resolve, read and compile each of its ~120
  * modules separately (a third of `nssh host true`'s CPU time), and V8 has no code cache for ES modules in
@@ -86,7 +86,7 @@ await build({
     js: '"use strict";\nconst __nsshBundleUrl = require("node:url").pathToFileURL(__filename).href;',
   },
 });
-for (const c of Object.keys(COMMANDS)) fs.chmodSync(path.join(root, "dist/src/cli", `${c}.js`), 0o755);
+for (const c of Object.keys(COMMANDS)) fs.chmodSync(path.join(root, "dist/src/cli", `${c}.cjs`), 0o755);
 
 /*
  * The library's entry point ("exports" in package.json) as one ES module, dist/src/bundle/nssh.js: Node's

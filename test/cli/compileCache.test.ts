@@ -1,5 +1,5 @@
 /**
- * The client commands' V8 code cache (src/cli/compileCache.ts, launcher.ts): where it lives, when it is
+ * The client commands' V8 code cache (src/cli/compileCache.cts, launcher.cts): where it lives, when it is
  * trusted, that a run which logged in leaves one and later runs use it as it is, that a damaged or foreign
  * cache changes nothing a user sees, and that `NSSH_COMPILE_CACHE=none` switches it off.
  */
@@ -9,8 +9,8 @@ import os from "node:os";
 import path from "node:path";
 import { spawnSync } from "node:child_process";
 import { after, before, describe, test } from "node:test";
-import { compileCacheDirectory, openCompileCache } from "../../src/cli/compileCache.js";
-import { bundlePath } from "../../src/cli/launcher.js";
+import { compileCacheDirectory, openCompileCache } from "../../src/cli/compileCache.cjs";
+import { bundlePath } from "../../src/cli/launcher.cjs";
 import { nsshSkip, runNssh, startNsshWorld, type NsshWorld } from "../helpers/nsshFixtures.js";
 
 describe("where the cache lives", () => {
@@ -224,7 +224,7 @@ describe("the server sides write no cache into the user's home", () => {
     delete e.NSSH_COMPILE_CACHE;
     return e;
   };
-  const cli = (name: string): string => new URL(`../../src/cli/${name}.js`, import.meta.url).pathname;
+  const cli = (name: string): string => new URL(`../../src/cli/${name}.cjs`, import.meta.url).pathname;
 
   test("nsftp-server serving OpenSSH's sftp, and nscp -t receiving a file", () => {
     const work = path.join(home, "work");

@@ -177,7 +177,7 @@ describe("nscp against OpenSSH's sshd", { skip: transferSkip, concurrency: 1 }, 
   );
 
   test("with the default ssh program, our nssh, in both modes", { timeout: 30_000 }, async (t) => {
-    if (!fs.existsSync(path.join(CLI_DIR, "nssh.js"))) return t.skip("nssh is not built");
+    if (!fs.existsSync(path.join(CLI_DIR, "nssh.cjs"))) return t.skip("nssh is not built");
     const src = path.join(local, "via-nssh.bin");
     const sum = writeRandomFile(src, 3 * MiB);
     const base = ["-P", String(server.sshd.port), ...server.sshOptions];
@@ -199,7 +199,7 @@ describe("nscp against OpenSSH's sshd", { skip: transferSkip, concurrency: 1 }, 
     fs.writeFileSync(
       fakeSsh,
       `#!/bin/sh\n# the last argument is the remote command\nfor a; do cmd="$a"; done\n` +
-        `exec sh -c "$(printf '%s' "$cmd" | sed 's#^scp #${process.execPath} ${CLI_DIR}/nscp.js #')"\n`,
+        `exec sh -c "$(printf '%s' "$cmd" | sed 's#^scp #${process.execPath} ${CLI_DIR}/nscp.cjs #')"\n`,
       { mode: 0o755 },
     );
     const tree = path.join(local, "ours-src");

@@ -135,7 +135,7 @@ describe("a password typed on the terminal, in-process", { skip: nsshSkip }, () 
         ]);
         const remote = `${w.user.name}@127.0.0.1:${shared}/secret.txt`;
         // nsftp host:file fetches into the current folder; nscp takes the target.
-        const command = [process.execPath, path.join(CLI_DIR, `${tool}.js`), ...flags, remote];
+        const command = [process.execPath, path.join(CLI_DIR, `${tool}.cjs`), ...flags, remote];
         if (tool === "nscp") command.push(into);
         const r = await runProgram(
           "sshpass",

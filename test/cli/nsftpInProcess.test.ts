@@ -1,7 +1,7 @@
 /**
  * nsftp and nscp without -S connect in their own process, as nssh would, against OpenSSH's sshd: one
  * Node process for the whole run (even with no nssh on PATH), bytes intact; and, run the same way through
- * `-S nssh.js` (nssh as a child, the behaviour before), the same prompts, messages and exit statuses for
+ * `-S nssh.cjs` (nssh as a child, the behaviour before), the same prompts, messages and exit statuses for
  * a first contact (the question through SSH_ASKPASS), a changed host key, a refused login and a closed
  * port; -v shows nssh's debug lines; a ProxyCommand is run, a ProxyJump goes through its jump host, and
  * a signal while connecting ends the ProxyCommand before nsftp.
@@ -89,7 +89,7 @@ describe("nsftp and nscp connect in-process, as nssh", { skip: transferSkip, con
     assert.equal(sftp.status, 0, sftp.stderr);
     assert.equal(sha256File(path.join(remote, "up.bin")), sum);
     assert.equal(sha256File(path.join(local, "down.bin")), sum);
-    assert.deepEqual(recorder.scripts(), [path.join(CLI_DIR, "nsftp.js")]);
+    assert.deepEqual(recorder.scripts(), [path.join(CLI_DIR, "nsftp.cjs")]);
 
     for (const mode of [[], ["-O"]]) {
       recorder.reset();
@@ -104,18 +104,18 @@ describe("nsftp and nscp connect in-process, as nssh", { skip: transferSkip, con
       );
       assert.equal(down.status, 0, down.stderr);
       assert.equal(sha256File(`${local}/scp-back.bin`), sum);
-      const nscp = path.join(CLI_DIR, "nscp.js");
+      const nscp = path.join(CLI_DIR, "nscp.cjs");
       assert.deepEqual(recorder.scripts(), [nscp, nscp], `nscp ${mode.join(" ")}`);
     }
 
-    // The recorder does see a child: with -S nssh.js, nssh runs as nsftp's second process.
+    // The recorder does see a child: with -S nssh.cjs, nssh runs as nsftp's second process.
     recorder.reset();
     const child = await runCli("nsftp", ["-S", NSSH_JS, ...trustedFlags(), "-b", "-", "root@127.0.0.1"], {
       env,
       input: `get ${remote}/up.bin ${local}/child.bin\n`,
     });
     assert.equal(child.status, 0, child.stderr);
-    assert.deepEqual(recorder.scripts(), [path.join(CLI_DIR, "nsftp.js"), NSSH_JS]);
+    assert.deepEqual(recorder.scripts(), [path.join(CLI_DIR, "nsftp.cjs"), NSSH_JS]);
   });
 
   test("first contact: nssh's question through SSH_ASKPASS, word for word; yes records the key", async () => {
@@ -286,7 +286,7 @@ describe("nsftp and nscp connect in-process, as nssh", { skip: transferSkip, con
     const proxy = writeScript(dir, "silent-proxy.sh", `#!/bin/sh\necho $$ > '${pidFile}'\nexec sleep 60\n`);
     const child = spawn(
       process.execPath,
-      [path.join(CLI_DIR, "nsftp.js"), ...trustedFlags(), "-o", `ProxyCommand=${proxy}`, "root@127.0.0.1"],
+      [path.join(CLI_DIR, "nsftp.cjs"), ...trustedFlags(), "-o", `ProxyCommand=${proxy}`, "root@127.0.0.1"],
       { stdio: ["pipe", "ignore", "ignore"], env: envWithoutAgent() },
     );
     const closed = new Promise<NodeJS.Signals | null>((resolve) =>

@@ -49,7 +49,7 @@ describe("nsftp on a terminal", { skip }, () => {
     ]
       .map((a) => `'${a}'`)
       .join(" ");
-    pane.type(`cd ${local} && ${process.execPath} ${path.join(CLI_DIR, "nsftp.js")} ${quoted}`);
+    pane.type(`cd ${local} && ${process.execPath} ${path.join(CLI_DIR, "nsftp.cjs")} ${quoted}`);
     await pane.waitFor(/^sftp>\s*$/m);
     pane.type(`cd ${remote}`);
     pane.type("pwd");

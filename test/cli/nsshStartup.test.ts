@@ -3,7 +3,7 @@
  * nothing of what it does not use (SFTP, the agent, the server sides of auth and session, sshd_config),
  * while the run itself behaves as before (output, exit status, SendEnv sent without waiting for replies).
  * The modules are seen through a module.register() hook that writes each ES module URL nssh loads to a file.
- * The nssh command runs from one bundled file (scripts/bundle-commands.mjs, compiled by cli/launcher.ts),
+ * The nssh command runs from one bundled file (scripts/bundle-commands.mjs, compiled by cli/launcher.cts),
  * so the module checks run the same main() from tsc's modules: what they load on start is what the bundle
  * initializes on start (esbuild keeps a module that is imported dynamically or required lazily, and
  * evaluates the rest at start).
@@ -36,7 +36,7 @@ const UNUSED_BY_A_COMMAND = [
 const PROTOCOL_STACK = ["/src/transport/", "/src/crypto/", "/src/keys/", "/src/auth/", "/src/connection/"];
 
 let dir: string;
-/** src/cli/nssh.ts over tsc's modules (the command's entry before bundling). */
+/** src/cli/nssh.cts over tsc's modules (the command's entry before bundling). */
 let modulesEntry: string;
 const NSSH_MAIN = fileURLToPath(new URL("../../src/cli/nssh/main.js", import.meta.url));
 
@@ -72,6 +72,15 @@ before(() => {
     ].join("\n"),
   );
   fs.writeFileSync(
+    path.join(dir, "recordLoads.cjs"),
+    [
+      'process.on("exit", () => {',
+      "  const loaded = { required: Object.keys(require.cache), builtins: process.moduleLoadList };",
+      '  require("node:fs").writeFileSync(process.env.NSSH_TEST_MODULE_LOG, JSON.stringify(loaded));',
+      "});",
+    ].join("\n"),
+  );
+  fs.writeFileSync(
     path.join(dir, "register.mjs"),
     'import { register } from "node:module";\nregister("./hooks.mjs", import.meta.url);\n',
   );
@@ -86,17 +95,40 @@ before(() => {
   );
 });
 
-test("the nssh command runs from its bundle: -V loads only the launcher's modules", async () => {
-  const { run, modules } = await runRecorded(["-V"], envWithoutAgent(), [], NSSH);
+/**
+ * Run `node [preload] FILE args` with a CommonJS preload that writes, at exit, the CommonJS modules the
+ * process required and Node's own modules it loaded (process.moduleLoadList).
+ */
+async function runLoadRecorded(file: string, args: string[]) {
+  const log = path.join(dir, `loaded-${Math.random().toString(36).slice(2)}.json`);
+  const run = await runProgram(
+    process.execPath,
+    ["--require", path.join(dir, "recordLoads.cjs"), file, ...args],
+    {
+      env: { ...envWithoutAgent(), NSSH_TEST_MODULE_LOG: log },
+      timeoutMs: 20_000,
+    },
+  );
+  const loaded = JSON.parse(fs.readFileSync(log, "utf8")) as { required: string[]; builtins: string[] };
+  return { run, ...loaded };
+}
+
+test("the nssh command runs from its bundle: -V requires only the launcher's modules", async () => {
+  const { run, required, builtins } = await runLoadRecorded(NSSH, ["-V"]);
   assert.equal(run.status, 0, run.stderr);
   assert.match(run.stderr, /^nssh_\d+\.\d+\.\d+, Node\.js/, "the version comes from package.json");
   const cli = path.dirname(NSSH);
+  const launcher = ["compileCache.cjs", "launcher.cjs", "runWorthCaching.cjs"].map((m) => path.join(cli, m));
   assert.deepEqual(
-    modules.sort(),
-    [NSSH, ...["compileCache.js", "launcher.js", "runWorthCaching.js"].map((m) => path.join(cli, m))]
-      .map((m) => pathToFileURL(m).href)
-      .sort(),
+    required.filter((m) => m !== path.join(dir, "recordLoads.cjs")).sort(),
+    [NSSH, ...launcher].sort(),
   );
+  // The entry is CommonJS so that a start does not set up Node's ES module loader (cli/launcher.cts),
+  // unless this Node loads it for every process anyway.
+  const esmLoader = "NativeModule internal/modules/esm/module_job";
+  const bare = await runLoadRecorded("-e", ["0"]);
+  if (!bare.builtins.includes(esmLoader))
+    assert.ok(!builtins.includes(esmLoader), "the ES module loader started");
 });
 
 after(() => fs.rmSync(dir, { recursive: true, force: true }));

@@ -2,7 +2,7 @@
  * Fixtures for the tests of nsftp's and nscp's in-process connection: the ssh flags that reach a test
  * sshd without BatchMode (so prompts can be asked), a recorder of every Node process a run starts (a
  * module given to each through NODE_OPTIONS=--import), a prompt-logging askpass program, and a runner
- * that makes the same run twice, in-process and through `-S nssh.js` (today's child nssh), to compare.
+ * that makes the same run twice, in-process and through `-S nssh.cjs` (today's child nssh), to compare.
  */
 import fs from "node:fs";
 import path from "node:path";
@@ -11,8 +11,8 @@ import type { ProgramRun } from "./processes.js";
 import { envWithoutAgent } from "./processes.js";
 import { CLI_DIR, runCli } from "./transferFixtures.js";
 
-/** dist/src/cli/nssh.js: as -S, nsftp and nscp run it as a child with this node. */
-export const NSSH_JS = path.join(CLI_DIR, "nssh.js");
+/** dist/src/cli/nssh.cjs: as -S, nsftp and nscp run it as a child with this node. */
+export const NSSH_JS = path.join(CLI_DIR, "nssh.cjs");
 
 /** The ssh flags nsftp and nscp share (-F, -i, -o, -P) to reach 127.0.0.1:port as the key's owner. */
 export function copyFlags(port: number, keyFile: string, knownHosts: string, extra: string[] = []): string[] {
@@ -76,14 +76,14 @@ export function promptLoggingAskpass(dir: string): { program: string; log: strin
 
 export interface BothRuns {
   inProcess: ProgramRun;
-  /** The same command line with `-S nssh.js`: nssh as a child, as before the in-process connection. */
+  /** The same command line with `-S nssh.cjs`: nssh as a child, as before the in-process connection. */
   throughNssh: ProgramRun;
   /** What `collect` returned after each run: in-process, then through nssh. */
   collected: [string, string];
 }
 
 /**
- * Run `command args` in-process, then with `-S nssh.js`, each in a session of its own (no terminal);
+ * Run `command args` in-process, then with `-S nssh.cjs`, each in a session of its own (no terminal);
  * `before` runs ahead of each (to reset files the first run changed), `collect` after each (to read
  * what it left, such as the prompts an askpass program logged).
  */

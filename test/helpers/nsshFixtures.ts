@@ -1,7 +1,7 @@
 /**
  * Fixtures for the nssh command tests: a real sshd (test/helpers/opensshServer.ts) with a throwaway user
  * (shell /bin/sh) and a user key, a temp HOME for nssh with its own ~/.ssh, and a runner for
- * `node dist/src/cli/nssh.js` with stdin given, collected output and a time limit. tmux helpers drive an
+ * `node dist/src/cli/nssh.cjs` with stdin given, collected output and a time limit. tmux helpers drive an
  * interactive nssh on a real terminal.
  */
 import { spawnSync } from "node:child_process";
@@ -14,7 +14,7 @@ import { opensshAvailable, startOpenSshServer, type OpenSshServer } from "./open
 import { envWithoutAgent, type ProgramRun } from "./processes.js";
 import { runCli } from "./transferFixtures.js";
 
-export const NSSH = fileURLToPath(new URL("../../src/cli/nssh.js", import.meta.url));
+export const NSSH = fileURLToPath(new URL("../../src/cli/nssh.cjs", import.meta.url));
 
 export const nsshSkip: string | false = !opensshAvailable()
   ? "OpenSSH is not installed"

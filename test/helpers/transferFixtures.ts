@@ -130,7 +130,7 @@ export function runCli(
   } = {},
 ): Promise<ProgramRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(CLI_DIR, `${command}.js`), ...argv], {
+    const child = spawn(process.execPath, [path.join(CLI_DIR, `${command}.cjs`), ...argv], {
       cwd: options.cwd ?? process.cwd(),
       env: options.env ?? envWithoutAgent(),
       stdio: ["pipe", "pipe", "pipe"],
@@ -168,7 +168,7 @@ export function runCli(
 
 /** Start one of our commands without waiting for it (to kill it half-way). */
 export function spawnCli(command: string, argv: string[], cwd?: string): ChildProcess {
-  return spawn(process.execPath, [path.join(CLI_DIR, `${command}.js`), ...argv], {
+  return spawn(process.execPath, [path.join(CLI_DIR, `${command}.cjs`), ...argv], {
     cwd: cwd ?? process.cwd(),
     env: envWithoutAgent(),
     stdio: ["ignore", "pipe", "pipe"],

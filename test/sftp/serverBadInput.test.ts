@@ -31,7 +31,10 @@ import { SshError, SshReader, type SshWriter } from "../../src/wire/index.js";
 
 import { RawPeer } from "../helpers/sftpServerFixtures.js";
 
-const SERVER_JS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../src/cli/nsftp-server.js");
+const SERVER_JS = path.resolve(
+  path.dirname(fileURLToPath(import.meta.url)),
+  "../../src/cli/nsftp-server.cjs",
+);
 
 function inProcess(options: SftpServerOptions = {}): {
   peer: RawPeer;

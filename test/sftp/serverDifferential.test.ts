@@ -21,7 +21,10 @@ import {
 import { SshReader } from "../../src/wire/index.js";
 import { RawPeer } from "../helpers/sftpServerFixtures.js";
 
-const SERVER_JS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../src/cli/nsftp-server.js");
+const SERVER_JS = path.resolve(
+  path.dirname(fileURLToPath(import.meta.url)),
+  "../../src/cli/nsftp-server.cjs",
+);
 const OPENSSH_SFTP_SERVER = "/usr/lib/openssh/sftp-server";
 const skip = !fs.existsSync(OPENSSH_SFTP_SERVER) ? "OpenSSH's sftp-server is not installed" : false;
 

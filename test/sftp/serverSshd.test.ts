@@ -15,7 +15,10 @@ import { opensshAvailable, startOpenSshServer, type OpenSshServer } from "../hel
 import { runTool, sha256File, USER, writeRandomFile } from "../helpers/sftpServerFixtures.js";
 
 const skip = !opensshAvailable() ? "OpenSSH is not installed" : false;
-const SERVER_JS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../src/cli/nsftp-server.js");
+const SERVER_JS = path.resolve(
+  path.dirname(fileURLToPath(import.meta.url)),
+  "../../src/cli/nsftp-server.cjs",
+);
 
 interface Sshd {
   sshd: OpenSshServer;

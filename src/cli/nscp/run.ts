@@ -3,7 +3,7 @@
  * run remotely as `nscp -t` (sink) or `nscp -f` (source) it is the far end of a legacy copy. Each
  * connection is made as nssh would make it with scp's ssh flags (scp.c do_cmd), in this process, or by
  * the ssh program -S names, run as a child.
- * Exit status 1 when any file failed. Started by cli/nscp.ts (the launcher).
+ * Exit status 1 when any file failed. Started by cli/nscp.cts (the launcher).
  */
 import { parseRemote } from "../nsftp/sshProgram.js";
 import { copyLocal, download, remoteToRemote, upload } from "./copy.js";
@@ -19,7 +19,7 @@ async function main(argv: string[]): Promise<number> {
   }
   const { ssh, settings: s, operands } = parsed;
   // The far end of a legacy copy, run by a server: it writes no code cache into the user's home, as
-  // scp's far end writes nothing but the files (cli/launcher.ts caches only after a login).
+  // scp's far end writes nothing but the files (cli/launcher.cts caches only after a login).
   if (parsed.remoteMode === "t") return runRemoteSink(operands, s, parsed.targetMustBeDir);
   if (parsed.remoteMode === "f") return runRemoteSource(operands, s);
   if (operands.length < 2) {

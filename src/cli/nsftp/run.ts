@@ -2,7 +2,7 @@
  * nsftp: interactive and batch file transfer, as sftp(1). It connects as `nssh [flags] -s -- host sftp`
  * would, in its own process (nsftp/sshInProcess.ts), or runs the ssh program -S names that way and speaks
  * SFTP over its stdio (sftp.c's connection model); the commands are in nsftp/commands.ts. Exit status: 0,
- * 1 when a batch command failed, 255 when the connection failed. Started by cli/nsftp.ts (the launcher).
+ * 1 when a batch command failed, 255 when the connection failed. Started by cli/nsftp.cts (the launcher).
  */
 import fs from "node:fs";
 import readline from "node:readline";

@@ -132,9 +132,9 @@ export async function startSsh(options: SshProgramOptions, argv: string[]): Prom
   return childRun(spawnSsh(options.program, argv), "close");
 }
 
-/** Run the ssh program (-S). A path ending in .js is run with this node (our nssh, for one). */
+/** Run the ssh program (-S). A path ending in .js, .cjs or .mjs is run with this node (our nssh, for one). */
 export function spawnSsh(program: string, argv: string[]): ChildProcess {
-  const [cmd, args] = program.endsWith(".js") ? [process.execPath, [program, ...argv]] : [program, argv];
+  const [cmd, args] = /\.[cm]?js$/.test(program) ? [process.execPath, [program, ...argv]] : [program, argv];
   return spawn(cmd, args, { stdio: ["pipe", "pipe", "inherit"] });
 }
 

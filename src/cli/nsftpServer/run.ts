@@ -4,7 +4,7 @@
  * (accepted; there is no syslog here, so without -e nothing is logged), -l level, -P/-p denied/allowed
  * requests, -Q requests, -R read-only, -u umask, -h. It exits 0 when the client closes its side, 11 when
  * the client broke the protocol (a packet over the size limit), as sftp-server does. Started by
- * cli/nsftp-server.ts (the launcher).
+ * cli/nsftp-server.cts (the launcher).
  */
 import os from "node:os";
 import path from "node:path";
@@ -144,7 +144,7 @@ async function main(): Promise<void> {
   };
   if (flags.allowed) options.allowedRequests = flags.allowed;
   if (flags.denied) options.deniedRequests = flags.denied;
-  // No code cache is read or written for this command (cli/nsftp-server.ts): a server's sftp-server
+  // No code cache is read or written for this command (cli/nsftp-server.cts): a server's sftp-server
   // writes nothing into the user's home but what the client asks for, even with -R.
   try {
     await serveSftp(process.stdin, process.stdout, options);

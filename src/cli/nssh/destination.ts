@@ -10,7 +10,7 @@
  */
 import { spawnSync } from "node:child_process";
 import type { SshResolvedConfig } from "../../config/sshConfig.js";
-import { markRunWorthCaching } from "../runWorthCaching.js";
+import { markRunWorthCaching } from "../runWorthCaching.cjs";
 import { configRequest, USAGE, UsageError, type NsshArgs } from "./args.js";
 import { CliLog, parseLogLevel, progname } from "./log.js";
 import type { Hop } from "./login.js";
@@ -99,7 +99,7 @@ export async function loginToDestination(dest: ResolvedDestination, run: RunStat
     ...(transport ? { transport } : {}),
   });
   runLocalCommand(hop.cfg, config.expandLocalCommand, log);
-  // A logged-in run has compiled what the next one needs: worth a code cache (cli/launcher.ts).
+  // A logged-in run has compiled what the next one needs: worth a code cache (cli/launcher.cts).
   markRunWorthCaching();
   return { hop, cfg, log };
 }

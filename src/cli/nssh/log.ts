@@ -44,7 +44,7 @@ export function setProgname(name: string): void {
 export function progname(): string {
   if (nameOverride !== null) return nameOverride;
   const script = process.argv[1];
-  return script ? path.basename(script).replace(/\.js$/, "") : "nssh";
+  return script ? path.basename(script).replace(/\.[cm]?js$/, "") : "nssh";
 }
 
 export class CliLog {

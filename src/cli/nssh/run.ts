@@ -1,4 +1,4 @@
-/** nssh's run: main() (nssh/main.ts), then exit with its status. Started by cli/nssh.ts (the launcher). */
+/** nssh's run: main() (nssh/main.ts), then exit with its status. Started by cli/nssh.cts (the launcher). */
 import { main } from "./main.js";
 
 // Should main() never settle and the event loop drain, exit 255 (a connection's end was lost), not 0.

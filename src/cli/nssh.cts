@@ -1,5 +1,5 @@
 #!/usr/bin/env node
 /** nssh: the client, a drop-in for ssh(1); see docs/nssh.md. The work is in nssh/, started by nssh/run.ts. */
-import { launchCommand } from "./launcher.js";
+import { startCommand } from "./launcher.cjs";
 
-await launchCommand("nssh", () => import("./nssh/run.js"));
+startCommand("nssh", () => import("./nssh/run.js"));

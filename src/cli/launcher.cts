@@ -1,22 +1,42 @@
 /**
  * The start of the client commands (nssh, nscp, nsftp, nsftp-server). Each runs from one bundled file,
  * dist/src/cli/bundles/<command>.cjs (scripts/bundle-commands.mjs), compiled with the V8 code cache an
- * earlier run left (cli/compileCache.ts): Node's ES module loader would resolve, read and compile each of
+ * earlier run left (cli/compileCache.cts): Node's ES module loader would resolve, read and compile each of
  * the ~120 modules a command uses one by one, and V8 would compile every function it calls anew in each
  * run. Without the bundle (a tsc-only build) or where require() of ES modules is switched off (the bundle
  * requires the packages it uses), the command runs from tsc's modules instead.
+ *
+ * The entries (cli/nssh.cts and the others), this launcher and the two modules it uses are CommonJS: an
+ * ES module entry makes Node 20 start its ES module loader (ten more of its internal modules, and the
+ * resolution, reading and linking of each of ours) before the bundle runs, ~25 ms of CPU in every start
+ * of a command here (`nssh -V`: ~90 against ~56 ms; bench/README.md, latency). tsc's modules, when there
+ * is no bundle, still load through that loader.
  */
 import fs from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import vm from "node:vm";
-import { bundleIdentity, compileCacheDirectory, openCompileCache } from "./compileCache.js";
-import { onRunWorthCaching } from "./runWorthCaching.js";
+import { bundleIdentity, compileCacheDirectory, openCompileCache } from "./compileCache.cjs";
+import { onRunWorthCaching } from "./runWorthCaching.cjs";
+
+/**
+ * Run `command` (launchCommand) from an entry file. A failure to load it is reported as a top-level await
+ * in an ES module entry would report it: the error on stderr, exit status 1.
+ */
+export function startCommand(
+  command: string,
+  importModules: () => Promise<unknown>,
+  options?: { codeCache: boolean },
+): void {
+  launchCommand(command, importModules, options).catch((err: unknown) => {
+    process.exitCode = 1;
+    console.error(err);
+  });
+}
 
 /** The bundle's path for a command, next to this module as the build writes it. */
 export function bundlePath(command: string): string {
-  return fileURLToPath(new URL(`./bundles/${command}.cjs`, import.meta.url));
+  return path.join(__dirname, "bundles", `${command}.cjs`);
 }
 
 /**

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
 /** nscp: secure copy, as scp(1); see docs/nscp.md. The work is in nscp/, started by nscp/run.ts. */
-import { launchCommand } from "./launcher.js";
+import { startCommand } from "./launcher.cjs";
 
-await launchCommand("nscp", () => import("./nscp/run.js"));
+startCommand("nscp", () => import("./nscp/run.js"));

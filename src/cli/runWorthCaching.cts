@@ -1,5 +1,5 @@
 /**
- * How a bundled command tells its launcher (cli/launcher.ts) that this run did the work a code cache
+ * How a bundled command tells its launcher (cli/launcher.cts) that this run did the work a code cache
  * should hold (it logged in), so that a cache is not made from `nssh -V`'s few functions.
  * The bundle has its own copy of every module, so the two meet on a global symbol.
  */
