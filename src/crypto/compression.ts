@@ -9,9 +9,19 @@
  * closes its handle after one synchronous call. So, as the ssh2 library does, we drive the native
  * handle Node created for a zlib stream directly (handle.writeSync), with its own error callback.
  */
-import { constants, createDeflate, createInflate } from "node:zlib";
+import { createRequire } from "node:module";
+import type * as Zlib from "node:zlib";
 import { SshError } from "../wire/index.js";
 import type { CompressionAlgorithm, PayloadCompressor, PayloadDecompressor } from "./types.js";
+
+// node:zlib loads on first use: compression is off unless a configuration asks for it, and loading
+// Node's zlib module costs every start of a command ~2 ms.
+const requireModule = createRequire(import.meta.url);
+let zlibModule: typeof Zlib | undefined;
+
+function zlib(): typeof Zlib {
+  return (zlibModule ??= requireModule("node:zlib") as typeof Zlib);
+}
 
 /** The native handle of a Node zlib stream (lib/zlib.js in Node 20; undocumented, hence checked). */
 interface ZlibHandle {
@@ -118,7 +128,7 @@ class ZlibEngine {
 }
 
 class ZlibCompressor implements PayloadCompressor {
-  private readonly engine = new ZlibEngine(createDeflate(), constants.Z_PARTIAL_FLUSH, "deflate");
+  private readonly engine = new ZlibEngine(zlib().createDeflate(), zlib().constants.Z_PARTIAL_FLUSH, "deflate");
 
   compress(payload: Buffer): Buffer {
     // Incompressible data grows by a few bytes per 16 KiB stored block plus the flush marker.
@@ -132,7 +142,7 @@ class ZlibCompressor implements PayloadCompressor {
 }
 
 class ZlibDecompressor implements PayloadDecompressor {
-  private readonly engine = new ZlibEngine(createInflate(), constants.Z_SYNC_FLUSH, "inflate");
+  private readonly engine = new ZlibEngine(zlib().createInflate(), zlib().constants.Z_SYNC_FLUSH, "inflate");
 
   constructor(private readonly maxOutput: number) {}
 

@@ -46,6 +46,17 @@ describe("nssh: commands against sshd", { skip: nsshSkip }, () => {
     assert.equal(r.stdout.split(" ")[0], createHash("sha256").update(data).digest("hex"));
   });
 
+  test("-C: zlib@openssh.com both ways; data arrives intact through the compressed stream", async () => {
+    // Compressible and barely: text repeated, then random bytes in base64, through cat and back.
+    const data = "nssh compression ".repeat(20_000) + randomBytes(192 * 1024).toString("base64");
+    const r = await run(["-C", "-v", "cat"], data);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, /^debug1: kex: server->client cipher: \S+ MAC: \S+ compression: zlib@openssh\.com$/m);
+    assert.match(r.stderr, /^debug1: kex: client->server cipher: \S+ MAC: \S+ compression: zlib@openssh\.com$/m);
+    assert.equal(r.stdout.length, data.length);
+    assert.ok(r.stdout === data, "what came back differs from what was sent");
+  });
+
   test("stdin from a file is read from the file's offset, in large reads, intact (3 MiB)", async () => {
     const file = path.join(fs.mkdtempSync(path.join(w.dir, "stdin-")), "data");
     const data = randomBytes(3 * 1024 * 1024);
