@@ -128,7 +128,11 @@ class ZlibEngine {
 }
 
 class ZlibCompressor implements PayloadCompressor {
-  private readonly engine = new ZlibEngine(zlib().createDeflate(), zlib().constants.Z_PARTIAL_FLUSH, "deflate");
+  private readonly engine = new ZlibEngine(
+    zlib().createDeflate(),
+    zlib().constants.Z_PARTIAL_FLUSH,
+    "deflate",
+  );
 
   compress(payload: Buffer): Buffer {
     // Incompressible data grows by a few bytes per 16 KiB stored block plus the flush marker.

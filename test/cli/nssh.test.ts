@@ -51,8 +51,14 @@ describe("nssh: commands against sshd", { skip: nsshSkip }, () => {
     const data = "nssh compression ".repeat(20_000) + randomBytes(192 * 1024).toString("base64");
     const r = await run(["-C", "-v", "cat"], data);
     assert.equal(r.status, 0, r.stderr);
-    assert.match(r.stderr, /^debug1: kex: server->client cipher: \S+ MAC: \S+ compression: zlib@openssh\.com$/m);
-    assert.match(r.stderr, /^debug1: kex: client->server cipher: \S+ MAC: \S+ compression: zlib@openssh\.com$/m);
+    assert.match(
+      r.stderr,
+      /^debug1: kex: server->client cipher: \S+ MAC: \S+ compression: zlib@openssh\.com$/m,
+    );
+    assert.match(
+      r.stderr,
+      /^debug1: kex: client->server cipher: \S+ MAC: \S+ compression: zlib@openssh\.com$/m,
+    );
     assert.equal(r.stdout.length, data.length);
     assert.ok(r.stdout === data, "what came back differs from what was sent");
   });
