@@ -12,8 +12,9 @@
  * modules are joined. Three patterns need care, each checked here so that a new use fails the build
  * instead of a run:
  * - A module loaded on first use with createRequire(import.meta.url)("../x.js") (the KEMs: a connection uses
- *   one at most): rewritten to a plain require() so that esbuild bundles the module as a lazily initialized
- *   one, still evaluated only when first required.
+ *   one at most; node:zlib, for compression only): rewritten to a plain require() so that esbuild bundles
+ *   the module as a lazily initialized one (or leaves Node's own to Node), still evaluated only when first
+ *   required.
  * - Any other import.meta.url in bundled code would point at the bundle, not at the module's own place:
  *   each is listed in ALLOWED_META_URL with why it is right from the bundle's place too.
  * - Top-level await has no CommonJS form: code that only an ES module run needs sits between
@@ -90,9 +91,21 @@ await build({
     ].join("\n"),
   },
 });
+const cliDir = path.join(root, "dist/src/cli");
 for (const c of Object.keys(COMMANDS)) {
-  fs.chmodSync(path.join(root, "dist/src/cli", `${c}.cjs`), 0o755);
-  rewriteNodeModuleImports(path.join(root, "dist/src/cli/bundles", `${c}.cjs`));
+  fs.chmodSync(path.join(cliDir, `${c}.cjs`), 0o755);
+  rewriteNodeModuleImports(path.join(cliDir, "bundles", `${c}.cjs`));
+  // The entries were ES modules named <command>.js before they became CommonJS (package.json's bin names
+  // the .cjs): that name keeps working for what was set up with it (an sshd_config's Subsystem line, a
+  // script), at the ES module loader's cost.
+  for (const old of [`${c}.js.map`, `${c}.d.ts`]) fs.rmSync(path.join(cliDir, old), { force: true });
+  const shim = `#!/usr/bin/env node\n// The entry's former name: ${c}.cjs is the entry (package.json's bin).\nimport "./${c}.cjs";\n`;
+  fs.writeFileSync(path.join(cliDir, `${c}.js`), shim, { mode: 0o755 });
+  fs.chmodSync(path.join(cliDir, `${c}.js`), 0o755);
+}
+// What an earlier build made of the launcher's modules when they were ES modules (an in-place rebuild).
+for (const m of ["launcher", "compileCache", "runWorthCaching"]) {
+  for (const ext of [".js", ".js.map", ".d.ts"]) fs.rmSync(path.join(cliDir, m + ext), { force: true });
 }
 
 /**
@@ -104,15 +117,22 @@ for (const c of Object.keys(COMMANDS)) {
  */
 function rewriteNodeModuleImports(bundle) {
   const text = fs.readFileSync(bundle, "utf8");
-  fs.writeFileSync(bundle, text.replace(/__toESM\((require\("node:[a-z_/]+"\)), 1\)/g, "__nsshNodeModule($1)"));
+  const rewritten = text.replace(/__toESM\((require\("node:[a-z0-9_/]+"\)), 1\)/g, "__nsshNodeModule($1)");
+  if (rewritten.includes('__toESM(require("node:')) {
+    throw new Error(
+      `${path.relative(root, bundle)}: a __toESM() of a Node module not rewritten (see scripts/bundle-commands.mjs)`,
+    );
+  }
+  fs.writeFileSync(bundle, rewritten);
 }
 
 /*
  * The library's entry point ("exports" in package.json) as one ES module, dist/src/bundle/nssh.js: Node's
  * loader took ~140 ms of a fresh process to import tsc's ~120 modules (resolving, reading and compiling
  * each), where a program that embeds nssh wants connect() or createServer() at once. The same rewrites
- * as the commands' bundles; a package it requires (bcrypt-pbkdf) goes through a require() made for the
- * bundle's place, which esbuild's require shim uses. Types stay tsc's (dist/src/index.d.ts).
+ * as the commands' bundles; a package it requires (bcrypt-pbkdf), and Node's zlib when compression is
+ * negotiated, go through a require() made for the bundle's place, which esbuild's require shim uses.
+ * Types stay tsc's (dist/src/index.d.ts).
  */
 await build({
   ...COMMON,

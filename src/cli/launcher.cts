@@ -7,10 +7,10 @@
  * requires the packages it uses), the command runs from tsc's modules instead.
  *
  * The entries (cli/nssh.cts and the others), this launcher and the two modules it uses are CommonJS: an
- * ES module entry makes Node 20 start its ES module loader (ten more of its internal modules, and the
- * resolution, reading and linking of each of ours) before the bundle runs, ~25 ms of CPU in every start
- * of a command here (`nssh -V`: ~90 against ~56 ms; bench/README.md, latency). tsc's modules, when there
- * is no bundle, still load through that loader.
+ * ES module entry makes Node 20 set up its ES module loader (ten more of its internal modules, and the
+ * resolution, reading and linking of each of ours) before the bundle runs: ~13 ms of CPU in every start
+ * of a command here (bench/README.md, "What moved the numbers"). tsc's modules, when there is no bundle,
+ * still load through that loader.
  */
 import fs from "node:fs";
 import { createRequire } from "node:module";
@@ -20,8 +20,8 @@ import { bundleIdentity, compileCacheDirectory, openCompileCache } from "./compi
 import { onRunWorthCaching } from "./runWorthCaching.cjs";
 
 /**
- * Run `command` (launchCommand) from an entry file. A failure to load it is reported as a top-level await
- * in an ES module entry would report it: the error on stderr, exit status 1.
+ * Run `command` (launchCommand) from an entry file. A failure to load it ends the process as a top-level
+ * await in an ES module entry would: Node's report of an uncaught error, exit status 1.
  */
 export function startCommand(
   command: string,
@@ -29,8 +29,9 @@ export function startCommand(
   options?: { codeCache: boolean },
 ): void {
   launchCommand(command, importModules, options).catch((err: unknown) => {
-    process.exitCode = 1;
-    console.error(err);
+    process.nextTick(() => {
+      throw err;
+    });
   });
 }
 

@@ -2,7 +2,9 @@
  * What nssh loads to start: `nssh -V` none of the protocol stack, and a command run against a real sshd
  * nothing of what it does not use (SFTP, the agent, the server sides of auth and session, sshd_config),
  * while the run itself behaves as before (output, exit status, SendEnv sent without waiting for replies).
- * The modules are seen through a module.register() hook that writes each ES module URL nssh loads to a file.
+ * The modules are seen through a module.register() hook that writes each ES module URL nssh loads to a file,
+ * and, for the bundle's runs, through a CommonJS preload that lists the files required and Node's own
+ * modules loaded (the entry and its launcher are CommonJS, and the bundle is compiled, not imported).
  * The nssh command runs from one bundled file (scripts/bundle-commands.mjs, compiled by cli/launcher.cts),
  * so the module checks run the same main() from tsc's modules: what they load on start is what the bundle
  * initializes on start (esbuild keeps a module that is imported dynamically or required lazily, and
@@ -31,6 +33,10 @@ const UNUSED_BY_A_COMMAND = [
   "/node_modules/@noble/ciphers/",
   "/node_modules/bcrypt-pbkdf/",
 ];
+
+/** Node's own modules, as process.moduleLoadList names them: its ES module loader, and zlib. */
+const ESM_LOADER = "NativeModule internal/modules/esm/module_job";
+const NODE_ZLIB = "NativeModule zlib";
 
 /** The protocol stack: `nssh -V` needs none of it. */
 const PROTOCOL_STACK = ["/src/transport/", "/src/crypto/", "/src/keys/", "/src/auth/", "/src/connection/"];
@@ -99,13 +105,13 @@ before(() => {
  * Run `node [preload] FILE args` with a CommonJS preload that writes, at exit, the CommonJS modules the
  * process required and Node's own modules it loaded (process.moduleLoadList).
  */
-async function runLoadRecorded(file: string, args: string[]) {
+async function runLoadRecorded(file: string, args: string[], env: NodeJS.ProcessEnv = envWithoutAgent()) {
   const log = path.join(dir, `loaded-${Math.random().toString(36).slice(2)}.json`);
   const run = await runProgram(
     process.execPath,
     ["--require", path.join(dir, "recordLoads.cjs"), file, ...args],
     {
-      env: { ...envWithoutAgent(), NSSH_TEST_MODULE_LOG: log },
+      env: { ...env, NSSH_TEST_MODULE_LOG: log },
       timeoutMs: 20_000,
     },
   );
@@ -124,11 +130,29 @@ test("the nssh command runs from its bundle: -V requires only the launcher's mod
     [NSSH, ...launcher].sort(),
   );
   // The entry is CommonJS so that a start does not set up Node's ES module loader (cli/launcher.cts),
-  // unless this Node loads it for every process anyway.
-  const esmLoader = "NativeModule internal/modules/esm/module_job";
+  // unless this Node loads it for every process anyway; an ES module entry does load it (the control).
   const bare = await runLoadRecorded("-e", ["0"]);
-  if (!bare.builtins.includes(esmLoader))
-    assert.ok(!builtins.includes(esmLoader), "the ES module loader started");
+  const asModule = await runLoadRecorded(modulesEntry, ["-V"]);
+  assert.equal(asModule.run.status, 0, asModule.run.stderr);
+  assert.ok(asModule.builtins.includes(ESM_LOADER), `an ES module entry loads ${ESM_LOADER}`);
+  if (!bare.builtins.includes(ESM_LOADER))
+    assert.ok(!builtins.includes(ESM_LOADER), "the ES module loader started");
+});
+
+test("the entries' former names (nssh.js and the others) still run the commands", async () => {
+  const cli = path.dirname(NSSH);
+  const nssh = await runProgram(process.execPath, [path.join(cli, "nssh.js"), "-V"], {
+    env: envWithoutAgent(),
+    timeoutMs: 20_000,
+  });
+  assert.equal(nssh.status, 0, nssh.stderr);
+  assert.match(nssh.stderr, /^nssh_\d+\.\d+\.\d+, Node\.js/, "the program name is still nssh");
+  const server = await runProgram(process.execPath, [path.join(cli, "nsftp-server.js"), "-Q", "requests"], {
+    env: envWithoutAgent(),
+    timeoutMs: 20_000,
+  });
+  assert.equal(server.status, 0, server.stderr);
+  assert.match(server.stdout, /^open$/m);
 });
 
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -175,6 +199,20 @@ describe("nssh running a command against OpenSSH's sshd", { skip: nsshSkip }, ()
       assert.deepEqual(unused, []);
     });
   }
+
+  test("the bundle's login loads neither Node's ES module loader nor its zlib", async () => {
+    const { run, builtins } = await runLoadRecorded(
+      NSSH,
+      [...w.baseArgs(), "127.0.0.1", "echo logged in"],
+      w.env(),
+    );
+    assert.equal(run.status, 0, run.stderr);
+    assert.equal(run.stdout, "logged in\n");
+    assert.ok(!builtins.includes(NODE_ZLIB), "node:zlib loaded with compression off");
+    const bare = await runLoadRecorded("-e", ["0"]);
+    if (!bare.builtins.includes(ESM_LOADER))
+      assert.ok(!builtins.includes(ESM_LOADER), "the ES module loader started");
+  });
 
   const canSwitchOff = process.allowedNodeEnvironmentFlags.has("--no-experimental-require-module");
   test(

@@ -100,6 +100,17 @@ describe("the bundle against OpenSSH and itself", { skip, concurrency: 1 }, () =
     assert.match(r.stderr, /kex: algorithm: sntrup761x25519-sha512@openssh.com/);
   });
 
+  test("OpenSSH's ssh -C: the bundle's server compresses (node:zlib, loaded on first use)", async () => {
+    const text = "compressed through the bundle ".repeat(4000);
+    const r = await runOpenSshClient(port, {
+      options: { IdentityFile: path.join(dir, "id_ed25519"), IdentitiesOnly: "yes", Compression: "yes" },
+      command: `printf '%s' '${text}'`,
+    });
+    assert.equal(r.status, 0, r.stderr.slice(-2000));
+    assert.equal(r.stdout, text);
+    assert.match(r.stderr, /kex: server->client cipher: \S+ MAC: \S+ compression: zlib@openssh\.com/);
+  });
+
   test("the bundle's connect() logs in to sshd with a passphrase-protected key from ssh-keygen", async () => {
     const keyFile = path.join(dir, "encrypted");
     const made = spawnSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "secret words", "-f", keyFile]);
