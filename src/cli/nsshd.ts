@@ -36,7 +36,11 @@ import {
   SYSTEM_CONFIG_FILE,
   SYSTEM_HOST_KEYS,
 } from "../daemon/stateDir.js";
-import { missingMonitorOptions, reexecWithMonitorOptions } from "./nsshd/monitorRuntime.js";
+import {
+  closeInheritedDescriptorsOnExec,
+  missingMonitorOptions,
+  reexecWithMonitorOptions,
+} from "./nsshd/monitorRuntime.js";
 
 const USAGE =
   "usage: nsshd [-46DdeGiqTtV] [-C connection_spec] [-c host_cert_file]\n" +
@@ -328,6 +332,7 @@ async function main(): Promise<void> {
     flags.test === 0 && !flags.inetd && (isChild || !background) ? reexecWithMonitorOptions() : null;
   const log = createLog(flags, embeddedGuess);
   if (reexec !== null) log.debug1(reexec);
+  log.debug1(closeInheritedDescriptorsOnExec());
   const s = setup(flags, log);
   if (flags.test) return testMode(flags, s);
 

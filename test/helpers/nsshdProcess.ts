@@ -123,10 +123,11 @@ export interface RunningNsshd {
 export async function startNsshd(
   fx: NsshdFixture,
   flags: string[] = [],
-  options: { waitFor?: RegExp | null } = {},
+  options: { waitFor?: RegExp | null; inheritedPipe?: boolean } = {},
 ): Promise<RunningNsshd> {
+  // inheritedPipe: nsshd also gets a descriptor 3 not marked close-on-exec, as a job runner may leave one.
   const child = spawn(process.execPath, [NSSHD, "-D", "-e", "-f", fx.configFile, ...flags], {
-    stdio: ["ignore", "ignore", "pipe"],
+    stdio: ["ignore", "ignore", "pipe", ...(options.inheritedPipe ? (["pipe"] as const) : [])],
   });
   fx.processes.push(child);
   let stderr = "";

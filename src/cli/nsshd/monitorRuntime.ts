@@ -5,7 +5,8 @@
  * than before them, most of it that young generation (bench/README.md, memory). V8 reads its heap sizes when
  * the process starts, so nsshd starts again with them, in the same process (execv through
  * native/nssh-reexec.c: the same pid, descriptors and environment, as sshd re-executes itself), before it
- * reads its configuration. The children get theirs when they are spawned (CHILD_V8_OPTIONS).
+ * reads its configuration. The children get theirs when they are spawned (CHILD_V8_OPTIONS). The same
+ * addon marks descriptors nsshd inherited close-on-exec (closeInheritedDescriptorsOnExec).
  */
 import { nativeAddonPath } from "../../daemon/loginExec.js";
 
@@ -13,6 +14,18 @@ export const MONITOR_V8_OPTIONS: readonly string[] = ["--max-semi-space-size=1"]
 
 interface ReexecAddon {
   execv(path: string, argv: string[]): never;
+  closeOnExecFrom(lowest: number): number;
+}
+
+function loadReexecAddon(): ReexecAddon | string {
+  const file = nativeAddonPath("nssh-reexec.node");
+  if (!file) return "native/build/nssh-reexec.node is not built";
+  const module = { exports: {} as Partial<ReexecAddon> };
+  process.dlopen(module, file);
+  if (typeof module.exports.execv !== "function" || typeof module.exports.closeOnExecFrom !== "function") {
+    return `${file}: no execv or closeOnExecFrom`;
+  }
+  return module.exports as ReexecAddon;
 }
 
 /** The options this process still lacks (one the user gave, with any value, counts as given). */
@@ -32,16 +45,26 @@ export function missingMonitorOptions(
 export function reexecWithMonitorOptions(): string | null {
   const missing = missingMonitorOptions();
   if (missing.length === 0) return null;
-  const file = nativeAddonPath("nssh-reexec.node");
-  if (!file) return "native/build/nssh-reexec.node is not built: running with V8's default heap sizes";
-  const module = { exports: {} as Partial<ReexecAddon> };
-  process.dlopen(module, file);
-  if (typeof module.exports.execv !== "function") return `${file}: no execv`;
-  const addon = module.exports as ReexecAddon;
+  const addon = loadReexecAddon();
+  if (typeof addon === "string") return `${addon}: running with V8's default heap sizes`;
   return addon.execv(process.execPath, [
     process.argv0,
     ...process.execArgv,
     ...missing,
     ...process.argv.slice(1),
   ]);
+}
+
+/**
+ * Mark every descriptor above stderr close-on-exec, as sshd closes them at its start (closefrom): what
+ * started nsshd may have left some open (a job runner's pipe, a terminal's), and each would reach every
+ * program a user runs. Node's and libuv's own are close-on-exec already, and the monitor passes a child
+ * only what it names. Returns a line for the debug log: how many were marked, or why none could be.
+ */
+export function closeInheritedDescriptorsOnExec(): string {
+  const addon = loadReexecAddon();
+  if (typeof addon === "string")
+    return `${addon}: descriptors inherited from nsshd's parent reach its programs`;
+  const marked = addon.closeOnExecFrom(3);
+  return `${marked} inherited descriptor${marked === 1 ? "" : "s"} marked close-on-exec`;
 }
