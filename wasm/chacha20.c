@@ -2,7 +2,7 @@
  * ChaCha20 (DJB's original: 64-bit block counter in state words 12-13, 64-bit nonce in 14-15, the layout
  * chacha20-poly1305@openssh.com uses and the one of OpenSSL's "chacha20" IV) for short inputs, compiled to
  * WebAssembly by scripts/build-wasm.sh. Node's ChaCha20 needs a new cipher object for every packet (the nonce
- * is the sequence number): some 7 us each, several times what this takes for the length field, the
+ * is the sequence number): 4-5 us each, several times what this takes for the length field, the
  * Poly1305 key and a small packet's payload. Long payloads still go to OpenSSL (src/crypto/chacha20.ts).
  *
  * Constant time: additions, rotations and XORs only; the loops depend on the length alone.

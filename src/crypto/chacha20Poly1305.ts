@@ -10,8 +10,8 @@
  * in little-endian order, with DJB's original layout a 64-bit counter (words 12, 13) then the 64-bit nonce
  * (words 14, 15). Node has no raw Poly1305, so it is ours, in WebAssembly (poly1305.ts).
  */
-import { timingSafeEqual, type Cipher } from "node:crypto";
-import { CHACHA20_WASM_MAX_BYTES, ChaCha20Key } from "./chacha20.js";
+import { timingSafeEqual } from "node:crypto";
+import { ChaCha20Key } from "./chacha20.js";
 import { poly1305Tag, poly1305TagParts } from "./poly1305.js";
 import {
   AEAD_TAG_LENGTH,
@@ -21,13 +21,10 @@ import {
   checkWireLength,
   macError,
   readLengthField,
-  updateInto,
 } from "./cipherModes/common.js";
 import type { PacketOpener, PacketSealer, ProtectionState } from "./types.js";
 
 const BLOCK_SIZE = 8; // padding unit (PROTOCOL.chacha20poly1305: "block size of 8 bytes")
-/** The first 32 bytes of K_2's block 0, XORed with these, are the Poly1305 key. */
-const POLY_KEY_ZEROS = Buffer.alloc(32);
 
 class ChaChaKeys {
   private readonly main: ChaCha20Key; // K_2
@@ -46,8 +43,8 @@ class ChaChaKeys {
     return { cipher: "chacha20-poly1305@openssh.com", mac: null, key, iv: Buffer.alloc(0), macKey: null };
   }
 
-  private nonce(seq: number, counter: 0 | 1): Buffer {
-    this.iv[0] = counter;
+  /** Counter 0 (the IV's first 8 bytes stay zero) and the sequence number as the nonce. */
+  private nonce(seq: number): Buffer {
     // The sequence number is a uint32 (RFC 4253 §6.4), so the upper half of the 64-bit nonce is 0.
     this.iv.writeUInt32BE(seq >>> 0, 12);
     return this.iv;
@@ -55,22 +52,15 @@ class ChaChaKeys {
 
   /** packet_length XOR ChaCha20(K_1, seq, counter 0): the same operation both ways. */
   cryptLength(seq: number, lengthField: Buffer): Buffer {
-    return this.header.xor(this.nonce(seq, 0), lengthField);
+    return this.header.xor(this.nonce(seq), lengthField);
   }
 
-  /** The Poly1305 key of packet `seq`: the first 32 bytes of ChaCha20(K_2, seq, counter 0). */
-  polyKey(seq: number): Buffer {
-    return this.main.xor(this.nonce(seq, 0), POLY_KEY_ZEROS);
-  }
-
-  /** The payload XOR ChaCha20(K_2, seq, from counter 1), as a new buffer. */
-  cryptPayload(seq: number, payload: Buffer): Buffer {
-    return this.main.xor(this.nonce(seq, 1), payload);
-  }
-
-  /** OpenSSL's K_2 stream for `seq` from counter 1, for a payload in pieces or too long for the module. */
-  payloadStream(seq: number): Cipher {
-    return this.main.stream(this.nonce(seq, 1));
+  /**
+   * The Poly1305 key of packet `seq` (the start of ChaCha20(K_2, seq, counter 0)); the payload, `pieces[0]`
+   * from `skip` on and the other pieces, XOR ChaCha20(K_2, seq, from counter 1), pushed to `out`.
+   */
+  polyKeyAndPayload(seq: number, pieces: readonly Buffer[], skip: number, out: Buffer[]): Buffer {
+    return this.main.polyKeyAndXor(this.nonce(seq), pieces, skip, out);
   }
 }
 
@@ -99,19 +89,7 @@ export class ChaCha20Poly1305Sealer implements PacketSealer {
   sealPieces(seq: number, pieces: readonly Buffer[]): Buffer[] {
     const first = checkSealPieces(pieces, BLOCK_SIZE, true);
     const wire = [this.keys.cryptLength(seq, first.subarray(0, 4))];
-    const polyKey = this.keys.polyKey(seq);
-    let payloadLength = first.length - 4;
-    for (let i = 1; i < pieces.length; i++) payloadLength += pieces[i]!.length;
-    if (payloadLength <= CHACHA20_WASM_MAX_BYTES) {
-      // Short: one call of the module, on the pieces joined (a few blocks at most).
-      const payload =
-        pieces.length === 1 ? first.subarray(4) : Buffer.concat([first.subarray(4), ...pieces.slice(1)]);
-      wire.push(this.keys.cryptPayload(seq, payload));
-    } else {
-      const stream = this.keys.payloadStream(seq);
-      if (first.length > 4) updateInto(stream, first.subarray(4), wire);
-      for (let i = 1; i < pieces.length; i++) updateInto(stream, pieces[i]!, wire);
-    }
+    const polyKey = this.keys.polyKeyAndPayload(seq, pieces, 4, wire);
     wire.push(poly1305TagParts(wire, polyKey));
     polyKey.fill(0);
     return wire;
@@ -161,11 +139,14 @@ export class ChaCha20Poly1305Opener implements PacketOpener {
     this.cachedSeq = -1;
     checkWireLength(wire, length, AEAD_TAG_LENGTH);
     const end = 4 + length;
-    const polyKey = this.keys.polyKey(seq);
+    // The payload is deciphered in the same call as the Poly1305 key, and handed on only once the tag
+    // over the ciphertext has verified.
+    const deciphered: Buffer[] = [];
+    const polyKey = this.keys.polyKeyAndPayload(seq, [wire.subarray(0, end)], 4, deciphered);
     const expected = poly1305Tag(wire.subarray(0, end), polyKey);
     polyKey.fill(0);
     if (!timingSafeEqual(expected, wire.subarray(end))) throw macError();
-    const body = this.keys.cryptPayload(seq, wire.subarray(4, end));
+    const body = deciphered[0]!;
     checkBodyPadding(body);
     return body;
   }

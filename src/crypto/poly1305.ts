@@ -6,6 +6,7 @@
  * are synchronous and share one instance.
  */
 import { POLY1305_SCALAR_WASM_BASE64, POLY1305_WASM_BASE64 } from "./poly1305Wasm.js";
+import { wasmHasSimd } from "./wasmSimd.js";
 
 interface Poly1305Exports {
   memory: WebAssembly.Memory;
@@ -30,9 +31,7 @@ let instance: Poly1305Instance | undefined;
  */
 function poly1305Instance(): Poly1305Instance {
   if (instance) return instance;
-  // V8 has WebAssembly SIMD in every Node nssh supports, but leaves it out on an x64 CPU without SSE4.1.
-  const simd = Buffer.from(POLY1305_WASM_BASE64, "base64");
-  const bytes = WebAssembly.validate(simd) ? simd : Buffer.from(POLY1305_SCALAR_WASM_BASE64, "base64");
+  const bytes = Buffer.from(wasmHasSimd() ? POLY1305_WASM_BASE64 : POLY1305_SCALAR_WASM_BASE64, "base64");
   const wasm = new WebAssembly.Instance(new WebAssembly.Module(bytes), {})
     .exports as unknown as Poly1305Exports;
   const keyAt = ((wasm.__heap_base.value as number) + 15) & ~15;
@@ -65,7 +64,9 @@ function tagOfWritten(p: Poly1305Instance, messageLength: number, key: Uint8Arra
   const memory = p.memory;
   memory.set(key, p.keyAt);
   p.wasm.poly1305(p.tagAt, p.msgAt, messageLength, p.keyAt);
-  // The one-time key does not stay in the module's memory (the message is ciphertext, public).
+  // The one-time key's bytes leave the module's buffer (the message is ciphertext, public). Values
+  // derived from it may stay on the module's stack until the next tag: a packet's one-time key protects
+  // nothing once its packet is out.
   memory.fill(0, p.keyAt, p.keyAt + 32);
   return Buffer.from(memory.subarray(p.tagAt, p.tagAt + 16));
 }

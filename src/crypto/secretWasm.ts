@@ -1,7 +1,7 @@
 /**
  * An instance of one of our WebAssembly modules that handle secrets (wasm/sntrup761.c, wasm/mlkem768.c,
- * built by scripts/build-wasm.sh). Such a module keeps all its scratch on its stack, from __data_end up
- * to __heap_base, changes no static data, and reads and writes buffers that the caller lays out above
+ * wasm/chacha20.c, built by scripts/build-wasm.sh). Such a module keeps all its scratch on its stack, from
+ * __data_end up to __heap_base, changes no static data, and reads and writes buffers that the caller lays out above
  * __heap_base in a memory that never grows. run() ends every call by zeroing the stack and the buffers,
  * so no secret outlives the call.
  */
@@ -19,8 +19,11 @@ export interface SecretWasm<E extends SecretWasmExports, B extends string> {
   readonly memory: Uint8Array;
   /** Where each buffer starts: laid out after __heap_base, in the order given, each of its size. */
   readonly at: Readonly<Record<B, number>>;
-  /** One call: `f` copies its inputs in, calls, and copies its results out (slice()); then the wipe. */
-  run<T>(f: () => T): T;
+  /**
+   * One call: `f` copies its inputs in, calls, and copies its results out; then the wipe of the stack and
+   * the buffers, up to the address `wipeEnd` when given (a call that uses only the start of its buffers).
+   */
+  run<T>(f: () => T, wipeEnd?: number): T;
 }
 
 /** Instantiate the module (base64) with `buffers` (name: bytes, in order) laid out above __heap_base. */
@@ -44,11 +47,11 @@ export function instantiateSecretWasm<E extends SecretWasmExports, B extends str
     wasm,
     memory,
     at,
-    run<T>(f: () => T): T {
+    run<T>(f: () => T, wipeEnd: number = end): T {
       try {
         return f();
       } finally {
-        memory.fill(0, stackStart, end);
+        memory.fill(0, stackStart, Math.min(end, wipeEnd));
       }
     },
   };

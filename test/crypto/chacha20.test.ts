@@ -79,3 +79,28 @@ test("ChaCha20: a key of the wrong length is refused", () => {
     (err: unknown) => err instanceof SshError && /32 bytes/.test(err.message),
   );
 });
+
+test("ChaCha20: polyKeyAndXor gives block 0's first 32 bytes and the pieces XOR the stream from block 1", () => {
+  // Payload lengths on both sides of the module's limit, split into one, two and three pieces.
+  for (const length of [0, 1, 63, 64, 500, CHACHA20_WASM_MAX_BYTES, CHACHA20_WASM_MAX_BYTES + 1, 40000]) {
+    const three = [Math.min(1, length), Math.max(Math.min(1, length), Math.floor((2 * length) / 3))];
+    for (const cuts of [[], [Math.floor(length / 2)], three]) {
+      const key = randomBytes(32);
+      const nonce = randomBytes(8);
+      const payload = randomBytes(length);
+      const header = randomBytes(4);
+      const bounds = [0, ...cuts, length];
+      const pieces = bounds.slice(1).map((end, i) => payload.subarray(bounds[i], end));
+      pieces[0] = Buffer.concat([header, pieces[0]!]);
+      const kept = pieces.map((p) => Buffer.from(p));
+      const out: Buffer[] = [];
+      const polyKey = new ChaCha20Key(key).polyKeyAndXor(ivOf(0n, nonce), pieces, 4, out);
+      const stream = Buffer.from(chacha20orig(key, nonce, Buffer.alloc(64 + length)));
+      const what = `${length} in ${pieces.length}`;
+      assert.equal(polyKey.toString("hex"), stream.subarray(0, 32).toString("hex"), what);
+      const expected = Buffer.from(payload.map((b, i) => b ^ stream[64 + i]!));
+      assert.equal(Buffer.concat(out).toString("hex"), expected.toString("hex"), what);
+      assert.deepEqual(pieces, kept, "the pieces are left as they were");
+    }
+  }
+});

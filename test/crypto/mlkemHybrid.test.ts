@@ -382,3 +382,23 @@ test("a client's KEM secret key serves one reply: it is zeroed then, and a secon
     );
   }
 });
+
+test("a server given a low-order X25519 point makes no KEM secret: it refuses before encapsulating", () => {
+  let encapsulations = 0;
+  const watched: Kem = {
+    ...MLKEM768,
+    encapsulate: (pk) => {
+      encapsulations++;
+      return MLKEM768.encapsulate(pk);
+    },
+  };
+  const kex = hybridKex("test", watched, "sha256");
+  const client = kex.createClient!();
+  const lowOrder = Buffer.alloc(32);
+  lowOrder[0] = 1;
+  const init = Buffer.concat([client.publicValue.subarray(0, MLKEM768.publicKeyBytes), lowOrder]);
+  assert.throws(() => kex.createServer!().respond(init), kexFailed);
+  assert.equal(encapsulations, 0);
+  kex.createServer!().respond(client.publicValue);
+  assert.equal(encapsulations, 1, "a good init is encapsulated");
+});

@@ -126,7 +126,13 @@ class HybridClient implements KexClientSide {
         );
       }
       const ecdhSecret = this.ecdh.sharedSecret(serverPublic.subarray(this.kem.ciphertextBytes));
-      const kemSecret = this.kem.decapsulate(serverPublic.subarray(0, this.kem.ciphertextBytes), secretKey);
+      let kemSecret;
+      try {
+        kemSecret = this.kem.decapsulate(serverPublic.subarray(0, this.kem.ciphertextBytes), secretKey);
+      } catch (err) {
+        ecdhSecret.fill(0);
+        throw err;
+      }
       return combinedSecret(this.hash, kemSecret, ecdhSecret);
     });
   }
@@ -150,15 +156,17 @@ class HybridServer implements KexServerSide {
         `hybrid KEX init is ${clientPublic.length} bytes, not ${this.kem.publicKeyBytes + 32}`,
       );
     }
+    // The X25519 half first: a bad point (low order) ends the exchange before a KEM secret exists.
+    const ecdh = this.newEcdh();
+    const ecdhSecret = ecdh.sharedSecret(clientPublic.subarray(this.kem.publicKeyBytes));
     let encapsulated;
     try {
       encapsulated = this.kem.encapsulate(clientPublic.subarray(0, this.kem.publicKeyBytes));
     } catch (err) {
+      ecdhSecret.fill(0);
       // ML-KEM's encapsulation key check (FIPS 203 §7.2) fails on a malformed key.
       throw new SshError("KEX_FAILED", "the client's KEM public key is invalid", { cause: err });
     }
-    const ecdh = this.newEcdh();
-    const ecdhSecret = ecdh.sharedSecret(clientPublic.subarray(this.kem.publicKeyBytes));
     return {
       publicValue: Buffer.concat([encapsulated.ciphertext, ecdh.publicValue]),
       secret: combinedSecret(this.hash, encapsulated.sharedSecret, ecdhSecret),

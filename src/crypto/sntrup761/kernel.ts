@@ -7,6 +7,7 @@
  */
 import { SNTRUP761_SCALAR_WASM_BASE64, SNTRUP761_WASM_BASE64 } from "../sntrup761Wasm.js";
 import { instantiateSecretWasm, type SecretWasm, type SecretWasmExports } from "../secretWasm.js";
+import { wasmHasSimd } from "../wasmSimd.js";
 import { P, ROUNDED_BYTES, RQ_BYTES, SMALL_BYTES } from "./params.js";
 
 interface Sntrup761Exports extends SecretWasmExports {
@@ -41,16 +42,8 @@ export type Kernel = SecretWasm<Sntrup761Exports, keyof typeof BUFFERS>;
 
 let kernel: Kernel | undefined;
 
-/**
- * A module of one function holding a v128.const: V8 has WebAssembly SIMD in every Node nssh supports, but
- * leaves it out on an x64 CPU without SSE4.1. Validating these 43 bytes costs microseconds; validating the
- * whole module, half a millisecond that compiling it would spend again.
- */
-const SIMD_PROBE = "AGFzbQEAAAABBAFgAAADAgEAChcBFQD9DAAAAAAAAAAAAAAAAAAAAAAaCw==";
-
 function load(): Kernel {
-  const simd = WebAssembly.validate(Buffer.from(SIMD_PROBE, "base64"));
-  kernel = instantiateKernel(simd ? SNTRUP761_WASM_BASE64 : SNTRUP761_SCALAR_WASM_BASE64);
+  kernel = instantiateKernel(wasmHasSimd() ? SNTRUP761_WASM_BASE64 : SNTRUP761_SCALAR_WASM_BASE64);
   return kernel;
 }
 
