@@ -24,31 +24,17 @@
 
 #include "nssh-addon.h"
 
-#define MAX_ARGS 256
-#define ARG_BYTES 4096
-
 /* execv(path: string, argv: string[]): does not return; throws an Error (code "EEXEC") when execv fails. */
 static napi_value do_execv(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value args[2];
   if (napi_get_cb_info(env, info, &argc, args, NULL, NULL) != 0 || argc < 2)
     return addon_fail(env, "EINVAL", "execv(path, argv): two arguments are needed");
-  unsigned int n = 0;
-  if (napi_get_array_length(env, args[1], &n) != 0 || n == 0 || n >= MAX_ARGS)
-    return addon_fail(env, "EINVAL",
-                      "execv(path, argv): argv must be a non-empty array of fewer than 256 strings");
-  char *path = addon_string(env, args[0], ARG_BYTES);
-  char *argv[MAX_ARGS] = {0};
-  unsigned int i = 0;
-  for (; path != NULL && i < n; i++) {
-    napi_value element;
-    if (napi_get_element(env, args[1], i, &element) != 0 ||
-        (argv[i] = addon_string(env, element, ARG_BYTES)) == NULL)
-      break;
-  }
-  char message[ARG_BYTES + 128];
-  if (path == NULL || i < n) {
-    snprintf(message, sizeof message, "execv(path, argv): strings without NUL, shorter than %d bytes", ARG_BYTES);
+  char *path = addon_string(env, args[0], ADDON_STRING_BYTES);
+  char **argv = c_strings(env, args[1]);
+  char message[4224];
+  if (path == NULL || argv == NULL || argv[0] == NULL) {
+    snprintf(message, sizeof message, "execv(path, argv): strings without NUL, argv not empty");
   } else {
     /* Node marks its standard descriptors close-on-exec when it starts: they must survive, as the same
        process's stdin, stdout and stderr (a failure here shows as the new process's missing stderr). */
@@ -57,9 +43,9 @@ static napi_value do_execv(napi_env env, napi_callback_info info) {
       if (flags != -1) fcntl(fd, F_SETFD, flags & ~FD_CLOEXEC);
     }
     execv(path, argv);
-    snprintf(message, sizeof message, "execv(\"%s\"): %s", path, strerror(errno));
+    snprintf(message, sizeof message, "execv(\"%.4000s\"): %s", path, strerror(errno));
   }
-  for (unsigned int j = 0; j < i; j++) free(argv[j]);
+  free_strings(argv);
   free(path);
   return addon_fail(env, "EEXEC", message);
 }

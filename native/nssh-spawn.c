@@ -28,32 +28,6 @@
 
 #include "nssh-addon.h"
 
-#define MAX_STRINGS 4096
-#define STRING_BYTES 131072
-
-static void free_strings(char **list) {
-  if (list == NULL) return;
-  for (char **p = list; *p != NULL; p++) free(*p);
-  free(list);
-}
-
-/* A JavaScript array of strings as a NULL-terminated malloc'd list, or NULL. */
-static char **c_strings(napi_env env, napi_value array) {
-  unsigned int n = 0;
-  if (napi_get_array_length(env, array, &n) != 0 || n >= MAX_STRINGS) return NULL;
-  char **list = calloc(n + 1, sizeof *list);
-  if (list == NULL) return NULL;
-  for (unsigned int i = 0; i < n; i++) {
-    napi_value element;
-    if (napi_get_element(env, array, i, &element) != 0 ||
-        (list[i] = addon_string(env, element, STRING_BYTES)) == NULL) {
-      free_strings(list);
-      return NULL;
-    }
-  }
-  return list;
-}
-
 static napi_value int_array(napi_env env, const int *values, unsigned int n) {
   napi_value array, element;
   if (napi_create_array_with_length(env, n, &array) != 0) return NULL;
@@ -64,18 +38,10 @@ static napi_value int_array(napi_env env, const int *values, unsigned int n) {
   return array;
 }
 
+/* The errno's name ("ENOENT") as the Error's code, as Node's own errors have (glibc >= 2.32). */
 static const char *errno_code(int e) {
-  switch (e) {
-    case ENOENT: return "ENOENT";
-    case EACCES: return "EACCES";
-    case ENOEXEC: return "ENOEXEC";
-    case ENOTDIR: return "ENOTDIR";
-    case E2BIG: return "E2BIG";
-    case ENOMEM: return "ENOMEM";
-    case EAGAIN: return "EAGAIN";
-    case EMFILE: return "EMFILE";
-    default: return "ESPAWN";
-  }
+  const char *name = strerrorname_np(e);
+  return name != NULL ? name : "ESPAWN";
 }
 
 /*
@@ -88,10 +54,10 @@ static napi_value do_spawn(napi_env env, napi_callback_info info) {
   napi_value args[4];
   if (napi_get_cb_info(env, info, &argc, args, NULL, NULL) != 0 || argc < 4)
     return addon_fail(env, "EINVAL", "spawn(file, argv, envp, cwd): four arguments are needed");
-  char *file = addon_string(env, args[0], STRING_BYTES);
+  char *file = addon_string(env, args[0], ADDON_STRING_BYTES);
   char **argv = c_strings(env, args[1]);
   char **envp = c_strings(env, args[2]);
-  char *cwd = addon_string(env, args[3], STRING_BYTES);
+  char *cwd = addon_string(env, args[3], ADDON_STRING_BYTES);
   napi_value result = NULL;
   char message[512];
   int pairs[3][2] = {{-1, -1}, {-1, -1}, {-1, -1}};

@@ -332,9 +332,9 @@ async function main(): Promise<void> {
     flags.test === 0 && !flags.inetd && (isChild || !background) ? reexecWithMonitorOptions() : null;
   const log = createLog(flags, embeddedGuess);
   if (reexec !== null) log.debug1(reexec);
-  log.debug1(closeInheritedDescriptorsOnExec());
   const s = setup(flags, log);
   if (flags.test) return testMode(flags, s);
+  log.debug1(closeInheritedDescriptorsOnExec());
 
   delete process.env[DETACHED_ENV];
   if (background && !isChild) return detach();

@@ -12,7 +12,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { expandTilde, expandTokens } from "../config/tokens.js";
 import { SshError } from "../wire/index.js";
-import { nativeAddonPath } from "./loginExec.js";
+import { loadNativeAddon } from "./loginExec.js";
 
 /** The account fields the tokens need. */
 export interface ChrootAccount {
@@ -96,17 +96,12 @@ interface ChrootAddon {
   chroot(dir: string): void;
 }
 
-let addon: ChrootAddon | null | undefined;
-
-/** The addon, loaded once (it must be loaded before any chroot: nothing on disk is reachable after). */
-export function loadChrootAddon(): ChrootAddon | null {
-  if (addon !== undefined) return addon;
-  const file = nativeAddonPath("nssh-chroot.node");
-  if (!file) return (addon = null);
-  const module = { exports: {} as Partial<ChrootAddon> };
-  process.dlopen(module, file);
-  addon = typeof module.exports.chroot === "function" ? (module.exports as ChrootAddon) : null;
-  return addon;
+/**
+ * The addon, or why it is not there; loaded once (it must be loaded before any chroot: nothing on disk is
+ * reachable after).
+ */
+function loadChrootAddon(): ChrootAddon | string {
+  return loadNativeAddon<ChrootAddon>("nssh-chroot.node", ["chroot"]);
 }
 
 let root: string | null = null;
@@ -123,10 +118,10 @@ export function chrootedTo(): string | null {
 export function enterChroot(dir: string): void {
   if (root !== null) throw new SshError("PROTOCOL", `already chrooted to ${root}`);
   const native = loadChrootAddon();
-  if (!native) {
+  if (typeof native === "string") {
     throw new SshError(
       "UNSUPPORTED",
-      "ChrootDirectory needs native/build/nssh-chroot.node (scripts/build-native.mjs)",
+      `ChrootDirectory needs nssh-chroot.node (scripts/build-native.mjs): ${native}`,
     );
   }
   try {

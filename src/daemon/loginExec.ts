@@ -51,6 +51,34 @@ export function nativeAddonPath(
   return null;
 }
 
+type AddonName = Parameters<typeof nativeAddonPath>[0];
+const loadedAddons = new Map<AddonName, Record<string, unknown> | string>();
+
+/**
+ * A built Node-API addon's exports, loaded once per process, when it has each of `functions`; otherwise
+ * why not (not built, did not load, or an older build without one of them), for the caller's log line.
+ */
+export function loadNativeAddon<T>(name: AddonName, functions: readonly (keyof T & string)[]): T | string {
+  let loaded = loadedAddons.get(name);
+  if (loaded === undefined) {
+    const file = nativeAddonPath(name);
+    if (file === null) loaded = `native/build/${name} is not built`;
+    else {
+      try {
+        const module = { exports: {} as Record<string, unknown> };
+        process.dlopen(module, file);
+        loaded = module.exports;
+      } catch (err) {
+        loaded = `${file} did not load: ${(err as Error).message}`;
+      }
+    }
+    loadedAddons.set(name, loaded);
+  }
+  if (typeof loaded === "string") return loaded;
+  const missing = functions.filter((f) => typeof loaded[f] !== "function");
+  return missing.length > 0 ? `native/build/${name} has no ${missing.join(", ")}` : (loaded as T);
+}
+
 /** Does running as `account` need an identity change from this process? */
 export function needsIdentityChange(account: SystemAccount): boolean {
   return process.geteuid?.() === 0 && account.uid !== 0;

@@ -9,10 +9,9 @@
  */
 import fs from "node:fs";
 import net from "node:net";
-import os from "node:os";
 import type { ProcessExit, ProgramSpawner, ProgramStart } from "../session/index.js";
 import { sshSignalName } from "../session/index.js";
-import { nativeAddonPath } from "./loginExec.js";
+import { loadNativeAddon, nativeAddonPath } from "./loginExec.js";
 
 interface SpawnAddon {
   spawn(file: string, argv: string[], envp: string[], cwd: string): [number, number, number, number];
@@ -29,32 +28,24 @@ interface Child {
 const running = new Map<number, Child>();
 let addon: SpawnAddon | null | undefined;
 /**
- * Keeps the event loop alive while a child runs, as Node's process handle does for its children (signal
- * handles do not), and looks for ended children now and then besides SIGCHLD.
+ * Keeps the event loop alive while a child runs, as Node's process handle does for its children: signal
+ * handles do not. The children are reaped at SIGCHLD (reapEnded), not by this timer.
  */
 let keepAlive: NodeJS.Timeout | undefined;
-const REAP_POLL_MS = 5_000;
 
 function loadAddon(): SpawnAddon | null {
   if (addon !== undefined) return addon;
-  const file = nativeAddonPath("nssh-spawn.node");
-  if (file === null) return (addon = null);
-  try {
-    const module = { exports: {} as SpawnAddon };
-    process.dlopen(module, file);
-    addon = module.exports;
-  } catch (err) {
-    process.emitWarning(`${file} did not load (${(err as Error).message}): programs start with Node's spawn`);
+  const loaded = loadNativeAddon<SpawnAddon>("nssh-spawn.node", ["spawn", "reap"]);
+  if (typeof loaded === "string") {
+    // Not built (no C compiler at install) is the quiet case; one that is there but unusable is reported.
+    if (nativeAddonPath("nssh-spawn.node") !== null)
+      process.emitWarning(`${loaded}: programs start with Node's spawn`);
     return (addon = null);
   }
+  addon = loaded;
   // Node's signal handles do not keep the process alive; the listener stays for the process's life.
   process.on("SIGCHLD", reapEnded);
   return addon;
-}
-
-function signalName(signo: number): string | null {
-  const entry = Object.entries(os.constants.signals).find(([, n]) => n === signo);
-  return entry ? sshSignalName(entry[0]) : null;
 }
 
 function reapEnded(): void {
@@ -66,7 +57,7 @@ function reapEnded(): void {
       const [code, signo, core] = status;
       exit = {
         code: signo === 0 ? code : null,
-        signal: signo === 0 ? null : signalName(signo),
+        signal: signo === 0 ? null : sshSignalName(signo),
         coreDumped: core === 1,
       };
     } catch (err) {
@@ -92,7 +83,7 @@ const spawnProgram: ProgramSpawner = (start: ProgramStart) => {
   // Listed before any SIGCHLD can be handled: signals reach JavaScript through the event loop.
   const child: Child = { ended: () => {}, stdin: null };
   running.set(pid, child);
-  keepAlive ??= setInterval(reapEnded, REAP_POLL_MS);
+  keepAlive ??= setInterval(() => {}, 2 ** 30);
   const sockets: net.Socket[] = [];
   try {
     for (const [i, fd] of fds.entries())

@@ -99,7 +99,10 @@ export class PublicKey {
     } else {
       throw new SshError("UNSUPPORTED", `unsupported key kind ${jwk.kty}`);
     }
-    return PublicKey.fromBlob(Buffer.from(w.toBuffer()));
+    const made = PublicKey.fromBlob(Buffer.from(w.toBuffer()));
+    // An Ed25519 key waits for its KeyObject (fromBlob): this one is at hand, and public.
+    if (made.made === null && key.type === "public") made.made = key;
+    return made;
   }
 
   /** Key size in bits, as ssh-keygen -l prints it. */

@@ -85,6 +85,10 @@ export async function startProcess(spec: ProcessSpec): Promise<RunningProcess> {
   return spec.pty ? startOnPty(spec, spec.pty) : startOnPipes(spec);
 }
 
+function cannotRun(spec: ProcessSpec, err: Error): SshError {
+  return new SshError("UNSUPPORTED", `cannot run ${spec.shell}: ${err.message}`, { cause: err });
+}
+
 function startOnPipes(spec: ProcessSpec): Promise<RunningProcess> {
   const args = spec.command === null ? [] : ["-c", spec.command];
   const argv0 = spec.command === null ? loginArgv0(spec.shell) : path.basename(spec.shell);
@@ -104,10 +108,7 @@ function startOnPipes(spec: ProcessSpec): Promise<RunningProcess> {
       started.stdin.on("error", () => {});
       return Promise.resolve({ ...started, ttyName: null, resize: () => {} });
     } catch (err) {
-      const message = (err as Error).message;
-      return Promise.reject(
-        new SshError("UNSUPPORTED", `cannot run ${spec.shell}: ${message}`, { cause: err }),
-      );
+      return Promise.reject(cannotRun(spec, err as Error));
     }
   }
   const child: ChildProcess = spawn(file, programArgs, {
@@ -119,9 +120,7 @@ function startOnPipes(spec: ProcessSpec): Promise<RunningProcess> {
     ...(spec.gid !== undefined ? { gid: spec.gid } : {}),
   });
   return new Promise((resolve, reject) => {
-    child.once("error", (err) =>
-      reject(new SshError("UNSUPPORTED", `cannot run ${spec.shell}: ${err.message}`, { cause: err })),
-    );
+    child.once("error", (err) => reject(cannotRun(spec, err)));
     child.once("spawn", () => {
       const exited = new Promise<ProcessExit>((res) =>
         child.once("exit", (code, signal) =>

@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
+import { nativeAddonPath } from "../../src/daemon/loginExec.js";
 import { envWithoutAgent, runProgram } from "../helpers/processes.js";
 import {
   makeNsshdFixture,
@@ -51,19 +52,25 @@ test("nsshd -D -e: OpenSSH's ssh logs in with a key; the log reads like sshd's",
   assert.match(log, /Accepted publickey for root from 127\.0\.0\.1 port \d+ ssh2: ED25519 SHA256:/);
 });
 
-test("a descriptor nsshd inherited reaches none of its programs, with or without a terminal (sshd's closefrom)", async (t) => {
-  const fx = await makeNsshdFixture();
-  t.after(() => fx.remove());
-  const d = await startNsshd(fx, [], { inheritedPipe: true });
-  // The shell's own descriptors, listed by a child (`; true` keeps the shell from exec'ing ls itself).
-  const listing = "ls /proc/$$/fd; true";
-  const piped = await runSsh(fx, listing);
-  assert.equal(piped.status, 0, `${piped.stderr}\n--- nsshd:\n${d.stderr()}`);
-  assert.deepEqual(piped.stdout.split(/\s+/).filter(Boolean), ["0", "1", "2"]);
-  const terminal = await runSsh(fx, listing, { sshOptions: ["-tt"] });
-  assert.equal(terminal.status, 0, terminal.stderr);
-  assert.deepEqual(terminal.stdout.split(/\s+/).filter(Boolean), ["0", "1", "2"]);
-});
+test(
+  "a descriptor nsshd inherited reaches none of its programs, with or without a terminal (sshd's closefrom)",
+  {
+    skip: nativeAddonPath("nssh-reexec.node") === null && "native/build/nssh-reexec.node is not built",
+  },
+  async (t) => {
+    const fx = await makeNsshdFixture();
+    t.after(() => fx.remove());
+    const d = await startNsshd(fx, [], { inheritedPipe: true });
+    // The shell's own descriptors, listed by a child (`; true` keeps the shell from exec'ing ls itself).
+    const listing = "ls /proc/$$/fd; true";
+    const piped = await runSsh(fx, listing);
+    assert.equal(piped.status, 0, `${piped.stderr}\n--- nsshd:\n${d.stderr()}`);
+    assert.deepEqual(piped.stdout.split(/\s+/).filter(Boolean), ["0", "1", "2"]);
+    const terminal = await runSsh(fx, listing, { sshOptions: ["-tt"] });
+    assert.equal(terminal.status, 0, terminal.stderr);
+    assert.deepEqual(terminal.stdout.split(/\s+/).filter(Boolean), ["0", "1", "2"]);
+  },
+);
 
 test("nsshd -E file: the log goes to the file, appended", async (t) => {
   const fx = await makeNsshdFixture();

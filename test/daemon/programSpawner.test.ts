@@ -13,12 +13,25 @@ import os from "node:os";
 import path from "node:path";
 import { test } from "node:test";
 import type { Readable } from "node:stream";
+import { loadNativeAddon } from "../../src/daemon/loginExec.js";
 import { programSpawner } from "../../src/daemon/programSpawner.js";
 import { startProcess } from "../../src/session/index.js";
 
 const spawner = programSpawner();
 const skip =
   spawner === null ? "native/build/nssh-spawn.node is not built (scripts/build-native.mjs)" : false;
+
+async function withinSeconds<T>(seconds: number, promise: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`not settled within ${seconds} s`)), seconds * 1000);
+  });
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 async function readAll(stream: Readable): Promise<string> {
   const chunks: Buffer[] = [];
@@ -35,7 +48,7 @@ test("programSpawner: argv, exact environment, folder, output and exit status", 
       argv: [
         "my-sh",
         "-c",
-        'echo "$(head -c 5 /proc/$$/cmdline) $0 $1 $GREETING $(pwd)"; echo oops >&2; exit 7',
+        'echo "$(head -c 5 /proc/$$/cmdline) $0 $1 $GREETING $(pwd)"; tr "\\0" "\\n" < /proc/$$/environ; echo oops >&2; exit 7',
         "zero",
         "one",
       ],
@@ -44,7 +57,8 @@ test("programSpawner: argv, exact environment, folder, output and exit status", 
     });
     p.stdin.end();
     const [out, err, exit] = await Promise.all([readAll(p.stdout), readAll(p.stderr), p.exited]);
-    assert.equal(out, `my-sh zero one hello ${fs.realpathSync(dir)}\n`);
+    // The environment as exec'd: exactly what was asked for, nothing of this process's.
+    assert.equal(out, `my-sh zero one hello ${fs.realpathSync(dir)}\nGREETING=hello\nPATH=/usr/bin:/bin\n`);
     assert.equal(err, "oops\n");
     assert.deepEqual(exit, { code: 7, signal: null, coreDumped: false });
   } finally {
@@ -96,7 +110,12 @@ test(
 
     const sleeper = spawner!({ file: "/bin/sleep", argv: ["sleep", "30"], env: {}, cwd: "/" });
     sleeper.kill("SIGTERM");
-    assert.deepEqual(await sleeper.exited, { code: null, signal: "TERM", coreDumped: false });
+    // Reaped at its SIGCHLD, soon: nothing else looks for ended children.
+    assert.deepEqual(await withinSeconds(3, sleeper.exited), {
+      code: null,
+      signal: "TERM",
+      coreDumped: false,
+    });
     // Its stdin, never ended here, is closed with its end (as Node's ChildProcess does): no descriptor stays.
     assert.equal(sleeper.stdin.destroyed, true);
     sleeper.kill("SIGKILL"); // reaped already: nothing is sent, nothing thrown
@@ -132,9 +151,24 @@ test(
     };
     assert.deepEqual(await run(true), await run(false));
     assert.deepEqual(await run(true), ["got input\n", 4]);
+    // The message below comes from the addon (Node's spawn words it "spawn ... ENOENT"): the spawner's
+    // branch was the one taken.
     await assert.rejects(
       startProcess({ command: "true", shell: "/nonexistent/shell", env: {}, cwd: "/", spawner: spawner! }),
       /cannot run \/nonexistent\/shell: spawn \/nonexistent\/shell: No such file or directory/,
+    );
+  },
+);
+
+test(
+  "loadNativeAddon: the exports when they have the functions asked for; otherwise why not",
+  { skip },
+  () => {
+    const addon = loadNativeAddon<{ spawn: unknown; reap: unknown }>("nssh-spawn.node", ["spawn", "reap"]);
+    assert.equal(typeof addon, "object");
+    assert.equal(
+      loadNativeAddon<{ spawn: unknown; fork: unknown }>("nssh-spawn.node", ["spawn", "fork"]),
+      "native/build/nssh-spawn.node has no fork",
     );
   },
 );

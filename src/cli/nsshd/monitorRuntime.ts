@@ -8,24 +8,13 @@
  * reads its configuration. The children get theirs when they are spawned (CHILD_V8_OPTIONS). The same
  * addon marks descriptors nsshd inherited close-on-exec (closeInheritedDescriptorsOnExec).
  */
-import { nativeAddonPath } from "../../daemon/loginExec.js";
+import { loadNativeAddon } from "../../daemon/loginExec.js";
 
 export const MONITOR_V8_OPTIONS: readonly string[] = ["--max-semi-space-size=1"];
 
 interface ReexecAddon {
   execv(path: string, argv: string[]): never;
   closeOnExecFrom(lowest: number): number;
-}
-
-function loadReexecAddon(): ReexecAddon | string {
-  const file = nativeAddonPath("nssh-reexec.node");
-  if (!file) return "native/build/nssh-reexec.node is not built";
-  const module = { exports: {} as Partial<ReexecAddon> };
-  process.dlopen(module, file);
-  if (typeof module.exports.execv !== "function" || typeof module.exports.closeOnExecFrom !== "function") {
-    return `${file}: no execv or closeOnExecFrom`;
-  }
-  return module.exports as ReexecAddon;
 }
 
 /** The options this process still lacks (one the user gave, with any value, counts as given). */
@@ -39,13 +28,13 @@ export function missingMonitorOptions(
 
 /**
  * Start this program again with the monitor's options; returns only when it does not: the options are
- * already there (null), or the native helper is not built (the reason, for a debug line: nsshd then runs
+ * already there (null), or the native helper is not built or usable (the reason, for a debug line: nsshd then runs
  * with Node's defaults).
  */
 export function reexecWithMonitorOptions(): string | null {
   const missing = missingMonitorOptions();
   if (missing.length === 0) return null;
-  const addon = loadReexecAddon();
+  const addon = loadNativeAddon<ReexecAddon>("nssh-reexec.node", ["execv"]);
   if (typeof addon === "string") return `${addon}: running with V8's default heap sizes`;
   return addon.execv(process.execPath, [
     process.argv0,
@@ -62,7 +51,7 @@ export function reexecWithMonitorOptions(): string | null {
  * only what it names. Returns a line for the debug log: how many were marked, or why none could be.
  */
 export function closeInheritedDescriptorsOnExec(): string {
-  const addon = loadReexecAddon();
+  const addon = loadNativeAddon<ReexecAddon>("nssh-reexec.node", ["closeOnExecFrom"]);
   if (typeof addon === "string")
     return `${addon}: descriptors inherited from nsshd's parent reach its programs`;
   const marked = addon.closeOnExecFrom(3);
