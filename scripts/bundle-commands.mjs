@@ -100,7 +100,7 @@ for (const c of Object.keys(COMMANDS)) {
   // script), at the ES module loader's cost.
   for (const old of [`${c}.js.map`, `${c}.d.ts`]) fs.rmSync(path.join(cliDir, old), { force: true });
   const shim = `#!/usr/bin/env node\n// The entry's former name: ${c}.cjs is the entry (package.json's bin).\nimport "./${c}.cjs";\n`;
-  fs.writeFileSync(path.join(cliDir, `${c}.js`), shim, { mode: 0o755 });
+  fs.writeFileSync(path.join(cliDir, `${c}.js`), shim);
   fs.chmodSync(path.join(cliDir, `${c}.js`), 0o755);
 }
 // What an earlier build made of the launcher's modules when they were ES modules (an in-place rebuild).

@@ -45,7 +45,7 @@ export function bundlePath(command: string): string {
  * `codeCache: false` for a command that never writes a cache (a server's subsystem writes nothing into
  * the user's home but what its client asks for): it does not look for one either.
  */
-export async function launchCommand(
+async function launchCommand(
   command: string,
   importModules: () => Promise<unknown>,
   options: { codeCache: boolean } = { codeCache: true },
