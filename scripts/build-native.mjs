@@ -36,8 +36,9 @@ const targets = [
 ];
 
 fs.mkdirSync(out, { recursive: true });
-// An undeclared function must fail the build, not load and die at its first call (nssh-spawn.c's
-// posix_spawn_file_actions_addchdir_np needs glibc >= 2.29; without it nsshd uses Node's spawn).
+// An undeclared function must fail the build, not load and die at its first call (nssh-spawn.c needs
+// glibc >= 2.32, for posix_spawn_file_actions_addchdir_np and strerrorname_np; without it nsshd uses
+// Node's spawn).
 const flags = [
   "-O2",
   "-Wall",
